@@ -1,0 +1,130 @@
+// poolkit/detail/annotations.hpp: tells memory checkers what a pool does, so that
+// valgrind memcheck and ASan report a use after free or an overflow inside pool
+// memory the way they do for malloc. Every pool calls these; each compiles to
+// nothing unless the build is for that tool (POOLKIT_VALGRIND, or ASan on).
+//
+// The life of pool memory, and the call for each step:
+//   pool constructed              pool_created(pool)
+//   region taken from the OS      region_unavailable(p, n)   nobody may touch it yet
+//   block handed to the user      block_allocated(pool, p, n)
+//   block returned by the user    block_freed(pool, p, n)
+//   pool writes its own metadata  metadata_open(p, n) ... metadata_close(p, n)
+//     inside a free block (a free-list link, a boundary tag)
+//   release(): all blocks freed   pool_reset(pool)
+//   pool destroyed                pool_destroyed(pool)
+#pragma once
+
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOLKIT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOLKIT_ASAN 1
+#endif
+#endif
+
+#if POOLKIT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#if POOLKIT_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+namespace poolkit::annotate {
+
+inline constexpr bool kAsan =
+#if POOLKIT_ASAN
+    true;
+#else
+    false;
+#endif
+
+inline constexpr bool kValgrind =
+#if POOLKIT_VALGRIND
+    true;
+#else
+    false;
+#endif
+
+inline void pool_created([[maybe_unused]] const void* pool) noexcept {
+#if POOLKIT_VALGRIND
+  VALGRIND_CREATE_MEMPOOL(pool, 0, 0);
+#endif
+}
+
+inline void pool_destroyed([[maybe_unused]] const void* pool) noexcept {
+#if POOLKIT_VALGRIND
+  VALGRIND_DESTROY_MEMPOOL(pool);
+#endif
+}
+
+/// release(): every live block of the pool is freed at once.
+inline void pool_reset([[maybe_unused]] const void* pool) noexcept {
+#if POOLKIT_VALGRIND
+  VALGRIND_DESTROY_MEMPOOL(pool);
+  VALGRIND_CREATE_MEMPOOL(pool, 0, 0);
+#endif
+}
+
+/// Memory the pool owns but has not handed out: any access is an error.
+inline void region_unavailable([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+#if POOLKIT_VALGRIND
+  VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+}
+
+/// Memory given back to the OS or to an upstream allocator: no longer ours to police.
+inline void region_returned([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#if POOLKIT_VALGRIND
+  VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+}
+
+inline void block_allocated([[maybe_unused]] const void* pool, [[maybe_unused]] void* p,
+                            [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#if POOLKIT_VALGRIND
+  VALGRIND_MEMPOOL_ALLOC(pool, p, n);
+#endif
+}
+
+inline void block_freed([[maybe_unused]] const void* pool, [[maybe_unused]] void* p,
+                        [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_VALGRIND
+  VALGRIND_MEMPOOL_FREE(pool, p);
+#endif
+#if POOLKIT_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+}
+
+/// Lets the pool itself read and write [p, p+n) inside a free block.
+inline void metadata_open([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#if POOLKIT_VALGRIND
+  VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
+
+/// Closes what metadata_open opened: the bytes are off limits again.
+inline void metadata_close([[maybe_unused]] void* p, [[maybe_unused]] std::size_t n) noexcept {
+#if POOLKIT_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+#if POOLKIT_VALGRIND
+  VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+}
+
+}  // namespace poolkit::annotate

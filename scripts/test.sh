@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# scripts/test.sh: every test poolkit has, lane by lane, on a fresh Debian 12 machine.
+# Installs what is missing, then builds and runs:
+#   debug     all unit tests, warnings as errors
+#   asan      all unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# Each lane builds in build/<lane>. Exits non-zero if any lane fails.
+# POOLKIT_LANES="debug asan" picks lanes; POOLKIT_JOBS sets build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lanes.sh
+
+scripts/deps.sh build test
+
+LANES=${POOLKIT_LANES:-"debug asan"}
+for lane in $LANES; do
+  run_lane "$lane"
+done
+summarize_lanes
