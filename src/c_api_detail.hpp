@@ -1,0 +1,46 @@
+// c_api_detail.hpp (private): what every C API source file shares: turning a
+// PoolStats into poolkit_stats and checking arguments the same way everywhere.
+#pragma once
+
+#include <cerrno>
+
+#include "poolkit/align.hpp"
+#include "poolkit/pool_stats.hpp"
+#include "poolkit/poolkit.h"
+
+namespace poolkit::c_api {
+
+inline poolkit_stats to_c(const PoolStats& s) noexcept {
+  return poolkit_stats{s.bytes_requested, s.bytes_in_use, s.peak_in_use, s.bytes_free,
+                       s.largest_free,    s.bytes_reserved, s.live_blocks, s.allocations,
+                       s.deallocations,   s.failures,       s.regions};
+}
+
+inline PoolStats from_c(const poolkit_stats& s) noexcept {
+  PoolStats out;
+  out.bytes_requested = s.bytes_requested;
+  out.bytes_in_use = s.bytes_in_use;
+  out.peak_in_use = s.peak_in_use;
+  out.bytes_free = s.bytes_free;
+  out.largest_free = s.largest_free;
+  out.bytes_reserved = s.bytes_reserved;
+  out.live_blocks = s.live_blocks;
+  out.allocations = s.allocations;
+  out.deallocations = s.deallocations;
+  out.failures = s.failures;
+  out.regions = s.regions;
+  return out;
+}
+
+/// Sets errno and returns nullptr: `return fail(EINVAL);`
+inline void* fail(int error) noexcept {
+  errno = error;
+  return nullptr;
+}
+
+/// EINVAL unless align is 0 (meaning the default) or a valid pool alignment.
+inline bool alignment_ok(std::size_t align) noexcept {
+  return align == 0 || is_valid_alignment(align);
+}
+
+}  // namespace poolkit::c_api
