@@ -215,13 +215,15 @@ bool PoolSet::check() const noexcept {
   for (const auto& [id, e] : pools_) {
     std::size_t count = 0, in_use = 0;
     const Link* prev = &e.blocks;
-    for (const Link* link = e.blocks.next; link != &e.blocks; prev = link, link = link->next) {
+    for (const Link* link = e.blocks.next; link != &e.blocks;) {
       const auto* h = reinterpret_cast<const BlockHeader*>(link);
       if (heap_.inspect(h) != Heap::BlockState::kLive) return false;
       OpenHeader open(const_cast<Link*>(link));
       if (h->check != check_word(h) || h->pool != &e || h->link.prev != prev) return false;
       if (++count > e.live) return false;
       in_use += footprint(h);
+      prev = link;
+      link = link->next;
     }
     if (e.blocks.prev != prev || count != e.live || in_use != e.bytes_in_use) return false;
     live += count;
