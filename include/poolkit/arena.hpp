@@ -89,7 +89,7 @@ class Arena {
 
  private:
   // A region from the PageSource starts with this header; the usable bytes follow.
-  struct Region {
+  struct alignas(kDefaultAlignment) Region {  // 32 bytes: usable bytes start 16-aligned
     Region* prev;         // the next older region (nullptr: the buffer, or none)
     std::size_t bytes;    // size from the PageSource
     std::uintptr_t top;   // where the bump pointer stopped when the arena moved on
