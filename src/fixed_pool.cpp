@@ -95,9 +95,10 @@ FixedPool::FixedPool(const Options& o) {
   if (fixed_capacity_) {
     next_block_chunks_ = max_block_chunks_ = fixed_capacity_;
   } else {
-    std::size_t first = kDefaultFirstBlockBytes / chunk_size_;
+    // Default blocks fill their pages exactly, header included.
+    std::size_t first = (kDefaultFirstBlockBytes - sizeof(Block)) / chunk_size_;
     next_block_chunks_ = o.first_block_chunks ? o.first_block_chunks : (first < 8 ? 8 : first);
-    std::size_t cap = kDefaultMaxBlockBytes / chunk_size_;
+    std::size_t cap = (kDefaultMaxBlockBytes - sizeof(Block)) / chunk_size_;
     max_block_chunks_ = o.max_block_chunks ? o.max_block_chunks : cap;
     if (max_block_chunks_ < next_block_chunks_) max_block_chunks_ = next_block_chunks_;
   }
