@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "poolkit/allocator.hpp"
+#include "poolkit/detail/annotations.hpp"
 #include "poolkit/memory_resource.hpp"
 #include "test_support.hpp"
 
@@ -300,6 +301,18 @@ TEST(BuddyPool, StatsCountCallsPeakAndReservedMemory) {
   EXPECT_EQ(s.bytes_free, MiB - 8192);
   EXPECT_GE(s.bytes_reserved, MiB);
   pool.deallocate(b, 5000);
+}
+
+TEST(BuddyPool, AsanReportsUseAfterFreeAndOverflowIntoTheBlocksSlack) {
+  if (!poolkit::annotate::kAsan) GTEST_SKIP() << "needs an ASan build";
+  SKIP_WHEN_FORWARDING();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  BuddyPool pool(orders(4, 16));
+  auto* p = static_cast<volatile char*>(pool.allocate(3000));
+  p[2999] = 1;  // inside the request: fine
+  EXPECT_DEATH(p[3000] = 1, "use-after-poison");  // inside the 4096 block, past the request
+  pool.deallocate(const_cast<char*>(p), 3000);
+  EXPECT_DEATH(p[0] = 1, "use-after-poison");
 }
 
 // ---- randomized differential test -------------------------------------------------
