@@ -185,6 +185,10 @@ std::size_t BuddyPool::find_block(std::size_t offset, std::uint8_t* entry) const
 
 void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noexcept {
   if (!p) return;
+  if (!valid_) {  // an empty pool handed nothing out
+    ++errors_.foreign;
+    return;
+  }
   if (forwarding()) {
     forward_deallocate(p, size);
     return;
@@ -375,15 +379,18 @@ bool BuddyPool::check() const noexcept {
 }
 
 // ---- POOLKIT_FORWARD_TO_MALLOC ----------------------------------------------------
-// The block sits after a ForwardHeader inside its own aligned malloc chunk; the pool's
-// capacity (max_block) still bounds bytes_in_use so exhaustion behaves alike.
+// The block sits after a ForwardHeader inside its own malloc chunk aligned to the block
+// size (so a block's alignment is the same as pooled; the price is up to one block of
+// padding per chunk in this debugging build). The pool's capacity (max_block) still
+// bounds bytes_in_use, so exhaustion behaves alike.
 
-void* BuddyPool::forward_allocate(std::size_t size, std::size_t align, unsigned order) noexcept {
+void* BuddyPool::forward_allocate(std::size_t size, std::size_t /*align*/, unsigned order) noexcept {
   if (in_use_ + bit(order) > max_block()) {
     ++failures_;
     return nullptr;
   }
-  const std::size_t chunk_align = align < alignof(std::max_align_t) ? alignof(std::max_align_t) : align;
+  // Blocks stay aligned to their size, as pooled ones are (order >= 4: at least 16).
+  const std::size_t chunk_align = bit(order);
   const std::size_t offset = align_up(sizeof(ForwardHeader), chunk_align);
   std::size_t bytes;
   if (!checked_add(offset, size, &bytes) || !checked_align_up(bytes, chunk_align, &bytes)) {

@@ -299,7 +299,7 @@ TEST(BuddyPool, StatsCountCallsPeakAndReservedMemory) {
   EXPECT_EQ(s.live_blocks, 1u);
   EXPECT_EQ(s.peak_in_use, 128u + 8192u);
   EXPECT_EQ(s.bytes_free, MiB - 8192);
-  EXPECT_GE(s.bytes_reserved, MiB);
+  EXPECT_GE(s.bytes_reserved, poolkit::kForwardToMalloc ? 0 : MiB);  // forwarding reserves nothing
   pool.deallocate(b, 5000);
 }
 
