@@ -44,7 +44,10 @@ BuddyPool::BuddyPool(Options options) noexcept
     base_ = nullptr;
     return;
   }
-  PageSource::round_to_pages(max_block(), &mapped_bytes_);
+  std::size_t region_pages = 0, table_pages = 0;
+  PageSource::round_to_pages(max_block(), &region_pages);
+  PageSource::round_to_pages(table_bytes_, &table_pages);
+  mapped_bytes_ = region_pages + table_pages;
   valid_ = true;
   reset_region();
 }
@@ -292,7 +295,7 @@ PoolStats BuddyPool::stats() const noexcept {
       s.largest_free = s.bytes_free ? std::bit_floor(s.bytes_free) : 0;
     else
       s.largest_free = nonempty_ ? bit(static_cast<unsigned>(std::bit_width(nonempty_) - 1)) : 0;
-    s.bytes_reserved = mapped_bytes_ + table_bytes_;
+    s.bytes_reserved = mapped_bytes_;
     s.regions = base_ ? 1 : 0;
   }
   s.live_blocks = live_;

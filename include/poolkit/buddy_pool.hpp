@@ -103,7 +103,7 @@ class BuddyPool {
   unsigned char* base_ = nullptr;   // region, aligned to its size (2^max_order)
   std::uint8_t* table_ = nullptr;   // side table (from the page source too)
   std::size_t table_bytes_ = 0;
-  std::size_t mapped_bytes_ = 0;    // region as mapped (rounded to pages)
+  std::size_t mapped_bytes_ = 0;    // region and side table as mapped (whole pages)
   PageSource* source_ = nullptr;
   unsigned min_order_ = 0;
   unsigned max_order_ = 0;
