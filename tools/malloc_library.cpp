@@ -1,6 +1,7 @@
 // tools/malloc_library.cpp: where `poolkit run` finds libpoolkit-malloc.so.
 #include "malloc_library.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -17,7 +18,12 @@ std::vector<std::string> malloc_library_candidates(const std::string& exe_path) 
   // Build tree: build/<preset>/tools/poolkit next to build/<preset>/src/malloc/.
   out.push_back((bin_dir / ".." / "src" / "malloc" / "libpoolkit-malloc.so").lexically_normal().string());
   if (const std::string built = POOLKIT_BUILD_TREE_MALLOC; !built.empty()) out.push_back(built);
-  return out;
+  // With libdir = lib the first two are the same place; list it once.
+  std::vector<std::string> unique;
+  for (const std::string& c : out) {
+    if (std::find(unique.begin(), unique.end(), c) == unique.end()) unique.push_back(c);
+  }
+  return unique;
 }
 
 std::string find_malloc_library(const std::string& exe_path) {

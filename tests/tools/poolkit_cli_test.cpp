@@ -160,6 +160,14 @@ TEST_F(PoolkitCli, RunPutsOurLibraryBeforeAnEarlierPreload) {
   EXPECT_EQ(slurp(seen), std::string(POOLKIT_PROBE_LIB) + ":" + POOLKIT_PROBE_LIB);
 }
 
+TEST_F(PoolkitCli, RunWithoutAMallocToFindSaysWhereItLooked) {
+  if (!std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is built here";
+  const Result r = poolkit("run -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("libpoolkit-malloc.so not found; looked in:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--lib PATH"), std::string::npos) << r.err;
+}
+
 TEST_F(PoolkitCli, RunOnTheRealMallocKeepsTheProgramsOutputAndStatus) {
   if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
   // No --lib: the binary finds the malloc of its own build tree.
