@@ -112,6 +112,7 @@ struct BoostPool {
   void deallocate(void* p, std::size_t, std::size_t) { pool.free(p); }
 };
 
+// construct/destroy (value-initialising, as poolkit::ObjectPool::try_create does).
 // object_pool frees with ordered_free (it keeps its free list sorted so that its
 // destructor can find live objects), which walks the free list: O(free blocks) per free.
 struct BoostObjectPool {
@@ -123,8 +124,8 @@ struct BoostObjectPool {
   static constexpr bool available = true;
   boost::object_pool<Block32> pool;
   explicit BoostObjectPool(const Shape&) {}
-  void* allocate(std::size_t, std::size_t) { return pool.malloc(); }
-  void deallocate(void* p, std::size_t, std::size_t) { pool.free(static_cast<Block32*>(p)); }
+  void* allocate(std::size_t, std::size_t) { return pool.construct(); }
+  void deallocate(void* p, std::size_t, std::size_t) { pool.destroy(static_cast<Block32*>(p)); }
 };
 
 // fast_pool_allocator draws from a process-wide singleton_pool per size. Single-threaded

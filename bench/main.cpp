@@ -71,17 +71,17 @@ void pattern() {
 
 void register_all() {
   // clang-format off
-  pattern<PairLifo,   FixedPoolC, PoolSetC, HeapC, BuddyPoolC, LockedFixedC,
+  pattern<PairLifo,   FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC, LockedFixedC,
                       BoostPool, BoostObjectPool, BoostFastPool, FoonathanPool,
                       PmrUnsyncPool, PmrSyncPool, Malloc>();
-  pattern<BulkRandom, FixedPoolC, PoolSetC, HeapC, BuddyPoolC,
+  pattern<BulkRandom, FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC,
                       BoostPool, BoostObjectPool, BoostFastPool, FoonathanPool,
                       PmrUnsyncPool, Malloc>();
   pattern<ListNodes,  FixedPoolC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
   pattern<MapNodes,   FixedPoolC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
-  pattern<ArenaReset, ArenaC,
+  pattern<ArenaReset, ArenaC, ArenaBufferC,
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
   pattern<MixedSizes, HeapC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();

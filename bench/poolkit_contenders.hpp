@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -58,7 +59,33 @@ struct FixedPoolC : NotLanded {
 }  // namespace poolkit_bench
 #endif
 
-// ---- Arena: bump allocation, release() frees everything at once.
+// ---- ObjectPool<T>: typed objects on a FixedPool (create / destroy), against boost::object_pool.
+#if __has_include("poolkit/object_pool.hpp")
+#include "poolkit/object_pool.hpp"
+namespace poolkit_bench {
+struct ObjectPoolC {
+  struct Block32 {
+    alignas(16) unsigned char bytes[32];
+  };
+  static constexpr std::string_view name = "poolkit::ObjectPool";
+  static constexpr bool poolkit = true;
+  static constexpr bool available = true;
+  poolkit::ObjectPool<Block32> pool;
+  explicit ObjectPoolC(const Shape&) {}
+  void* allocate(std::size_t, std::size_t) noexcept { return pool.try_create(); }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept { pool.destroy(static_cast<Block32*>(p)); }
+};
+}  // namespace poolkit_bench
+#else
+namespace poolkit_bench {
+struct ObjectPoolC : NotLanded {
+  static constexpr std::string_view name = "poolkit::ObjectPool";
+};
+}  // namespace poolkit_bench
+#endif
+
+// ---- Arena: bump allocation, reset() frees everything at once. Two set-ups, like
+// monotonic_buffer_resource's: growing regions from the OS, and a caller's buffer.
 #if __has_include("poolkit/arena.hpp")
 #include "poolkit/arena.hpp"
 namespace poolkit_bench {
@@ -66,11 +93,26 @@ struct ArenaC : PoolkitPool<poolkit::Arena> {
   static constexpr std::string_view name = "poolkit::Arena";
   explicit ArenaC(const Shape&) {}
 };
+struct ArenaBufferC {
+  static constexpr std::string_view name = "poolkit::Arena[buffer]";
+  static constexpr bool poolkit = true;
+  static constexpr bool available = true;
+  std::unique_ptr<std::byte[]> buffer;
+  poolkit::Arena arena;
+  explicit ArenaBufferC(const Shape& shape)
+      : buffer(new std::byte[shape.max_live_bytes]), arena(buffer.get(), shape.max_live_bytes) {}
+  void* allocate(std::size_t size, std::size_t align) noexcept { return arena.allocate(size, align); }
+  void deallocate(void* p, std::size_t size, std::size_t align) noexcept { arena.deallocate(p, size, align); }
+  void reset() noexcept { arena.reset(); }
+};
 }  // namespace poolkit_bench
 #else
 namespace poolkit_bench {
 struct ArenaC : NotLanded {
   static constexpr std::string_view name = "poolkit::Arena";
+};
+struct ArenaBufferC : NotLanded {
+  static constexpr std::string_view name = "poolkit::Arena[buffer]";
 };
 }  // namespace poolkit_bench
 #endif
@@ -113,9 +155,12 @@ struct PoolSetC : NotLanded {
 #if __has_include("poolkit/buddy_pool.hpp")
 #include "poolkit/buddy_pool.hpp"
 namespace poolkit_bench {
+// The region: twice the live bytes the pattern can hold (power-of-two rounding).
 struct BuddyPoolC : PoolkitPool<poolkit::BuddyPool> {
   static constexpr std::string_view name = "poolkit::BuddyPool";
-  explicit BuddyPoolC(const Shape& shape) : PoolkitPool(2 * shape.max_live_bytes) {}
+  explicit BuddyPoolC(const Shape& shape)
+      : PoolkitPool(poolkit::BuddyPool::Options{
+            .min_order = 4, .max_order = poolkit::log2_floor(poolkit::round_up_pow2(2 * shape.max_live_bytes))}) {}
 };
 }  // namespace poolkit_bench
 #else
@@ -148,7 +193,7 @@ struct LockedFixedC : NotLanded {
 namespace poolkit_bench {
 struct PerCpuFixedC : PoolkitPool<poolkit::PerCpu<poolkit::FixedPool>> {
   static constexpr std::string_view name = "poolkit::PerCpu<FixedPool>";
-  explicit PerCpuFixedC(const Shape& shape) : PoolkitPool(shape.block_size) {}
+  explicit PerCpuFixedC(const Shape& shape) : PoolkitPool(std::size_t{0}, shape.block_size) {}  // a shard per CPU
 };
 }  // namespace poolkit_bench
 #else

@@ -223,7 +223,7 @@ def machine(contexts):
     ]
 
 
-def chart(pattern, table, out_dir):
+def chart(pattern, table, out_dir, fmt="svg"):
     """One horizontal bar chart per pattern: median bars, min..max whiskers; log scale
     when the slowest is over 20× the fastest. Returns the file name or None."""
     gnuplot = shutil.which("gnuplot")
@@ -234,17 +234,23 @@ def chart(pattern, table, out_dir):
     with open(data_path, "w") as f:
         for i, r in enumerate(rows):
             name = r["contender"].replace('"', "'")
-            f.write(f'{i} {r["median"]} {r["min"]} {r["max"]} {1 if r["poolkit"] else 0} "{name}"\n')
+            text = fmt_ns(r["median"]).replace(",", "")
+            if r["ratio"] is not None and r is not table["ref"]:
+                text += f"  ({r['ratio']:.2f}x poolkit)"
+            f.write(f'{i} {r["median"]} {r["min"]} {r["max"]} {1 if r["poolkit"] else 0} "{name}" "{text}"\n')
     lo = min(r["min"] for r in rows)
     hi = max(r["max"] for r in rows)
     log = hi / max(lo, 1e-9) > 20
     base = lo / 2 if log else 0
-    svg = f"{pattern}.svg"
+    svg = f"{pattern}.{fmt}"
     height = 120 + 28 * len(rows)
+    terminal = (f'svg size 900,{height} dynamic font "sans,12" background rgb "white"' if fmt == "svg"
+                else f'pngcairo size 900,{height} font "sans,10" background rgb "white"')
     script = f"""
-set terminal svg size 900,{height} dynamic font "sans,12" background rgb "white"
+set terminal {terminal}
 set output "{os.path.join(out_dir, svg)}"
 set title "{pattern}: ns per operation, median with min..max (shorter is faster)"
+set termoption noenhanced
 set style fill solid 0.85 border -1
 set key off
 set grid xtics
@@ -254,9 +260,9 @@ set xrange [{base}:*]
 {"set logscale x" if log else ""}
 set xlabel "ns per operation{' (log scale)' if log else ''}"
 set lmargin 30
-plot "{data_path}" using ({base}):1:({base}):2:($1-0.35):($1+0.35):($5 ? 0x1f77b4 : 0xb0b0b0):ytic(6) with boxxyerror lc rgb variable, \\
+plot "{data_path}" using ({base}):1:({base}):2:($1-0.35):($1+0.35):($5 > 0 ? 0x1f77b4 : 0xb0b0b0):ytic(6) with boxxyerror lc rgb variable, \\
      "" using 2:1:3:4 with xerrorbars lc rgb "black" pt 0, \\
-     "" using 2:1:(sprintf(" %.3g", $2)) with labels left offset 0.5,0.45 font ",9"
+     "" using 4:1:7 with labels left offset 0.3,0 font ",9"
 """
     proc = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
     os.remove(data_path)
@@ -270,6 +276,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="report")
     ap.add_argument("--settings", default="", help="how the runs were made, one line for the report")
+    ap.add_argument("--format", choices=["svg", "png"], default="svg", help="chart format")
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -293,7 +300,7 @@ def main():
     terminal = []
     for pattern, table in tables.items():
         md += [f"## {pattern}", "", PATTERNS.get(pattern, ""), ""]
-        svg = chart(pattern, table, args.out)
+        svg = chart(pattern, table, args.out, args.format)
         if svg:
             md += [f"![{pattern}]({svg})", ""]
         t = markdown_table(pattern, table)
