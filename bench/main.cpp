@@ -77,9 +77,9 @@ void register_all() {
   pattern<BulkRandom, FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC,
                       BoostPool, BoostObjectPool, BoostFastPool, FoonathanPool,
                       PmrUnsyncPool, Malloc>();
-  pattern<ListNodes,  FixedPoolC, HeapC,
+  pattern<ListNodes,  FixedPoolC, FixedPoolPmrC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
-  pattern<MapNodes,   FixedPoolC, HeapC,
+  pattern<MapNodes,   FixedPoolC, FixedPoolPmrC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
   pattern<ArenaReset, ArenaC, ArenaBufferC,
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();

@@ -11,6 +11,7 @@
 
 #include "contenders.hpp"
 #include "poolkit/allocator.hpp"
+#include "poolkit/memory_resource.hpp"
 #include "poolkit/pool.hpp"
 
 namespace poolkit_bench {
@@ -50,11 +51,30 @@ struct FixedPoolC : PoolkitPool<poolkit::FixedPool> {
   static constexpr std::string_view name = "poolkit::FixedPool";
   explicit FixedPoolC(const Shape& shape) : PoolkitPool(shape.block_size) {}
 };
+// The same pool through std::pmr (PoolResource), the route a pmr user takes: one
+// virtual call per allocation, like pmr::unsynchronized_pool_resource.
+struct FixedPoolPmrC {
+  static constexpr std::string_view name = "poolkit::FixedPool[pmr]";
+  static constexpr bool poolkit = true;
+  static constexpr bool available = true;
+  poolkit::FixedPool pool;
+  poolkit::PoolResource<poolkit::FixedPool> resource;
+  explicit FixedPoolPmrC(const Shape& shape) : pool(shape.block_size), resource(pool) {}
+  void* allocate(std::size_t size, std::size_t align) { return resource.allocate(size, align); }
+  void deallocate(void* p, std::size_t size, std::size_t align) { resource.deallocate(p, size, align); }
+  template <class T>
+  std::pmr::polymorphic_allocator<T> allocator() {
+    return &resource;
+  }
+};
 }  // namespace poolkit_bench
 #else
 namespace poolkit_bench {
 struct FixedPoolC : NotLanded {
   static constexpr std::string_view name = "poolkit::FixedPool";
+};
+struct FixedPoolPmrC : NotLanded {
+  static constexpr std::string_view name = "poolkit::FixedPool[pmr]";
 };
 }  // namespace poolkit_bench
 #endif

@@ -84,8 +84,7 @@ def load_samples(paths):
             if not rate:
                 continue
             samples[(pattern, contender)].append(1e9 / rate)
-            order = b.get("family_index", 0) + (0.5 if contender.startswith(("malloc[", "poolkit malloc")) and malloc != "glibc" else 0)
-            meta[(pattern, contender)] = {"poolkit": poolkit, "order": order,
+            meta[(pattern, contender)] = {"poolkit": poolkit, "order": b.get("family_index", 0),
                                           "malloc_row": contender.startswith("malloc[") or contender == "poolkit malloc"}
     return samples, meta, contexts, warnings
 
@@ -173,8 +172,10 @@ def targets(tables):
     verdict("FixedPool alloc+free 32 B at or below the fastest peer", find(pair, "poolkit::FixedPool"),
             min(peers, key=lambda r: r["median"]) if peers else None)
     reset = tables.get("reset_small")
-    verdict("Arena at or below pmr::monotonic_buffer_resource (its fastest set-up, with a buffer)",
-            find(reset, "poolkit::Arena"), find(reset, "pmr::monotonic[buffer]"))
+    verdict("Arena at or below pmr::monotonic_buffer_resource (both growing from the system)",
+            find(reset, "poolkit::Arena"), find(reset, "pmr::monotonic[upstream]"))
+    verdict("Arena at or below pmr::monotonic_buffer_resource (both in a caller's buffer)",
+            find(reset, "poolkit::Arena[buffer]"), find(reset, "pmr::monotonic[buffer]"))
     mixed = tables.get("mixed_16B_64KiB")
     verdict("Heap well ahead of glibc malloc on mixed sizes (taken as at least 1.5× faster)",
             find(mixed, "poolkit::Heap"), find(mixed, "malloc[glibc]"), need=1.5)

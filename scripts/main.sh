@@ -32,9 +32,9 @@ done
 # shared machine spreads over all of them; inside a run Google Benchmark interleaves
 # the repetitions of all benchmarks at random.
 if [ "$quick" = 1 ]; then
-  rounds=1 repetitions=3 min_time=0.05 mode=quick
+  rounds=1 repetitions=3 min_time=0.1 mode=quick
 else
-  rounds=3 repetitions=4 min_time=0.25 mode=full
+  rounds=3 repetitions=4 min_time=0.2 mode=full
 fi
 
 # The malloc configurations: name and the library to LD_PRELOAD (glibc: none). The other
@@ -55,7 +55,7 @@ fi
 
 bench=build/bench/bench/poolkit_bench
 raw=report/raw
-rm -rf report && mkdir -p "$raw"
+rm -rf "$raw" report/README.md report/*.svg && mkdir -p "$raw"  # report/ may hold other reports too
 malloc_filter='/malloc(/|$)'
 
 count_runs() {  # count_runs FILTER: benchmark runs (repetitions included) one process makes
