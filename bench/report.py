@@ -53,8 +53,12 @@ def load_samples(paths):
     contexts = []
     warnings = []
     for path in paths:
-        with open(path) as f:
-            doc = json.load(f)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            warnings.append(f"{os.path.basename(path)}: unreadable ({e}); left out")
+            continue
         ctx = doc.get("context", {})
         contexts.append(ctx)
         malloc = ctx.get("malloc", "glibc")

@@ -77,22 +77,22 @@ for ((round = 1; round <= rounds; round++)); do
     [ -z "$preload" ] || [ -e "$preload" ] || { echo "main.sh: $preload missing, skipping $config" >&2; continue; }
     done_runs=0
     label="round $round/$rounds  malloc=$config"
-    env ${preload:+LD_PRELOAD=$preload} "$bench" \
+    { env ${preload:+LD_PRELOAD=$preload} "$bench" \
       --benchmark_filter="$filter" \
       --benchmark_repetitions="$repetitions" \
       --benchmark_enable_random_interleaving=true \
       --benchmark_min_time="$min_time" \
       --benchmark_context=malloc="$config" \
       --benchmark_out="$raw/$config-round$round.json" --benchmark_out_format=json \
-      2>"$raw/$config-round$round.err" |
+      2>"$raw/$config-round$round.err" || echo "main.sh: poolkit_bench failed for malloc=$config, see $raw/$config-round$round.err" >&2; } |
       while IFS= read -r line; do
         # One console line per finished repetition (aggregates end in _mean, _median, ...).
-        if [[ $line =~ ^[a-z0-9_]+/ && ! $line =~ _(mean|median|stddev|cv)\  ]]; then
+        if [[ $line =~ ^[A-Za-z0-9_]+/ && ! $line =~ _(mean|median|stddev|cv)\  ]]; then
           done_runs=$((done_runs + 1))
-          printf '\r  %-34s %4d/%d runs  %4ds ' "$label" "$done_runs" "$total" $((SECONDS - start))
+          if [ -t 1 ]; then printf '\r  %-34s %4d/%d runs  %4ds ' "$label" "$done_runs" "$total" $((SECONDS - start)); fi
         fi
       done
-    printf '\n'
+    if [ -t 1 ]; then printf '\n'; else printf '  %-34s done  %4ds\n' "$label" $((SECONDS - start)); fi
   done
 done
 echo "=== benchmarks done in $((SECONDS - start))s"
