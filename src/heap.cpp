@@ -632,6 +632,10 @@ void* Heap::forward_allocate(std::size_t prefix, std::size_t size, std::size_t a
     ++failures_;
     return nullptr;
   }
+  if (options_.max_bytes && bytes_in_use_ + bytes > options_.max_bytes) {
+    ++failures_;
+    return nullptr;
+  }
   void* base = align <= alignof(std::max_align_t) ? std::malloc(bytes) : std::aligned_alloc(align, bytes);
   if (!base) {
     ++failures_;
