@@ -102,6 +102,14 @@ lane_fuzz() {
 }
 # --- end of issue 4 lanes -----------------------------------------------------
 
+# --- suite section: real programs on the drop-in malloc (tests/programs/run.sh) ---
+# Each program runs with and without libpoolkit-malloc.so preloaded; outputs must match.
+lane_programs() {
+  scripts/deps.sh programs
+  tests/programs/run.sh
+}
+# --- end of suite section ---
+
 run_lane() {
   local lane=$1 start=$SECONDS rc=0
   echo "=== lane $lane"
