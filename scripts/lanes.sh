@@ -31,6 +31,14 @@ lane_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest_preset asan
 }
 
+# --- suite section: real programs on the drop-in malloc (tests/programs/run.sh) ---
+# Each program runs with and without libpoolkit-malloc.so preloaded; outputs must match.
+lane_programs() {
+  scripts/deps.sh programs
+  tests/programs/run.sh
+}
+# --- end of suite section ---
+
 run_lane() {
   local lane=$1 start=$SECONDS rc=0
   echo "=== lane $lane"

@@ -3,15 +3,17 @@
 # Installs what is missing, then builds and runs:
 #   debug     all unit tests, warnings as errors
 #   asan      all unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   programs  real programs (python3, sqlite3, sort, gzip, git, g++, cmake, redis)
+#             with and without libpoolkit-malloc.so preloaded, outputs compared
 # Each lane builds in build/<lane>. Exits non-zero if any lane fails.
-# POOLKIT_LANES="debug asan" picks lanes; POOLKIT_JOBS sets build parallelism.
+# POOLKIT_LANES="debug asan programs" picks lanes; POOLKIT_JOBS sets build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lanes.sh
 
 scripts/deps.sh build test
 
-LANES=${POOLKIT_LANES:-"debug asan"}
+LANES=${POOLKIT_LANES:-"debug asan programs"}
 for lane in $LANES; do
   run_lane "$lane"
 done

@@ -3,6 +3,9 @@
 // malloc sits on top of this file.
 #include "poolkit/page_source.hpp"
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  // mremap
+#endif
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -181,6 +184,24 @@ void PageSource::deallocate(void* p, std::size_t size) noexcept {
   bytes_mapped_.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
+bool PageSource::grow_in_place(void* p, std::size_t old_size, std::size_t new_size) noexcept {
+  std::size_t old_bytes, new_bytes;
+  if (!p || in_break_region(p) || !round_to_pages(old_size, &old_bytes) || !round_to_pages(new_size, &new_bytes))
+    return false;
+  if (new_bytes <= old_bytes) return new_bytes == old_bytes;
+  void* q;
+  {
+    SyscallTimer timer(syscall_ns_);
+    int saved = errno;
+    q = mremap(p, old_bytes, new_bytes, 0);
+    errno = saved;  // a refusal is an answer, not an error for the caller's errno
+  }
+  mremap_calls_.fetch_add(1, std::memory_order_relaxed);
+  if (q == MAP_FAILED) return false;
+  note_mapped(new_bytes - old_bytes);
+  return true;
+}
+
 bool PageSource::decommit(void* p, std::size_t size) noexcept {
   int rc;
   {
@@ -200,6 +221,7 @@ PageSourceStats PageSource::stats() const noexcept {
   s.munmap_calls = munmap_calls_.load(std::memory_order_relaxed);
   s.brk_calls = brk_calls_.load(std::memory_order_relaxed);
   s.madvise_calls = madvise_calls_.load(std::memory_order_relaxed);
+  s.mremap_calls = mremap_calls_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
   s.syscall_nanoseconds = syscall_ns_.load(std::memory_order_relaxed);
   return s;

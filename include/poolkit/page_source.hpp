@@ -31,6 +31,7 @@ struct PageSourceStats {
   std::uint64_t munmap_calls = 0;
   std::uint64_t brk_calls = 0;
   std::uint64_t madvise_calls = 0;
+  std::uint64_t mremap_calls = 0;
   std::uint64_t failures = 0;
   std::uint64_t syscall_nanoseconds = 0;  // wall time spent inside those calls
 };
@@ -51,8 +52,10 @@ class PageSource {
     HugePages huge_pages = HugePages::kDefault;
   };
 
-  PageSource() noexcept = default;
-  explicit PageSource(Options options) noexcept : options_(options) {}
+  // constexpr so that a PageSource can be a constinit global: the drop-in malloc
+  // needs one before any constructor has run.
+  constexpr PageSource() noexcept = default;
+  constexpr explicit PageSource(Options options) noexcept : options_(options) {}
   PageSource(const PageSource&) = delete;
   PageSource& operator=(const PageSource&) = delete;
 
@@ -69,6 +72,11 @@ class PageSource {
 
   /// Returns a region from allocate() with the same size. nullptr does nothing.
   void deallocate(void* p, std::size_t size) noexcept;
+
+  /// Grows a mapped region from allocate() to new_size bytes without moving it
+  /// (mremap without MREMAP_MAYMOVE). False, with the region unchanged, when the
+  /// pages after it are taken or the region came from brk.
+  bool grow_in_place(void* p, std::size_t old_size, std::size_t new_size) noexcept;
 
   /// Gives the pages of [p, p+size) back to the OS (MADV_DONTNEED) while keeping
   /// the range reserved: the next touch reads zeros. p and size page-aligned.
@@ -94,6 +102,7 @@ class PageSource {
   std::atomic<std::uint64_t> munmap_calls_{0};
   std::atomic<std::uint64_t> brk_calls_{0};
   std::atomic<std::uint64_t> madvise_calls_{0};
+  std::atomic<std::uint64_t> mremap_calls_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> syscall_ns_{0};
   // brk regions given back, kept for reuse: an intrusive LIFO list whose nodes

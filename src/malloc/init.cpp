@@ -1,0 +1,76 @@
+// init.cpp: process start-up, fork and exit.
+// Start-up may happen inside the very first malloc, before any constructor ran,
+// even before libc set up `environ`: so it only reads options by hand, creates the
+// thread-heap key and registers fork handlers, and none of those call malloc while
+// the allocator is half set up (pthread_atfork runs after we are ready, so even a
+// malloc inside it is served). No dlsym, no stdio, no C++ statics with constructors.
+//
+// fork: the prepare handler takes every lock of the allocator (heap pool, abandoned
+// segments, per-CPU caches) so that no other thread holds one at the instant of
+// fork; parent and child release them. The fast paths take no lock at all.
+#include <pthread.h>
+#include <sched.h>
+
+#include "internal.hpp"
+
+namespace poolkit::malloc_impl {
+
+void heap_module_init() noexcept;
+void abandoned_lock() noexcept;
+void abandoned_unlock() noexcept;
+void cache_lock_all() noexcept;
+void cache_unlock_all() noexcept;
+
+namespace {
+
+enum : int { kUninitialised, kInitialising, kReady };
+std::atomic<int> g_state{kUninitialised};
+
+void before_fork() noexcept {
+  heap_pool_lock();
+  abandoned_lock();
+  cache_lock_all();
+}
+void after_fork() noexcept {
+  cache_unlock_all();
+  abandoned_unlock();
+  heap_pool_unlock();
+}
+
+}  // namespace
+
+bool process_ready() noexcept { return g_state.load(std::memory_order_acquire) == kReady; }
+
+void process_init() noexcept {
+  if (PK_LIKELY(process_ready())) return;
+  int expected = kUninitialised;
+  if (!g_state.compare_exchange_strong(expected, kInitialising, std::memory_order_acq_rel)) {
+    while (!process_ready()) sched_yield();  // another thread is initialising
+    return;
+  }
+  options_init();
+  heap_module_init();
+  g_state.store(kReady, std::memory_order_release);
+  pthread_atfork(before_fork, after_fork, after_fork);
+  verbose("ready (segments of %zu KiB, pages of %zu KiB slices, size classes up to %zu KiB)\n",
+          kSegmentSize >> 10, kSliceSize >> 10, kMaxClassSize >> 10);
+}
+
+void shared_layer_lock_all() noexcept { before_fork(); }
+void shared_layer_unlock_all() noexcept { after_fork(); }
+
+namespace {
+
+__attribute__((constructor(101))) void on_load() noexcept {
+  process_init();
+  options_reread_if_early();
+}
+
+// Destructors with the lowest priority number run last: print as late as we can.
+__attribute__((destructor(101))) void on_exit() noexcept {
+  if (g_options.stats) stats_at_exit();
+}
+
+}  // namespace
+
+}  // namespace poolkit::malloc_impl

@@ -1,0 +1,127 @@
+// os.cpp: what the malloc asks of the operating system. Memory comes from one
+// constinit PageSource (mmap with MADV_NOHUGEPAGE on segments, syscall time counted);
+// the segment map answers "is this pointer ours?" in O(1); messages go to fd 2
+// with write(2) and a stack buffer, never stdio (which may call malloc).
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "internal.hpp"
+
+namespace poolkit::malloc_impl {
+
+// Transparent huge pages stay off on our segments: with THP "always", one touched
+// byte would otherwise commit 2 MiB and decommitting 64 KiB slices would split them.
+constinit PageSource g_os{PageSource::Options{.brk_threshold = 0, .huge_pages = HugePages::kNever}};
+
+// One byte per 4 MiB of the 47-bit address space (32 MiB of zero pages in .bss,
+// committed only where segments live): kSegmentHere where a segment starts,
+// kSegmentBefore for the chunk of a huge block aligned beyond a segment.
+std::atomic<std::uint8_t> g_segment_map[kAddressLimit >> kSegmentShift];
+
+void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept {
+  g_segment_map[chunk >> kSegmentShift].store(value, std::memory_order_release);
+}
+
+std::uint64_t now_ms() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept {
+  return g_os.allocate(size, alignment);
+}
+void os_free(void* p, std::size_t size) noexcept { g_os.deallocate(p, size); }
+void os_decommit(void* p, std::size_t size) noexcept {
+  g_os.decommit(p, size);
+  g_counters.purged_bytes.fetch_add(size, std::memory_order_relaxed);
+}
+
+// /proc/self/statm, second field: resident pages.
+std::size_t os_rss_bytes() noexcept {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* s = buf;
+  while (*s && *s != ' ') ++s;
+  std::size_t pages = 0;
+  while (*s == ' ') ++s;
+  while (*s >= '0' && *s <= '9') pages = pages * 10 + static_cast<std::size_t>(*s++ - '0');
+  return pages * PageSource::page_size();
+}
+
+std::size_t os_peak_rss_bytes() noexcept {
+  rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+void write_stderr(const char* s) noexcept {
+  std::size_t n = std::strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+namespace {
+void vmessage(const char* prefix, const char* fmt, va_list args) noexcept {
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf, "%s", prefix);
+  if (n < 0) n = 0;
+  std::vsnprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, args);
+  write_stderr(buf);
+}
+}  // namespace
+
+void fatal(const char* fmt, ...) noexcept {
+  va_list args;
+  va_start(args, fmt);
+  vmessage("", fmt, args);
+  va_end(args);
+  abort();
+}
+
+void verbose(const char* fmt, ...) noexcept {
+  if (!g_options.verbose) return;
+  va_list args;
+  va_start(args, fmt);
+  vmessage("poolkit: ", fmt, args);
+  va_end(args);
+}
+
+void warning(const char* fmt, ...) noexcept {
+  va_list args;
+  va_start(args, fmt);
+  vmessage("poolkit: warning: ", fmt, args);
+  va_end(args);
+}
+
+void SpinLock::lock() noexcept {
+  for (int spins = 0; !try_lock(); ++spins) {
+    while (locked.load(std::memory_order_relaxed)) {
+      if (spins < 64) {
+        __builtin_ia32_pause();
+        ++spins;
+      } else {
+        sched_yield();
+      }
+    }
+  }
+}
+
+}  // namespace poolkit::malloc_impl

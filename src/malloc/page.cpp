@@ -1,0 +1,278 @@
+// page.cpp: pages of one size class and the allocation slow path.
+// A page has three free lists (mimalloc's free-list sharding): `free` to allocate
+// from, `local_free` for the owner's frees, and the atomic `thread_free` that other
+// threads push onto without a lock. The fast path (fast_path.hpp) pops `free`;
+// when it runs dry, malloc_generic collects the other two lists, extends the page
+// lazily (4..16 KiB of new blocks at a time, so untouched blocks commit no memory),
+// moves pages with nothing left to the heap's full list, adopts abandoned segments,
+// and only then takes a new page from a segment.
+#include <cerrno>
+#include <cstring>
+
+#include "internal.hpp"
+
+namespace poolkit::malloc_impl {
+
+Page g_empty_page{};
+
+namespace {
+
+constexpr std::size_t kExtendBytes = 16 * 1024;
+
+constexpr std::size_t first_direct_slot(std::size_t cls) noexcept {
+  return cls == 0 ? 0 : class_size(cls - 1) / kMinBlock + 1;
+}
+constexpr std::size_t last_direct_slot(std::size_t cls) noexcept { return class_size(cls) / kMinBlock; }
+constexpr std::size_t kDirectClasses = class_of(kDirectMax) + 1;
+
+// The fast path only sees pages through Heap::direct; in stats and check modes it
+// stays pointing at the empty page so every call takes the generic path.
+void update_direct(Heap* heap, std::size_t cls) noexcept {
+  if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
+  Page* first = heap->queues[cls].first ? heap->queues[cls].first : &g_empty_page;
+  for (std::size_t s = first_direct_slot(cls); s <= last_direct_slot(cls); ++s) heap->direct[s] = first;
+}
+
+void page_extend(Page* page) noexcept {
+  std::size_t size = page->block_size;
+  std::size_t left = page->reserved - page->capacity;
+  std::size_t n = kExtendBytes / size;
+  if (n < 1) n = 1;
+  if (n > left) n = left;
+  std::uint8_t* first = page->start + std::size_t{page->capacity} * size;
+  std::uint8_t* p = first;
+  for (std::size_t i = 0; i + 1 < n; ++i, p += size) reinterpret_cast<Block*>(p)->next = reinterpret_cast<Block*>(p + size);
+  reinterpret_cast<Block*>(p)->next = page->free;
+  page->free = reinterpret_cast<Block*>(first);
+  page->capacity += static_cast<std::uint32_t>(n);
+}
+
+void page_init(Heap* heap, Page* page, std::size_t cls) noexcept {
+  std::size_t size = class_size(cls);
+  std::size_t reserved = page->slice_count * kSliceSize / size;
+  if (reserved > kMaxBlocksPerPage) reserved = kMaxBlocksPerPage;
+  page->free = nullptr;
+  page->local_free = nullptr;
+  page->thread_free.store(nullptr, std::memory_order_relaxed);
+  page->used = 0;
+  page->capacity = 0;
+  page->reserved = static_cast<std::uint32_t>(reserved);
+  page->block_size = static_cast<std::uint32_t>(size);
+  page->size_class = static_cast<std::uint8_t>(cls);
+  page->flags = page_flags_for_mode();
+  page->in_full.store(0, std::memory_order_relaxed);
+  page->next = page->prev = nullptr;
+  page->heap.store(heap, std::memory_order_release);
+  if (page->flags & kPageChecked) {
+    // Every block starts "not allocated" in the double-free bitmap.
+    auto* seg = segment_of(page);
+    std::size_t index = static_cast<std::size_t>(page - seg->pages);
+    std::memset(reinterpret_cast<std::uint8_t*>(seg) + kCheckBitsOffset + index * kCheckBitsPerSlice, 0,
+                kCheckBitsPerSlice);
+  }
+  count(g_counters.pages_made);
+}
+
+void page_to_full(Heap* heap, Page* page) noexcept {
+  queue_remove(heap, page);
+  page->next = heap->full;
+  page->prev = nullptr;
+  if (heap->full) heap->full->prev = page;
+  heap->full = page;
+  // Dekker with remote_free: it pushes, then reads in_full; we set in_full, then
+  // read thread_free. One of us sees the other, so no free is stranded here.
+  page->in_full.store(1, std::memory_order_seq_cst);
+  if (page->thread_free.load(std::memory_order_seq_cst) != nullptr) page_unfull(heap, page);
+}
+
+Page* find_page(Heap* heap, std::size_t cls) noexcept {
+  heap_collect_full(heap);
+  for (;;) {
+    PageQueue* queue = &heap->queues[cls];
+    for (Page* page = queue->first; page != nullptr;) {
+      Page* next = page->next;
+      page_collect(page);
+      if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+      if (page->free != nullptr) {
+        if (page != queue->first) {
+          queue_remove(heap, page);
+          queue_push_front(heap, page);
+        }
+        return page;
+      }
+      page_to_full(heap, page);
+      // A remote free raced in: the page went back to the front of the queue.
+      page = page->in_full.load(std::memory_order_relaxed) ? next : queue->first;
+    }
+    // Nothing in the queue: blocks of exited threads first, then a new page.
+    if (!segment_adopt_one(heap)) break;
+  }
+  heap_purge(heap, false);
+  Page* page = segment_page_alloc(heap, page_slices_for(class_size(cls)));
+  if (page == nullptr) return nullptr;
+  page_init(heap, page, cls);
+  page_extend(page);
+  queue_push_front(heap, page);
+  return page;
+}
+
+}  // namespace
+
+std::uint8_t page_flags_for_mode() noexcept {
+  return static_cast<std::uint8_t>((g_options.check ? kPageChecked : 0) | (g_options.stats ? kPageCounted : 0));
+}
+
+void queue_push_front(Heap* heap, Page* page) noexcept {
+  PageQueue* queue = &heap->queues[page->size_class];
+  page->prev = nullptr;
+  page->next = queue->first;
+  if (queue->first) queue->first->prev = page;
+  else queue->last = page;
+  queue->first = page;
+  update_direct(heap, page->size_class);
+}
+
+void queue_remove(Heap* heap, Page* page) noexcept {
+  PageQueue* queue = &heap->queues[page->size_class];
+  bool was_first = queue->first == page;
+  if (page->prev) page->prev->next = page->next;
+  else queue->first = page->next;
+  if (page->next) page->next->prev = page->prev;
+  else queue->last = page->prev;
+  page->next = page->prev = nullptr;
+  if (was_first) update_direct(heap, page->size_class);
+}
+
+void page_unfull(Heap* heap, Page* page) noexcept {
+  if (page->prev) page->prev->next = page->next;
+  else heap->full = page->next;
+  if (page->next) page->next->prev = page->prev;
+  page->in_full.store(0, std::memory_order_relaxed);
+  queue_push_front(heap, page);
+}
+
+void heap_collect_full(Heap* heap) noexcept {
+  if (heap->full_hint.load(std::memory_order_relaxed) == 0) return;
+  if (heap->full_hint.exchange(0, std::memory_order_acquire) == 0) return;
+  for (Page* page = heap->full; page != nullptr;) {
+    Page* next = page->next;
+    if (page->thread_free.load(std::memory_order_relaxed) != nullptr) page_unfull(heap, page);
+    page = next;
+  }
+}
+
+void page_collect(Page* page) noexcept {
+  if (page->local_free != nullptr && page->free == nullptr) {
+    page->free = page->local_free;
+    page->local_free = nullptr;
+  }
+  if (page->thread_free.load(std::memory_order_relaxed) == nullptr) return;
+  Block* head = page->thread_free.exchange(nullptr, std::memory_order_acquire);
+  if (head == nullptr) return;
+  std::uint32_t n = 1;
+  Block* tail = head;
+  while (tail->next != nullptr) {
+    tail = tail->next;
+    ++n;
+  }
+  tail->next = page->free;
+  page->free = head;
+  page->used -= n;
+}
+
+// Called by the owner when the last block of a page came back.
+void page_became_unused(Heap* heap, Page* page) noexcept {
+  PageQueue* queue = &heap->queues[page->size_class];
+  // Keep a class's only page: a malloc/free loop must not map and unmap it each time.
+  if (queue->first == page && page->next == nullptr) return;
+  queue_remove(heap, page);
+  segment_page_free(heap, page);
+}
+
+void* malloc_generic(Heap* heap, std::size_t size) noexcept {
+  if (PK_UNLIKELY(heap->is_empty_sentinel)) {
+    heap = heap_for_thread();
+    if (heap == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
+  std::size_t need = size;
+  if (g_options.check && __builtin_add_overflow(size, kCheckOverhead, &need)) need = SIZE_MAX;
+  if (need > g_options.mmap_threshold) {
+    void* p = huge_alloc(size, 0);
+    if (p && g_options.stats) {
+      count(heap->counters.allocs_by_class[kClassCount]);
+      count(heap->counters.bytes_requested, size);
+    }
+    return p;
+  }
+  std::size_t cls = class_of(need);
+  Page* page = heap->queues[cls].first;
+  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
+  if (page == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  Block* block = page->free;
+  page->free = block->next;
+  ++page->used;
+  void* user = block;
+  if (page->flags & kPageChecked) user = check_on_alloc(page, block, block, size);
+  if (page->flags & kPageCounted) {
+    count(heap->counters.allocs_by_class[cls]);
+    count(heap->counters.bytes_requested, size);
+  }
+  return user;
+}
+
+// Alignments above 16 on pages: a class whose blocks are all aligned when its size
+// is a multiple of the alignment (pages start on 64 KiB), otherwise an over-sized
+// block and an interior pointer (the page is marked so free finds the block start).
+void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) noexcept {
+  if (PK_UNLIKELY(heap->is_empty_sentinel)) {
+    heap = heap_for_thread();
+    if (heap == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  if (alignment <= kMinBlock) return malloc_generic(heap, size);
+  std::size_t extra = g_options.check ? kCheckOverhead : 0;
+  std::size_t need;
+  if (__builtin_add_overflow(size < alignment ? alignment : size, extra, &need)) need = SIZE_MAX;
+  if (alignment <= kMaxPageAlignment && need <= g_options.mmap_threshold && class_size(class_of(need)) % alignment == 0 &&
+      !g_options.check) {
+    return malloc_generic(heap, need);  // every block of this class is aligned
+  }
+  std::size_t padded;
+  if (alignment > kMaxPageAlignment || __builtin_add_overflow(need, alignment - 1, &padded) ||
+      padded > g_options.mmap_threshold) {
+    void* p = huge_alloc(size, alignment);
+    if (p && g_options.stats) count(heap->counters.allocs_by_class[kClassCount]);
+    return p;
+  }
+  if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
+  std::size_t cls = class_of(padded);
+  Page* page = heap->queues[cls].first;
+  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
+  if (page == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  Block* block = page->free;
+  page->free = block->next;
+  ++page->used;
+  auto* user = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(block) + alignment - 1) & ~(alignment - 1));
+  if (user != reinterpret_cast<std::uint8_t*>(block)) page->flags |= kPageHasAligned;
+  void* result = user;
+  if (page->flags & kPageChecked) result = check_on_alloc(page, block, user, size);
+  if (page->flags & kPageCounted) {
+    count(heap->counters.allocs_by_class[cls]);
+    count(heap->counters.bytes_requested, size);
+  }
+  return result;
+}
+
+}  // namespace poolkit::malloc_impl

@@ -1,0 +1,214 @@
+// segment.cpp: 4 MiB segments cut into 64 KiB slices, and pages as runs of slices.
+// A segment belongs to one heap. When its thread exits, segments that still hold
+// live blocks are abandoned (a global list under a lock: a rare, slow event) and
+// the next heap that needs a page adopts them, collecting the frees that other
+// threads pushed meanwhile. Free slices stay committed ("dirty") until a decay
+// has passed (POOLKIT_DECAY_MS), then go back to the OS with madvise.
+//
+// One segment is one mmap: the process never holds more than (memory / 4 MiB)
+// mappings for small blocks, far below vm.max_map_count (65530 by default).
+#include <cstring>
+
+#include "internal.hpp"
+
+namespace poolkit::malloc_impl {
+
+namespace {
+
+SpinLock g_abandoned_lock;
+Segment* g_abandoned = nullptr;  // guarded by g_abandoned_lock
+std::atomic<std::size_t> g_abandoned_count{0};
+
+std::uint64_t run_mask(std::size_t first, std::size_t count) noexcept {
+  std::uint64_t ones = count >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;
+  return ones << first;
+}
+
+// First run of `count` free slices (bit clear) in `used`; 0 if none (slice 0 is never free).
+std::size_t find_free_run(std::uint64_t used, std::size_t count) noexcept {
+  if (count == 1) {
+    std::uint64_t free = ~used;
+    return free ? static_cast<std::size_t>(__builtin_ctzll(free)) : 0;
+  }
+  for (std::size_t i = 1; i + count <= kSlicesPerSegment;) {
+    std::uint64_t window = used & run_mask(i, count);
+    if (window == 0) return i;
+    i = 64 - static_cast<std::size_t>(__builtin_clzll(window));  // just past the highest used slice in the window
+  }
+  return 0;
+}
+
+void heap_link_segment(Heap* heap, Segment* segment) noexcept {
+  segment->prev = nullptr;
+  segment->next = heap->segments;
+  if (heap->segments) heap->segments->prev = segment;
+  heap->segments = segment;
+  segment->owner.store(heap, std::memory_order_relaxed);
+}
+
+void heap_unlink_segment(Heap* heap, Segment* segment) noexcept {
+  if (segment->prev) segment->prev->next = segment->next;
+  else heap->segments = segment->next;
+  if (segment->next) segment->next->prev = segment->prev;
+  segment->next = segment->prev = nullptr;
+  segment->owner.store(nullptr, std::memory_order_relaxed);
+}
+
+Segment* segment_new(Heap* heap) noexcept {
+  Segment* segment = segment_cache_take();
+  if (segment == nullptr) {
+    void* p = os_alloc_segment_aligned(kSegmentSize, kSegmentSize);
+    if (p == nullptr) return nullptr;
+    segment = static_cast<Segment*>(p);
+    segment->dirty_slices = 0;
+    segment->purge_at_ms = 0;
+    segment_map_set(reinterpret_cast<std::uintptr_t>(p), kSegmentHere);
+    g_counters.segments.fetch_add(1, std::memory_order_relaxed);
+    verbose("new segment at %p\n", p);
+  }
+  segment->kind = SegmentKind::kSmall;
+  segment->pages_in_use = 0;
+  segment->used_slices = 1;  // slice 0: this header and the check bitmaps
+  segment->cached_at_ms = 0;
+  segment->huge_live = 0;
+  heap_link_segment(heap, segment);
+  return segment;
+}
+
+Page* take_run(Segment* segment, std::size_t first, std::size_t count) noexcept {
+  std::uint64_t mask = run_mask(first, count);
+  segment->used_slices |= mask;
+  segment->dirty_slices &= ~mask;
+  for (std::size_t k = 0; k < count; ++k) segment->pages[first + k].slice_offset = static_cast<std::uint8_t>(k);
+  Page* page = &segment->pages[first];
+  page->slice_count = static_cast<std::uint8_t>(count);
+  page->start = reinterpret_cast<std::uint8_t*>(segment) + first * kSliceSize;
+  ++segment->pages_in_use;
+  note_page_bytes(static_cast<std::ptrdiff_t>(count * kSliceSize));
+  return page;
+}
+
+void decommit_runs(Segment* segment, std::uint64_t slices) noexcept {
+  while (slices != 0) {
+    std::size_t first = static_cast<std::size_t>(__builtin_ctzll(slices));
+    std::size_t count = 0;
+    while (first + count < 64 && (slices >> (first + count)) & 1) ++count;
+    os_decommit(reinterpret_cast<std::uint8_t*>(segment) + first * kSliceSize, count * kSliceSize);
+    slices &= ~run_mask(first, count);
+  }
+}
+
+// A segment with no page in use leaves the heap for the per-CPU cache, except a
+// heap's last one (so a thread that frees everything and allocates again keeps it).
+void segment_maybe_release(Heap* heap, Segment* segment, bool keep_last) noexcept {
+  if (segment->pages_in_use != 0) return;
+  if (keep_last && heap->segments == segment && segment->next == nullptr) return;
+  heap_unlink_segment(heap, segment);
+  segment_cache_put(segment);
+}
+
+}  // namespace
+
+void segment_purge(Segment* segment) noexcept {
+  if (segment->dirty_slices == 0) return;
+  decommit_runs(segment, segment->dirty_slices);
+  segment->dirty_slices = 0;
+  segment->purge_at_ms = 0;
+}
+
+Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
+  for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
+    if (std::size_t first = find_free_run(segment->used_slices, slices)) return take_run(segment, first, slices);
+  }
+  Segment* segment = segment_new(heap);
+  if (segment == nullptr) return nullptr;
+  return take_run(segment, 1, slices);
+}
+
+void segment_page_free(Heap* heap, Page* page) noexcept {
+  Segment* segment = segment_of(page);
+  std::size_t first = static_cast<std::size_t>(page - segment->pages);
+  std::uint64_t mask = run_mask(first, page->slice_count);
+  page->heap.store(nullptr, std::memory_order_relaxed);
+  page->free = page->local_free = nullptr;
+  segment->used_slices &= ~mask;
+  --segment->pages_in_use;
+  note_page_bytes(-static_cast<std::ptrdiff_t>(page->slice_count * kSliceSize));
+  if (g_options.decay_ms == 0) {
+    decommit_runs(segment, mask);
+  } else {
+    segment->dirty_slices |= mask;
+    if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
+  }
+  segment_maybe_release(heap, segment, true);
+}
+
+void heap_purge(Heap* heap, bool force) noexcept {
+  std::uint64_t now = now_ms();
+  if (!force && now < heap->next_purge_ms) return;
+  heap->next_purge_ms = now + (g_options.decay_ms / 2 ? g_options.decay_ms / 2 : 1);
+  for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
+    if (segment->dirty_slices != 0 && (force || segment->purge_at_ms <= now)) segment_purge(segment);
+  }
+  segment_cache_trim(false);
+}
+
+void segment_abandon(Heap* heap, Segment* segment) noexcept {
+  heap_unlink_segment(heap, segment);
+  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
+  while (used != 0) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
+    Page* page = &segment->pages[i];
+    used &= ~run_mask(i, page->slice_count);
+    page->next = page->prev = nullptr;
+    page->in_full.store(0, std::memory_order_relaxed);
+    page->heap.store(nullptr, std::memory_order_release);
+  }
+  LockGuard guard(g_abandoned_lock);
+  segment->next = g_abandoned;
+  g_abandoned = segment;
+  g_abandoned_count.fetch_add(1, std::memory_order_relaxed);
+  g_counters.abandonments.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool segment_adopt_one(Heap* heap) noexcept {
+  if (g_abandoned_count.load(std::memory_order_relaxed) == 0) return false;
+  Segment* segment;
+  {
+    LockGuard guard(g_abandoned_lock);
+    segment = g_abandoned;
+    if (segment == nullptr) return false;
+    g_abandoned = segment->next;
+    g_abandoned_count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  g_counters.adoptions.fetch_add(1, std::memory_order_relaxed);
+  heap_link_segment(heap, segment);
+  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
+  while (used != 0) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
+    Page* page = &segment->pages[i];
+    used &= ~run_mask(i, page->slice_count);
+    page->heap.store(heap, std::memory_order_release);
+    page_collect(page);
+    if (page->used == 0) {
+      segment_page_free(heap, page);  // may hand the whole segment to the cache
+      if (segment->owner.load(std::memory_order_relaxed) != heap) return true;
+    } else {
+      queue_push_front(heap, page);
+    }
+  }
+  return true;
+}
+
+std::size_t abandoned_segment_count() noexcept { return g_abandoned_count.load(std::memory_order_relaxed); }
+
+void abandoned_lock() noexcept { g_abandoned_lock.lock(); }
+void abandoned_unlock() noexcept { g_abandoned_lock.unlock(); }
+
+// For the heap walk and malloc_trim: visit abandoned segments under the lock.
+void abandoned_for_each(void (*fn)(Segment*, void*), void* arg) noexcept {
+  LockGuard guard(g_abandoned_lock);
+  for (Segment* s = g_abandoned; s != nullptr; s = s->next) fn(s, arg);
+}
+
+}  // namespace poolkit::malloc_impl
