@@ -163,13 +163,17 @@ struct HeapDeferredC : NotLanded {
 }  // namespace poolkit_bench
 #endif
 
-// ---- PoolSet: size classes of fixed pools.
+// ---- PoolSet: numbered pools on one Heap; benchmarked through the View of pool 0
+// (the set itself needs a pool id per allocation; the View is its poolkit::Pool face).
 #if __has_include("poolkit/pool_set.hpp")
 #include "poolkit/pool_set.hpp"
 namespace poolkit_bench {
-struct PoolSetC : PoolkitPool<poolkit::PoolSet> {
+struct PoolSetOwner {
+  poolkit::PoolSet set;
+};
+struct PoolSetC : PoolSetOwner, PoolkitPool<poolkit::PoolSet::View> {
   static constexpr std::string_view name = "poolkit::PoolSet";
-  explicit PoolSetC(const Shape&) {}
+  explicit PoolSetC(const Shape&) : PoolkitPool<poolkit::PoolSet::View>(set, 0u) {}
 };
 }  // namespace poolkit_bench
 #else
