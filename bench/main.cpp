@@ -83,7 +83,7 @@ void register_all() {
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
   pattern<ArenaReset, ArenaC, ArenaBufferC,
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
-  pattern<MixedSizes, HeapC, BuddyPoolC, PoolSetC,
+  pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();
   pattern<TwoThreads, PerCpuFixedC, LockedFixedC,
                       BoostFastPoolLocked, PmrSyncPool, Malloc>();
