@@ -285,7 +285,8 @@ void* Arena::forward_allocate(std::size_t size, std::size_t align) noexcept {
 }
 
 void Arena::forward_deallocate(void* p, std::size_t size) noexcept {
-  if (!p || p != forwarded_->newest()) return;
+  // Like the pooled build: only the newest block, and only with its own size.
+  if (!p || p != forwarded_->newest() || forwarded_->size_of(p) != size + (size == 0)) return;
   forwarded_->free(p);
   --live_;
   ++deallocations_;
@@ -294,11 +295,11 @@ void Arena::forward_deallocate(void* p, std::size_t size) noexcept {
 }
 
 Arena::Mark Arena::forward_mark() const noexcept {
-  return Mark{nullptr, forwarded_->count(), used_before_, live_, requested_};
+  return Mark{this, forwarded_->count(), used_before_, live_, requested_};  // region: which arena
 }
 
 bool Arena::forward_rewind(const Mark& m) noexcept {
-  if (m.region || m.top > forwarded_->count()) return false;
+  if (m.region != this || m.top > forwarded_->count()) return false;
   discarded_ += live_ > m.live ? live_ - m.live : 0;
   forwarded_->free_newest_until(m.top);
   used_before_ = m.used_before;

@@ -330,6 +330,16 @@ std::size_t Heap::usable_size(const void* p) const noexcept {
   return L::size_of(header(L::block_of(reinterpret_cast<std::uintptr_t>(p)))) - L::kHeaderSize;
 }
 
+std::size_t Heap::requested_size(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) {
+    auto it = forwarded_.find(p);
+    return it == forwarded_.end() ? 0 : it->second.size;
+  }
+  if (inspect(p) != BlockState::kLive) return 0;
+  const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
+  return L::size_of(h) - L::kHeaderSize - L::slack_of(h);
+}
+
 bool Heap::owns(const void* p) const noexcept {
   if constexpr (kForwardToMalloc) return forwarded_.count(p) != 0;
   return p && find_region(reinterpret_cast<std::uintptr_t>(p)) != nullptr;

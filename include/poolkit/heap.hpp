@@ -75,6 +75,9 @@ class Heap {
   /// Bytes usable at p (at least what was asked for); 0 unless p is a live block.
   std::size_t usable_size(const void* p) const noexcept;
 
+  /// The size asked for the live block at p (after any resize); 0 unless p is a live block.
+  std::size_t requested_size(const void* p) const noexcept;
+
   /// True if p lies in memory this heap holds (any of its regions).
   bool owns(const void* p) const noexcept;
 

@@ -92,8 +92,10 @@ step() {
   if [ $verdict = FAIL ]; then
     failures=$((failures + 1))
     diff "$WORK/$name/plain/out" "$WORK/$name/preload/out" | head -10
-    echo "--- stderr with the preload (tail):"
-    tail -15 "$WORK/$name/preload/err"
+    local which=preload
+    [ "${statuses[0]}" != 0 ] && which=plain
+    echo "--- stderr of the $which run (tail):"
+    tail -15 "$WORK/$name/$which/err"
   fi
 }
 
@@ -147,7 +149,7 @@ if have git; then
     export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
     git init -q -b main repo && cp -r '$IN/tree/.' repo/ && cd repo
     git add -A && git commit -q -m 'the tree' && git rev-parse HEAD
-    sed -i 's/line 1 /LINE 1 /' generated/d*/f1*.txt && git rm -q -r generated/d7
+    git rm -q -r generated/d7 && sed -i 's/line 1 /LINE 1 /' generated/d*/f1*.txt
     git add -A && git commit -q -m 'a change' && git rev-parse HEAD
     git log --stat | sha256sum; git diff --stat HEAD~1 | tail -1
     git gc -q && git fsck --full --no-progress && git count-objects -v | grep -E '^(count|in-pack|packs)'"
