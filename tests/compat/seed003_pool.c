@@ -9,6 +9,12 @@
 
 #include "pool.h"
 
+/* Block counts and chunk reuse order are the pool's; with pooling off (the seed's
+ * switch, or a POOLKIT_FORWARD_TO_MALLOC build of poolkit) every chunk is a malloc. */
+#if !defined(DISABLE_MEMORY_POOLING) && !defined(POOLKIT_FORWARD_TO_MALLOC)
+#define POOLED 1
+#endif
+
 static int failures = 0;
 #define CHECK(cond)                                                            \
   do {                                                                         \
@@ -22,7 +28,7 @@ typedef struct {
   float x, y, z; /* 12 bytes: the seed would hand these out at a 12-byte stride */
 } vec3;
 
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
 static uint64_t blocks_of(const pool* p) {
   poolkit_stats s;
   return poolStats(p, &s) == 0 ? s.regions : UINT64_MAX;
@@ -72,7 +78,7 @@ static void grows_block_by_block(void) {
     memset(r[i]->bytes, i, sizeof r[i]->bytes);
   }
   for (int i = 0; i < 100; ++i) CHECK(r[i]->bytes[0] == i && r[i]->bytes[511] == i);
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
   CHECK(blocks_of(&p) >= 2);          /* it grew */
   CHECK(blocks_of(&p) <= 100 / 8 + 1); /* every block holds blockSize chunks or more */
 #endif
@@ -93,20 +99,20 @@ static void frees_and_free_all_reuse_memory(void) {
   }
   poolFree(&p, c[7]);
   char* again = poolMalloc(&p);
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
   CHECK(again == c[7]);
 #endif
   memset(again, 'Z', 64);
   CHECK(c[6][63] == 'a' + 6 && c[8][0] == 'a' + 8); /* neighbours untouched */
   poolFree(&p, NULL);                               /* nothing */
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
   const uint64_t blocks = blocks_of(&p);
 #endif
   poolFreeAll(&p);
   CHECK(live_chunks(&p) == 0);
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 20; ++i) CHECK((c[i] = poolMalloc(&p)) != NULL);
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
     CHECK(blocks_of(&p) == blocks); /* reused, not grown */
 #endif
     poolFreeAll(&p);
@@ -126,7 +132,7 @@ static void many_blocks_round_trip(void) {
     CHECK(chunk[i] != NULL);
     *chunk[i] = i * 2654435761u;
   }
-#ifndef DISABLE_MEMORY_POOLING
+#ifdef POOLED
   CHECK(blocks_of(&p) >= 2 && blocks_of(&p) <= N / 16 + 1);
 #endif
   for (uint32_t k = 0; k < N; ++k) {
@@ -148,7 +154,7 @@ static void bad_calls_are_refused(void) {
   CHECK(poolInitialize(&p, 32, 8) == 0);
   void* a = poolMalloc(&p);
   CHECK(a != NULL);
-#if !defined(DISABLE_MEMORY_POOLING) && !defined(NDEBUG)
+#if defined(POOLED) && !defined(NDEBUG)
   /* FixedPool checks frees in debug builds: foreign, interior, double. */
   int local = 0;
   poolFree(&p, &local);
