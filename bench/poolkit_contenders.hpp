@@ -145,22 +145,39 @@ struct HeapC : PoolkitPool<poolkit::Heap> {
   static constexpr std::string_view name = "poolkit::Heap";
   explicit HeapC(const Shape&) {}
 };
+// Frees only mark blocks free; neighbours merge when a search would fail.
+struct HeapDeferredC : PoolkitPool<poolkit::Heap> {
+  static constexpr std::string_view name = "poolkit::Heap[deferred]";
+  explicit HeapDeferredC(const Shape&)
+      : PoolkitPool(poolkit::Heap::Options{.coalescing = poolkit::Heap::Coalescing::kDeferred}) {}
+};
 }  // namespace poolkit_bench
 #else
 namespace poolkit_bench {
 struct HeapC : NotLanded {
   static constexpr std::string_view name = "poolkit::Heap";
 };
+struct HeapDeferredC : NotLanded {
+  static constexpr std::string_view name = "poolkit::Heap[deferred]";
+};
 }  // namespace poolkit_bench
 #endif
 
-// ---- PoolSet: size classes of fixed pools.
+// ---- PoolSet: numbered pools on one Heap; blocks free one by one or a pool at once.
+// The benchmarks use one pool (id 1): reset() is release(1).
 #if __has_include("poolkit/pool_set.hpp")
 #include "poolkit/pool_set.hpp"
 namespace poolkit_bench {
-struct PoolSetC : PoolkitPool<poolkit::PoolSet> {
+struct PoolSetC {
   static constexpr std::string_view name = "poolkit::PoolSet";
+  static constexpr bool poolkit = true;
+  static constexpr bool available = true;
+  static constexpr poolkit::PoolSet::PoolId kPool = 1;
+  poolkit::PoolSet set;
   explicit PoolSetC(const Shape&) {}
+  void* allocate(std::size_t size, std::size_t align) noexcept { return set.allocate(kPool, size, align); }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept { set.deallocate(p); }
+  void reset() noexcept { set.release(kPool); }
 };
 }  // namespace poolkit_bench
 #else
