@@ -17,5 +17,22 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/poolkitConfigVersion.cmak
 install(FILES ${PROJECT_BINARY_DIR}/poolkitConfig.cmake
   ${PROJECT_BINARY_DIR}/poolkitConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/poolkit)
+# The .pc file finds its prefix relative to itself, so a tree installed with
+# `cmake --install --prefix DIR` (or moved) still works; build options that change
+# the public headers' meaning travel in Cflags.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(POOLKIT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _pc_up "/_/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/_")
+  string(REGEX REPLACE "/$" "" _pc_up "${_pc_up}")
+  set(POOLKIT_PC_PREFIX "\${pcfiledir}/${_pc_up}")
+endif()
+set(POOLKIT_PC_CFLAGS "")
+if(POOLKIT_FORWARD_TO_MALLOC)
+  string(APPEND POOLKIT_PC_CFLAGS " -DPOOLKIT_FORWARD_TO_MALLOC=1")
+endif()
+if(POOLKIT_VALGRIND)
+  string(APPEND POOLKIT_PC_CFLAGS " -DPOOLKIT_VALGRIND=1")
+endif()
 configure_file(cmake/poolkit.pc.in ${PROJECT_BINARY_DIR}/poolkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/poolkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

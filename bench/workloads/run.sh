@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench/workloads/run.sh [--quick] [--reps N] [--only "w1 w2"] [--poolkit PATH] [--out FILE]
+# Runs every workload under glibc (no preload), jemalloc, tcmalloc, mimalloc and
+# poolkit (each through LD_PRELOAD), interleaved: each repetition runs every
+# workload once under every allocator, the allocator order rotating from one
+# repetition to the next. Measures wall time and peak RSS with /usr/bin/time,
+# checks that every allocator printed the same checksum, and writes the medians
+# and their ratios to mimalloc to report/workloads.md (see docs/workloads.md).
+#   --quick        smaller sizes and 3 repetitions (a few minutes); default 5 repetitions
+#   --poolkit PATH libpoolkit-malloc.so to use (default: $POOLKIT_MALLOC, else built
+#                  from this tree with the release preset when src/malloc exists)
+# Exits non-zero if a workload failed or printed a different checksum.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+quick=0 reps="" only="" poolkit_lib=${POOLKIT_MALLOC:-} out=report/workloads.md
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --reps) reps=$2; shift ;;
+    --only) only=$2; shift ;;
+    --poolkit) poolkit_lib=$2; shift ;;
+    --out) out=$2; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$reps" ] || reps=$([ $quick = 1 ] && echo 3 || echo 5)
+[ -x /usr/bin/time ] || { echo "run.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
+
+# name | full arguments | quick arguments (size, threads); sized for ~1 s and
+# ~0.25 s under glibc on a 2-core machine.
+WORKLOADS="
+larson         1000000 4 | 250000 4
+xmalloc_test   3000000 4 | 750000 4
+cache_scratch  40000 4   | 10000 4
+mstress        400000 4  | 100000 4
+rptest         4000 4    | 1000 4
+alloc_test     4000000 2 | 1000000 2
+glibc_simple   60000     | 20000
+glibc_thread   3000000 4 | 750000 4
+sh6bench       5000000 4 | 1250000 4
+mleak          200 4     | 50 4
+malloc_large   500       | 125
+binary_trees   18 2      | 16 2
+realloc_growth 2000000   | 500000
+"
+
+# --- build the workloads (and poolkit's malloc when no library was named) -------
+cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/workloads -j "${POOLKIT_JOBS:-2}" >/dev/null
+if [ -z "$poolkit_lib" ] && [ -f src/malloc/CMakeLists.txt ]; then
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target poolkit-malloc -j "${POOLKIT_JOBS:-2}" >/dev/null
+  poolkit_lib=$PWD/build/release/src/malloc/libpoolkit-malloc.so
+fi
+
+# --- the allocators: name=library ('' is glibc's own malloc) ---------------------
+libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+declare -A LIB=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
+                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib)
+allocators=()
+for a in glibc jemalloc tcmalloc mimalloc poolkit; do
+  if [ "$a" = glibc ] || [ -f "${LIB[$a]}" ]; then
+    allocators+=("$a")
+  else
+    echo "run.sh: skipping $a (library '${LIB[$a]}' not found; scripts/deps.sh bench installs the peers)" >&2
+  fi
+done
+
+results=build/workloads/results.tsv
+: >"$results"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+failed=0
+start=$SECONDS
+for ((rep = 0; rep < reps; rep++)); do
+  # Rotate the allocator order each repetition so none always runs first or last.
+  order=("${allocators[@]:rep % ${#allocators[@]}}" "${allocators[@]:0:rep % ${#allocators[@]}}")
+  while IFS='|' read -r full quick_args; do
+    [ -n "${full// /}" ] || continue
+    read -r name full_args <<<"$full"
+    [ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
+    args=$full_args
+    [ $quick = 1 ] && args=$quick_args
+    for a in "${order[@]}"; do
+      preload=()
+      [ -n "${LIB[$a]}" ] && preload=("LD_PRELOAD=${LIB[$a]}")
+      status=ok
+      # shellcheck disable=SC2086  # args are words on purpose
+      timeout 300 /usr/bin/time -f "%e %M" -o "$scratch/time" \
+        env "${preload[@]}" "build/workloads/$name" $args >"$scratch/out" 2>"$scratch/err" || status=failed
+      read -r seconds rss_kb < <(tail -1 "$scratch/time")
+      checksum=$(awk '/checksum/ {print $3}' "$scratch/out")
+      if [ $status != ok ] || [ -z "$checksum" ]; then
+        status=failed failed=1
+        echo "run.sh: $name under $a failed:" >&2
+        tail -5 "$scratch/err" >&2
+      fi
+      printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\n' "$name" "$a" "$rep" "${seconds:-0}" "${rss_kb:-0}" "${checksum:--}" "$status" >>"$results"
+      printf '  rep %d %-15s %-9s %6.2f s %8d KiB %s\n' "$rep" "$name" "$a" "${seconds:-0}" "${rss_kb:-0}" "$status"
+    done
+  done <<<"$WORKLOADS"
+done
+
+mkdir -p "$(dirname "$out")"
+python3 bench/workloads/report.py "$results" "$out" \
+  --mode "$([ $quick = 1 ] && echo quick || echo full)" --reps "$reps" --seconds $((SECONDS - start)) \
+  --poolkit "${poolkit_lib:-none}" || failed=1
+echo "run.sh: wrote $out in $((SECONDS - start)) s"
+exit $failed

@@ -1,0 +1,156 @@
+// poolkit/buddy_pool.hpp: a binary buddy allocator over one region of 2^max_order bytes.
+// Pick it when sizes vary widely, you want O(log n) worst case with merging that never
+// needs a search, and you can afford up to ~50% internal waste (every block is a power of
+// two, naturally aligned to its size). Single-threaded; see docs/buddy_pool.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "poolkit/config.hpp"
+#include "poolkit/page_source.hpp"
+#include "poolkit/pool.hpp"
+#include "poolkit/pool_stats.hpp"
+
+namespace poolkit {
+
+/// How BuddyPool reacts to a bad deallocate: the call does nothing to the pool and is
+/// counted here. (A second free of a block that was already reused by a later allocation
+/// cannot be told from a first free: without headers nothing records who owns a block.)
+struct BuddyFreeErrors {
+  std::uint64_t double_frees = 0;  // the side table says the block is already free
+  std::uint64_t foreign = 0;       // the pointer is outside the region
+  std::uint64_t interior = 0;      // inside the region but not the start of a live block
+};
+
+class BuddyPool {
+ public:
+  struct Options {
+    unsigned min_order = 4;    // smallest block 2^min_order bytes (>= 4: two list links)
+    unsigned max_order = 20;   // region and largest block 2^max_order bytes
+    PageSource* source = nullptr;  // nullptr: PageSource::system()
+  };
+  static constexpr unsigned kMinOrderLimit = 4;    // a free block holds two pointers
+  static constexpr unsigned kMaxOrderLimit = 40;   // 1 TiB region
+  static constexpr unsigned kMaxOrderSpan = 28;    // side table at most 256 Mi entries
+
+  /// Takes the region and its side table from the page source. With bad orders
+  /// (outside the limits above, or min > max) or no memory, the pool is empty:
+  /// valid() is false and every allocate returns nullptr.
+  explicit BuddyPool(Options options) noexcept;
+  BuddyPool() noexcept : BuddyPool(Options{}) {}
+  ~BuddyPool();
+  BuddyPool(const BuddyPool&) = delete;
+  BuddyPool& operator=(const BuddyPool&) = delete;
+
+  bool valid() const noexcept { return valid_; }
+
+  /// A block of 2^k bytes, k the smallest order >= min_order that holds size and align,
+  /// aligned to 2^k. nullptr when no block of that order can be split off, when
+  /// size > max_block(), or align is not a power of two up to kMaxAlignment.
+  /// size 0 gets a minimum block.
+  void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+
+  /// Frees a block, merging it with its buddy while the buddy is free. The order comes
+  /// from the side table; size (as asked) only keeps bytes_requested right. nullptr: no-op.
+  /// Double, foreign and interior frees do nothing and are counted in free_errors().
+  void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+
+  /// True when p points into a block this pool handed out and has not taken back.
+  bool owns(const void* p) const noexcept;
+
+  /// Frees every block: the region is one free block again.
+  void release() noexcept;
+
+  PoolStats stats() const noexcept;
+  const BuddyFreeErrors& free_errors() const noexcept { return errors_; }
+
+  /// Verifies every invariant below; false (and a message on stderr) on the first broken one.
+  bool check() const noexcept;
+
+  std::size_t min_block() const noexcept { return std::size_t{1} << min_order_; }
+  std::size_t max_block() const noexcept { return std::size_t{1} << max_order_; }
+  unsigned min_order() const noexcept { return min_order_; }
+  unsigned max_order() const noexcept { return max_order_; }
+  /// Size of the block holding p (a live block's start), 0 if p is not one.
+  std::size_t block_size(const void* p) const noexcept;
+  /// Number of free blocks of one order (for tests and the docs' pictures).
+  std::size_t free_blocks(unsigned order) const noexcept;
+  const void* region() const noexcept { return base_; }
+
+ private:
+  // A free block's first 16 bytes: its links in the doubly linked list of its order,
+  // so a buddy found free can be unlinked in O(1) when it merges.
+  struct FreeNode {
+    FreeNode* prev;
+    FreeNode* next;
+  };
+  // Side table, one byte per minimum block (index = offset >> min_order): the first
+  // byte of each block says what the block is; every other byte of it is kInterior.
+  static constexpr std::uint8_t kInterior = 0;
+  static constexpr std::uint8_t kFreeStart = 0x40;  // | (order - min_order)
+  static constexpr std::uint8_t kUsedStart = 0x80;  // | (order - min_order)
+  static constexpr std::uint8_t kOrderMask = 0x3f;
+
+  // Invariants (check() verifies each):
+  //  1. The region is tiled by blocks: walking the side table from index 0, each entry
+  //     is a start byte of some order k, the block is aligned to 2^k within the region,
+  //     the block's other entries are kInterior, and the walk ends exactly at the end.
+  //  2. Every free block is on the list of its order, exactly once, and nothing else is.
+  //  3. No two free buddies of the same order: they would have been merged.
+  //  4. Bit k of nonempty_ is set exactly when free list k is not empty.
+  //  5. in_use_ is the sum of live block sizes and live_ their number.
+  unsigned char* base_ = nullptr;   // region, aligned to its size (2^max_order)
+  std::uint8_t* table_ = nullptr;   // side table (from the page source too)
+  std::size_t table_bytes_ = 0;
+  std::size_t mapped_bytes_ = 0;    // region and side table as mapped (whole pages)
+  PageSource* source_ = nullptr;
+  unsigned min_order_ = 0;
+  unsigned max_order_ = 0;
+  std::uint64_t nonempty_ = 0;      // bit k: free list of order k is not empty
+  FreeNode* heads_[64] = {};        // free list per order (only min..max used)
+
+  // Statistics.
+  std::size_t requested_ = 0;
+  std::size_t in_use_ = 0;
+  std::size_t peak_ = 0;
+  std::size_t live_ = 0;
+  std::uint64_t allocations_ = 0;
+  std::uint64_t deallocations_ = 0;
+  std::uint64_t failures_ = 0;
+  BuddyFreeErrors errors_;
+
+  // POOLKIT_FORWARD_TO_MALLOC: every block is its own malloc chunk, linked so that
+  // release() can free them all and owns() can find them.
+  struct ForwardHeader {
+    ForwardHeader* prev;
+    ForwardHeader* next;
+    void* chunk;
+    std::size_t block;  // the power of two a pooled block would have taken
+  };
+  ForwardHeader* forwarded_ = nullptr;
+  static constexpr bool forwarding() noexcept { return kForwardToMalloc; }
+  bool valid_ = false;  // orders were acceptable and (pooled) the memory was there
+
+  unsigned order_for(std::size_t size, std::size_t align) const noexcept;
+  std::size_t index_of(std::size_t offset) const noexcept { return offset >> min_order_; }
+  std::uint8_t start_byte(std::uint8_t state, unsigned order) const noexcept {
+    return static_cast<std::uint8_t>(state | (order - min_order_));
+  }
+  unsigned order_of(std::uint8_t entry) const noexcept { return min_order_ + (entry & kOrderMask); }
+  void push_free(std::size_t offset, unsigned order) noexcept;
+  void unlink_free(std::size_t offset, unsigned order) noexcept;
+  std::size_t pop_free(unsigned order) noexcept;
+  void reset_region() noexcept;
+  void note_allocated(std::size_t size, std::size_t block) noexcept;
+  void note_freed(std::size_t size, std::size_t block) noexcept;
+  // The block holding offset: its start offset, and its side-table entry in *entry.
+  std::size_t find_block(std::size_t offset, std::uint8_t* entry) const noexcept;
+  void* forward_allocate(std::size_t size, std::size_t align, unsigned order) noexcept;
+  void forward_deallocate(void* p, std::size_t size) noexcept;
+  void forward_release() noexcept;
+};
+
+static_assert(Pool<BuddyPool>);
+
+}  // namespace poolkit

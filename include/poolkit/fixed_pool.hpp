@@ -1,0 +1,198 @@
+// poolkit/fixed_pool.hpp: a pool of chunks of one size. The fastest way to get many
+// objects of one type: allocate and deallocate are a handful of inline instructions
+// (an intrusive LIFO free list), no per-chunk header, no locks, no system calls.
+// Pick it for nodes, messages, particles; ObjectPool<T> (object_pool.hpp) wraps it for typed objects.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "poolkit/align.hpp"
+#include "poolkit/config.hpp"
+#include "poolkit/detail/annotations.hpp"
+#include "poolkit/page_source.hpp"
+#include "poolkit/pool.hpp"
+#include "poolkit/pool_stats.hpp"
+
+namespace poolkit {
+namespace detail {
+class ForwardedBlocks;
+}
+
+class FixedPool {
+ public:
+  struct Options {
+    std::size_t chunk_size = 0;                  // bytes per chunk (> 0); raised to a pointer, rounded to chunk_align
+    std::size_t chunk_align = kDefaultAlignment; // power of two <= 4096; every chunk gets it
+    std::size_t fixed_capacity = 0;  // > 0: exactly this many chunks, reserved now; the pool never grows
+    std::size_t first_block_chunks = 0;  // growing pools: chunks in the first block (0: 64 KiB worth, >= 8)
+    std::size_t max_block_chunks = 0;    // growth stops making blocks bigger here (0: 4 MiB worth)
+    std::size_t growth_factor = 2;       // each new block holds this many times the previous one (>= 1)
+    PageSource* source = nullptr;        // where blocks come from (nullptr: PageSource::system())
+  };
+
+  static constexpr std::size_t kDefaultFirstBlockBytes = 64 * 1024;
+  static constexpr std::size_t kDefaultMaxBlockBytes = 4 * 1024 * 1024;
+  /// Debug builds check every deallocate (owner, chunk boundary, immediate double free).
+#ifdef NDEBUG
+  static constexpr bool kChecksFrees = false;
+#else
+  static constexpr bool kChecksFrees = true;
+#endif
+
+  /// nullptr when options are acceptable, else why not (the constructor throws
+  /// std::invalid_argument with that text). Sizes too large for memory are not
+  /// "invalid": the constructor throws std::bad_alloc for those.
+  static const char* validate(const Options& options) noexcept;
+
+  explicit FixedPool(const Options& options);
+  explicit FixedPool(std::size_t chunk_size, std::size_t chunk_align = kDefaultAlignment)
+      : FixedPool(Options{.chunk_size = chunk_size, .chunk_align = chunk_align}) {}
+  ~FixedPool();
+  FixedPool(const FixedPool&) = delete;
+  FixedPool& operator=(const FixedPool&) = delete;
+
+  /// One chunk, or nullptr if size > chunk_size(), align is not a power of two or
+  /// is above chunk_align(), or the pool cannot grow (fixed capacity, no memory).
+  /// The default align is the contract's (16): a pool made with chunk_align 8
+  /// wants allocate(n, 8).
+  [[nodiscard]] void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+  /// Returns a chunk; nullptr does nothing. size is used for statistics only.
+  /// A pointer not from this pool, an interior pointer or an immediate double free
+  /// is ignored and counted in rejected_frees() in debug builds; in release builds
+  /// it is undefined behaviour (use Guarded<FixedPool> to catch it).
+  void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+  /// True for any address inside a block's chunk area (live or free chunks alike).
+  bool owns(const void* p) const noexcept;
+  /// Frees every chunk at once. Keeps the blocks for reuse; the destructor returns them.
+  void release() noexcept;
+  PoolStats stats() const noexcept;
+  /// Walks every structure and checks the invariants below; on a violation prints
+  /// which one to stderr and returns false. O(chunks).
+  bool check() const noexcept;
+
+  std::size_t chunk_size() const noexcept { return chunk_size_; }
+  std::size_t chunk_align() const noexcept { return chunk_align_; }
+  bool grows() const noexcept { return fixed_capacity_ == 0; }
+  /// Chunks the pool can hand out without asking the OS again (live ones included).
+  std::size_t capacity() const noexcept { return total_chunks_; }
+  std::uint64_t rejected_frees() const noexcept { return rejected_frees_; }
+
+  /// Calls f(void* chunk) for every live chunk, in address order. Sorts the free
+  /// list by address first (so later allocations run through memory in order).
+  /// ObjectPool uses it to destroy live objects. O(chunks + free log free).
+  template <class F>
+  void for_each_live_chunk(F&& f) {
+    for_each_live_chunk_impl([](void* ctx, void* chunk) { (*static_cast<F*>(ctx))(chunk); }, &f);
+  }
+
+ private:
+  struct FreeChunk {
+    FreeChunk* next;
+  };
+  // A block: chunks first (the block starts on a page, so every chunk gets the chunk
+  // alignment without padding), this header after the last chunk.
+  struct Block {
+    Block* next;             // the next newer block
+    std::byte* base;         // first chunk, page-aligned, start of the PageSource region
+    std::byte* carved_end;   // end of the chunks carved so far (for the current block: bump_)
+    std::size_t chunks;      // chunks in this block
+    std::size_t bytes;       // region size from the PageSource
+  };
+  // Invariants (check() verifies them):
+  //  - blocks form the list first_ -> ... -> last_; current_ is on it; blocks before
+  //    current_ are fully carved, blocks after it not at all (after release()).
+  //  - bump_ is a chunk boundary in current_, bump_ <= bump_end_ = its chunk end.
+  //  - every free-list node is a carved chunk boundary inside a block, no node twice.
+  //  - carved chunks == live_ + length of the free list; total_chunks_ = sum of block chunks.
+
+  void* allocate_slow(std::size_t size, std::size_t align) noexcept;
+  bool accept_free(void* p) noexcept;
+  bool add_block() noexcept;
+  void* forward_allocate(std::size_t size, std::size_t align) noexcept;
+  void forward_deallocate(void* p, std::size_t size) noexcept;
+  void for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx);
+  const Block* find_block(const void* p) const noexcept;
+  std::byte* carved_end(const Block* b) const noexcept { return b == current_ ? bump_ : b->carved_end; }
+  void note_allocated(std::size_t size) noexcept {
+    bytes_requested_ += size;
+    if (++live_ > peak_live_) peak_live_ = live_;
+  }
+  void note_freed(std::size_t size) noexcept {
+    --live_;
+    ++deallocations_;
+    bytes_requested_ -= size < bytes_requested_ ? size : bytes_requested_;
+  }
+
+  // Hot fields first: one cache line serves allocate and deallocate.
+  FreeChunk* free_ = nullptr;
+  std::byte* bump_ = nullptr;      // next uncarved chunk in current_
+  std::byte* bump_end_ = nullptr;  // end of current_'s chunks
+  std::size_t chunk_size_ = 0;     // the stride: usable bytes per chunk
+  std::size_t chunk_align_ = 0;
+  std::size_t live_ = 0;
+  std::size_t peak_live_ = 0;
+  std::size_t bytes_requested_ = 0;
+  std::uint64_t deallocations_ = 0;
+
+  std::uint64_t failures_ = 0;
+  std::uint64_t released_ = 0;  // live chunks freed by release(), for the allocation count
+  std::uint64_t rejected_frees_ = 0;
+  Block* first_ = nullptr;
+  Block* current_ = nullptr;
+  Block* last_ = nullptr;
+  std::size_t blocks_ = 0;
+  std::size_t total_chunks_ = 0;
+  std::size_t bytes_reserved_ = 0;
+  std::size_t next_block_chunks_ = 0;
+  std::size_t max_block_chunks_ = 0;
+  std::size_t growth_factor_ = 2;
+  std::size_t fixed_capacity_ = 0;
+  PageSource* source_ = nullptr;
+  detail::ForwardedBlocks* forwarded_ = nullptr;  // POOLKIT_FORWARD_TO_MALLOC builds only
+};
+
+static_assert(Pool<FixedPool>);
+
+// The hot paths, inline. Free list first: the most recently freed chunk is the one
+// most likely still in cache, and reusing it leaves untouched pages untouched (RSS
+// grows only when the live set does). Bumping through the current block comes
+// second, the slow path (a new block) last.
+inline void* FixedPool::allocate(std::size_t size, std::size_t align) noexcept {
+  if constexpr (kForwardToMalloc) return forward_allocate(size, align);
+  if (size <= chunk_size_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
+    void* p;
+    if (FreeChunk* chunk = free_) [[likely]] {
+      annotate::metadata_open(chunk, sizeof(FreeChunk));
+      free_ = chunk->next;
+      annotate::metadata_close(chunk, sizeof(FreeChunk));
+      p = chunk;
+    } else if (bump_ != bump_end_) {
+      p = bump_;
+      bump_ += chunk_size_;
+    } else {
+      return allocate_slow(size, align);
+    }
+    annotate::block_allocated(this, p, size);
+    note_allocated(size);
+    return p;
+  }
+  return allocate_slow(size, align);
+}
+
+inline void FixedPool::deallocate(void* p, std::size_t size, std::size_t) noexcept {
+  if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
+  if (!p) return;
+  if constexpr (kChecksFrees) {
+    if (!accept_free(p)) return;
+  }
+  annotate::block_freed(this, p, chunk_size_);
+  auto* chunk = static_cast<FreeChunk*>(p);
+  annotate::metadata_open(chunk, sizeof(FreeChunk));
+  chunk->next = free_;
+  annotate::metadata_close(chunk, sizeof(FreeChunk));
+  free_ = chunk;
+  note_freed(size);
+}
+
+}  // namespace poolkit

@@ -1,0 +1,198 @@
+// poolkit/heap.hpp: Heap, a general variable-size allocator (TLSF-style two-level
+// segregated fit with boundary tags) over regions from a PageSource. Pick it for
+// mixed sizes with frees in any order: O(1) allocate, free and merge, 8 bytes of
+// overhead per block, in-place resize. Single-threaded (wrap it in Locked<> to share).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+#include "poolkit/align.hpp"
+#include "poolkit/detail/size_class_map.hpp"
+#include "poolkit/page_source.hpp"
+#include "poolkit/pool.hpp"
+#include "poolkit/pool_stats.hpp"
+
+// Heap's private helpers are called only from heap.cpp. Hidden, they cannot be
+// interposed, so a -fPIC build may inline them into allocate and deallocate.
+#define POOLKIT_HEAP_INTERNAL __attribute__((visibility("hidden")))
+
+namespace poolkit {
+
+class Heap {
+ public:
+  enum class Coalescing {
+    kImmediate,  // a freed block merges with free neighbours at once (the default)
+    kDeferred,   // frees only mark blocks free; neighbours merge when a search would fail
+  };
+
+  /// What deallocate/resize found wrong with a pointer.
+  enum class BadFree {
+    kDoubleFree,       // the block is already free
+    kForeignPointer,   // not inside any region of this heap
+    kInteriorPointer,  // inside a region, but not the start of a block
+  };
+  using BadFreeHandler = void (*)(const Heap& heap, const void* p, BadFree what, void* context);
+
+  struct Options {
+    std::size_t region_size = std::size_t{1} << 20;       // the first region
+    unsigned growth = 2;                                   // each new region: growth x the last
+    std::size_t max_region_size = std::size_t{64} << 20;  // growth stops here (big requests still fit)
+    std::size_t max_bytes = 0;                            // cap on bytes_reserved; 0: none
+    bool return_empty_regions = true;  // a wholly free region goes back to the OS (the last one is kept)
+    Coalescing coalescing = Coalescing::kImmediate;
+    PageSource* source = nullptr;                         // nullptr: PageSource::system()
+    BadFreeHandler on_bad_free = nullptr;                 // called after a bad free is counted
+    void* bad_free_context = nullptr;
+  };
+
+  /// What inspect() says about a pointer.
+  enum class BlockState { kLive, kFree, kInterior, kForeign };
+
+  static constexpr std::size_t kBlockOverhead = detail::BlockLayout::kHeaderSize;
+  static constexpr std::size_t kMinUsable = detail::BlockLayout::kMinBlock - kBlockOverhead;
+
+  Heap() noexcept : Heap(Options{}) {}
+  explicit Heap(Options options) noexcept;
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  /// A block of at least `size` bytes aligned to `align` (a power of two up to 4096;
+  /// 16 is natural and costs nothing extra). Size 0 gives a unique minimum block.
+  /// nullptr on bad alignment, a size that cannot be met (SIZE_MAX included), or
+  /// when max_bytes or the OS says no.
+  void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+
+  /// Frees p. size and align are ignored (the header knows). nullptr does nothing.
+  /// A bad pointer (double free, foreign, interior) is not freed: it is counted in
+  /// bad_frees(), passed to Options::on_bad_free if set, and nothing is written.
+  void deallocate(void* p, std::size_t size = 0, std::size_t align = 0) noexcept;
+
+  /// Grows or shrinks the block in place to at least `size` bytes and returns p;
+  /// nullptr (block untouched) if the next block is not free and big enough, or p
+  /// is null or bad (bad pointers are counted as in deallocate). The block never
+  /// moves, so it keeps the alignment it was allocated with.
+  void* resize(void* p, std::size_t size) noexcept;
+
+  /// Bytes usable at p (at least what was asked for); 0 unless p is a live block.
+  std::size_t usable_size(const void* p) const noexcept;
+
+  /// The size asked for the live block at p (after any resize); 0 unless p is a live block.
+  std::size_t requested_size(const void* p) const noexcept;
+
+  /// True if p lies in memory this heap holds (any of its regions).
+  bool owns(const void* p) const noexcept;
+
+  /// Whether p is the start of a live block, of a free one, inside a region but
+  /// not a block start, or foreign. Reads only, reports nothing.
+  BlockState inspect(const void* p) const noexcept;
+
+  /// Frees every block at once. Each region becomes one free block; with
+  /// return_empty_regions all regions but the oldest go back to the OS.
+  void release() noexcept;
+
+  /// Merges every run of neighbouring free blocks now (deferred coalescing does
+  /// this by itself when a search fails) and returns empty regions if configured.
+  void coalesce() noexcept;
+
+  /// largest_free is the largest request sure to succeed without growing (the
+  /// head of the highest non-empty list); bytes_free counts usable bytes.
+  PoolStats stats() const noexcept;
+
+  /// Verifies every invariant of the block layout, the index and the counters.
+  bool check() const noexcept;
+
+  std::uint64_t bad_frees() const noexcept { return bad_frees_; }
+  std::size_t free_blocks() const noexcept { return index_.count(); }
+  const Options& options() const noexcept { return options_; }
+
+  /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
+  /// address plus `prefix` (a multiple of 16) is aligned to `align`.
+  void* allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+
+ private:
+  using L = detail::BlockLayout;
+
+  // A region from the page source. Blocks start right after this header (its size
+  // is 8 mod 16, so payloads are 16-aligned) and end at the sentinel header in the
+  // region's last word. Regions form a doubly-linked list, newest first.
+  struct Region {
+    Region* prev;
+    Region* next;
+    std::size_t size;
+    std::uintptr_t first_block() const noexcept { return reinterpret_cast<std::uintptr_t>(this) + sizeof(Region); }
+    std::uintptr_t sentinel() const noexcept { return reinterpret_cast<std::uintptr_t>(this) + size - L::kWord; }
+    std::size_t span() const noexcept { return size - sizeof(Region) - L::kWord; }
+  };
+  static_assert(sizeof(Region) % 16 == 8);
+
+  std::uint64_t header(std::uintptr_t block) const noexcept { return L::load_word(block); }
+  void write_header(std::uintptr_t block, std::size_t size, std::uint64_t flags, std::size_t slack = 0) noexcept {
+    L::store_word(block, L::make_header(block, secret_, size, flags, slack));
+  }
+  POOLKIT_HEAP_INTERNAL void set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept;
+
+  POOLKIT_HEAP_INTERNAL void* allocate_block(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t find_or_grow(std::size_t search) noexcept;
+  POOLKIT_HEAP_INTERNAL bool worth_coalescing(std::size_t search) const noexcept;
+  POOLKIT_HEAP_INTERNAL void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
+              std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void* finish_carve(std::uintptr_t block, std::size_t size, bool prev_free,
+                                           std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void free_block(Region* region, std::uintptr_t block) noexcept;
+  POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
+  POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region) noexcept;
+  POOLKIT_HEAP_INTERNAL void report_bad(const void* p, BadFree what) noexcept;
+
+  POOLKIT_HEAP_INTERNAL Region* add_region(std::size_t min_span) noexcept;
+  POOLKIT_HEAP_INTERNAL void init_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL void return_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL bool region_returnable(const Region* region, std::uintptr_t block,
+                                               std::size_t size) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool coalesce_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
+                    std::size_t* free_count, std::size_t* requested) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
+
+  // POOLKIT_FORWARD_TO_MALLOC: every block comes from the C library.
+  POOLKIT_HEAP_INTERNAL void* forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+  POOLKIT_HEAP_INTERNAL void forward_deallocate(void* p) noexcept;
+
+  POOLKIT_HEAP_INTERNAL void note_allocated(std::size_t block_size, std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void note_freed(std::size_t block_size, std::size_t requested) noexcept;
+
+  Options options_;
+  PageSource* source_;
+  std::uint64_t secret_;
+  Region* regions_ = nullptr;
+  mutable Region* last_hit_ = nullptr;  // the region of the last lookup, tried first
+  std::size_t region_count_ = 0;
+  std::size_t next_region_size_;
+  detail::FreeIndex index_;
+
+  // Counters; the free-block totals live in index_.
+  std::size_t bytes_requested_ = 0;
+  std::size_t bytes_in_use_ = 0;
+  std::size_t peak_in_use_ = 0;
+  std::size_t bytes_reserved_ = 0;
+  std::size_t live_blocks_ = 0;
+  std::uint64_t allocations_ = 0;
+  std::uint64_t deallocations_ = 0;
+  std::uint64_t failures_ = 0;
+  std::uint64_t bad_frees_ = 0;
+  std::size_t frees_since_coalesce_ = 0;  // deferred coalescing: pays for the next pass
+
+  struct Forwarded {
+    std::size_t size;    // asked for
+    std::size_t usable;  // from the pointer handed out
+    const void* base;    // what malloc returned
+  };
+  std::unordered_map<const void*, Forwarded> forwarded_;  // used only when forwarding to malloc
+};
+
+static_assert(Pool<Heap>);
+
+}  // namespace poolkit

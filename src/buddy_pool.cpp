@@ -1,0 +1,437 @@
+// buddy_pool.cpp: BuddyPool. Offsets are relative to the region base; a block of order
+// k lives at an offset that is a multiple of 2^k, and its buddy is at offset ^ 2^k.
+#include "poolkit/buddy_pool.hpp"
+
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "poolkit/detail/annotations.hpp"
+
+namespace poolkit {
+namespace {
+
+constexpr std::size_t bit(unsigned k) noexcept { return std::size_t{1} << k; }
+
+// Diagnostics for check(): one line, then false.
+bool broken(const char* what, std::size_t offset, unsigned order) noexcept {
+  std::fprintf(stderr, "BuddyPool::check: %s (block at offset %zu, order %u)\n", what, offset, order);
+  return false;
+}
+
+}  // namespace
+
+BuddyPool::BuddyPool(Options options) noexcept
+    : source_(options.source ? options.source : &PageSource::system()),
+      min_order_(options.min_order),
+      max_order_(options.max_order) {
+  if (min_order_ < kMinOrderLimit || max_order_ > kMaxOrderLimit || min_order_ > max_order_ ||
+      max_order_ - min_order_ > kMaxOrderSpan) {
+    min_order_ = max_order_ = kMinOrderLimit;  // keeps max_block() and friends meaningful
+    return;
+  }
+  annotate::pool_created(this);
+  if (forwarding()) {
+    valid_ = true;
+    return;
+  }
+  base_ = static_cast<unsigned char*>(source_->allocate(max_block(), max_block()));
+  table_bytes_ = bit(max_order_ - min_order_);
+  table_ = base_ ? static_cast<std::uint8_t*>(source_->allocate(table_bytes_)) : nullptr;
+  if (!table_) {
+    source_->deallocate(base_, max_block());
+    base_ = nullptr;
+    return;
+  }
+  std::size_t region_pages = 0, table_pages = 0;
+  PageSource::round_to_pages(max_block(), &region_pages);
+  PageSource::round_to_pages(table_bytes_, &table_pages);
+  mapped_bytes_ = region_pages + table_pages;
+  valid_ = true;
+  reset_region();
+}
+
+BuddyPool::~BuddyPool() {
+  if (forwarding()) forward_release();
+  if (base_) {
+    annotate::region_returned(base_, max_block());
+    source_->deallocate(base_, max_block());
+    source_->deallocate(table_, table_bytes_);
+  }
+  if (valid_) annotate::pool_destroyed(this);
+}
+
+// ---- free lists -------------------------------------------------------------
+// Every read or write of a FreeNode is bracketed by metadata_open/close: the node
+// lives inside a free block, which memory checkers otherwise treat as off limits.
+
+void BuddyPool::push_free(std::size_t offset, unsigned order) noexcept {
+  auto* node = reinterpret_cast<FreeNode*>(base_ + offset);
+  FreeNode* head = heads_[order];
+  annotate::metadata_open(node, sizeof *node);
+  node->prev = nullptr;
+  node->next = head;
+  annotate::metadata_close(node, sizeof *node);
+  if (head) {
+    annotate::metadata_open(head, sizeof *head);
+    head->prev = node;
+    annotate::metadata_close(head, sizeof *head);
+  }
+  heads_[order] = node;
+  nonempty_ |= std::uint64_t{1} << order;
+  table_[index_of(offset)] = start_byte(kFreeStart, order);
+}
+
+void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
+  auto* node = reinterpret_cast<FreeNode*>(base_ + offset);
+  annotate::metadata_open(node, sizeof *node);
+  FreeNode* prev = node->prev;
+  FreeNode* next = node->next;
+  annotate::metadata_close(node, sizeof *node);
+  if (prev) {
+    annotate::metadata_open(prev, sizeof *prev);
+    prev->next = next;
+    annotate::metadata_close(prev, sizeof *prev);
+  } else {
+    heads_[order] = next;
+  }
+  if (next) {
+    annotate::metadata_open(next, sizeof *next);
+    next->prev = prev;
+    annotate::metadata_close(next, sizeof *next);
+  }
+  if (!heads_[order]) nonempty_ &= ~(std::uint64_t{1} << order);
+}
+
+std::size_t BuddyPool::pop_free(unsigned order) noexcept {
+  FreeNode* head = heads_[order];
+  std::size_t offset = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(head) - base_);
+  unlink_free(offset, order);
+  return offset;
+}
+
+void BuddyPool::reset_region() noexcept {
+  std::memset(table_, kInterior, table_bytes_);
+  for (auto& head : heads_) head = nullptr;
+  nonempty_ = 0;
+  annotate::region_unavailable(base_, max_block());
+  push_free(0, max_order_);
+}
+
+// ---- allocate / deallocate ----------------------------------------------------
+
+unsigned BuddyPool::order_for(std::size_t size, std::size_t align) const noexcept {
+  if (size > max_block()) return 64;  // also catches SIZE_MAX before any rounding
+  unsigned order = size <= 1 ? 0u : static_cast<unsigned>(std::bit_width(size - 1));
+  if (log2_floor(align) > order) order = log2_floor(align);  // a block is aligned to its size
+  return order < min_order_ ? min_order_ : order;
+}
+
+void BuddyPool::note_allocated(std::size_t size, std::size_t block) noexcept {
+  requested_ += size;
+  in_use_ += block;
+  if (in_use_ > peak_) peak_ = in_use_;
+  ++live_;
+  ++allocations_;
+}
+
+void BuddyPool::note_freed(std::size_t size, std::size_t block) noexcept {
+  // size is the caller's word; clamp it so a wrong one skews the count, never wraps it.
+  const std::size_t asked = size < block ? size : block;
+  requested_ -= asked < requested_ ? asked : requested_;
+  in_use_ -= block;
+  --live_;
+  ++deallocations_;
+}
+
+void* BuddyPool::allocate(std::size_t size, std::size_t align) noexcept {
+  const unsigned order = is_valid_alignment(align) ? order_for(size, align) : 64;
+  if (!valid_ || order > max_order_) {
+    ++failures_;
+    return nullptr;
+  }
+  if (forwarding()) return forward_allocate(size, align, order);
+  // The smallest non-empty order that is big enough: one bit scan, no list walk.
+  const std::uint64_t candidates = nonempty_ & (~std::uint64_t{0} << order);
+  if (!candidates) {
+    ++failures_;
+    return nullptr;
+  }
+  unsigned k = static_cast<unsigned>(std::countr_zero(candidates));
+  const std::size_t offset = pop_free(k);
+  while (k > order) {  // split: keep the lower half, free the upper half
+    --k;
+    push_free(offset + bit(k), k);
+  }
+  table_[index_of(offset)] = start_byte(kUsedStart, order);
+  void* p = base_ + offset;
+  annotate::block_allocated(this, p, size);
+  note_allocated(size, bit(order));
+  return p;
+}
+
+std::size_t BuddyPool::find_block(std::size_t offset, std::uint8_t* entry) const noexcept {
+  // The block holding offset starts at offset rounded down to its own size: try each
+  // order from the smallest; the first start byte met is that block's.
+  for (unsigned k = min_order_; k <= max_order_; ++k) {
+    const std::size_t start = offset & ~(bit(k) - 1);
+    const std::uint8_t e = table_[index_of(start)];
+    if (e != kInterior) {
+      *entry = e;
+      return start;
+    }
+  }
+  *entry = kInterior;  // unreachable while invariant 1 holds
+  return 0;
+}
+
+void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noexcept {
+  if (!p) return;
+  if (!valid_) {  // an empty pool handed nothing out
+    ++errors_.foreign;
+    return;
+  }
+  if (forwarding()) {
+    forward_deallocate(p, size);
+    return;
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const auto base = reinterpret_cast<std::uintptr_t>(base_);
+  if (!base_ || addr < base || addr - base >= max_block()) {
+    ++errors_.foreign;
+    return;
+  }
+  std::size_t offset = addr - base;
+  std::uint8_t entry;
+  const std::size_t start = find_block(offset, &entry);
+  if (entry & kFreeStart) {
+    ++errors_.double_frees;
+    return;
+  }
+  if (start != offset || !(entry & kUsedStart)) {
+    ++errors_.interior;
+    return;
+  }
+  unsigned order = order_of(entry);
+  annotate::block_freed(this, p, bit(order));
+  note_freed(size, bit(order));
+  // Merge with the buddy while it is a free block of the same order.
+  while (order < max_order_) {
+    const std::size_t buddy = offset ^ bit(order);
+    if (table_[index_of(buddy)] != start_byte(kFreeStart, order)) break;
+    unlink_free(buddy, order);
+    table_[index_of(buddy)] = kInterior;
+    table_[index_of(offset)] = kInterior;
+    offset &= ~bit(order);
+    ++order;
+  }
+  push_free(offset, order);
+}
+
+bool BuddyPool::owns(const void* p) const noexcept {
+  if (forwarding()) {
+    for (const ForwardHeader* h = forwarded_; h; h = h->next) {
+      auto* user = reinterpret_cast<const unsigned char*>(h + 1);
+      auto* q = static_cast<const unsigned char*>(p);
+      if (q >= user && q < user + (h->block ? h->block : 1)) return true;
+    }
+    return false;
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const auto base = reinterpret_cast<std::uintptr_t>(base_);
+  if (!base_ || addr < base || addr - base >= max_block()) return false;
+  std::uint8_t entry;
+  find_block(addr - base, &entry);
+  return (entry & kUsedStart) != 0;
+}
+
+std::size_t BuddyPool::block_size(const void* p) const noexcept {
+  if (forwarding()) {
+    for (const ForwardHeader* h = forwarded_; h; h = h->next)
+      if (h + 1 == p) return h->block;
+    return 0;
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const auto base = reinterpret_cast<std::uintptr_t>(base_);
+  if (!base_ || addr < base || addr - base >= max_block()) return 0;
+  std::uint8_t entry;
+  const std::size_t start = find_block(addr - base, &entry);
+  return start == addr - base && (entry & kUsedStart) ? bit(order_of(entry)) : 0;
+}
+
+void BuddyPool::release() noexcept {
+  if (!valid_) return;
+  if (forwarding()) {
+    forward_release();
+  } else {
+    annotate::pool_reset(this);
+    reset_region();
+  }
+  requested_ = in_use_ = live_ = 0;
+}
+
+std::size_t BuddyPool::free_blocks(unsigned order) const noexcept {
+  if (forwarding() || !base_ || order < min_order_ || order > max_order_) return 0;
+  std::size_t n = 0;
+  for (FreeNode* node = heads_[order]; node;) {
+    ++n;
+    annotate::metadata_open(node, sizeof *node);
+    FreeNode* next = node->next;
+    annotate::metadata_close(node, sizeof *node);
+    node = next;
+  }
+  return n;
+}
+
+PoolStats BuddyPool::stats() const noexcept {
+  PoolStats s;
+  s.bytes_requested = requested_;
+  s.bytes_in_use = in_use_;
+  s.peak_in_use = peak_;
+  if (valid_) {
+    s.bytes_free = max_block() > in_use_ ? max_block() - in_use_ : 0;
+    if (forwarding())
+      s.largest_free = s.bytes_free ? std::bit_floor(s.bytes_free) : 0;
+    else
+      s.largest_free = nonempty_ ? bit(static_cast<unsigned>(std::bit_width(nonempty_) - 1)) : 0;
+    s.bytes_reserved = mapped_bytes_;
+    s.regions = base_ ? 1 : 0;
+  }
+  s.live_blocks = live_;
+  s.allocations = allocations_;
+  s.deallocations = deallocations_;
+  s.failures = failures_;
+  return s;
+}
+
+// ---- check ----------------------------------------------------------------------
+
+bool BuddyPool::check() const noexcept {
+  if (!valid_) return true;
+  if (forwarding()) {
+    std::size_t n = 0, bytes = 0;
+    for (const ForwardHeader* h = forwarded_; h; h = h->next, ++n) {
+      bytes += h->block;
+      if (h->next && h->next->prev != h) return broken("forwarded list links disagree", 0, 0);
+    }
+    if (n != live_ || bytes != in_use_) return broken("forwarded blocks disagree with stats", 0, 0);
+    return true;
+  }
+  // Invariants 1, 3 and 5: walk the side table block by block.
+  std::size_t free_count[64] = {};
+  std::size_t used_bytes = 0, used_blocks = 0;
+  const std::size_t entries = table_bytes_;
+  for (std::size_t i = 0; i < entries;) {
+    const std::uint8_t e = table_[i];
+    const std::size_t offset = i << min_order_;
+    const std::uint8_t state = e & static_cast<std::uint8_t>(~kOrderMask);
+    if (state != kFreeStart && state != kUsedStart)
+      return broken("side table entry is not a block start", offset, 0);
+    const unsigned order = order_of(e);
+    if (order > max_order_) return broken("order above max_order", offset, order);
+    const std::size_t span = bit(order - min_order_);
+    if (i % span != 0) return broken("block not aligned to its size", offset, order);
+    if (i + span > entries) return broken("block runs past the region", offset, order);
+    for (std::size_t j = i + 1; j < i + span; ++j)
+      if (table_[j] != kInterior) return broken("start byte inside a block", j << min_order_, order);
+    if (e & kFreeStart) {
+      ++free_count[order];
+      const std::size_t buddy = offset ^ bit(order);
+      if (order < max_order_ && offset < buddy &&
+          table_[index_of(buddy)] == start_byte(kFreeStart, order))
+        return broken("two free buddies left unmerged", offset, order);
+    } else {
+      used_bytes += bit(order);
+      ++used_blocks;
+    }
+    i += span;
+  }
+  if (used_bytes != in_use_ || used_blocks != live_)
+    return broken("live blocks disagree with bytes_in_use / live_blocks", 0, 0);
+  // Invariants 2 and 4: every list holds exactly the free blocks of its order.
+  for (unsigned order = 0; order < 64; ++order) {
+    const bool in_range = order >= min_order_ && order <= max_order_;
+    if (!in_range && (heads_[order] || (nonempty_ >> order & 1)))
+      return broken("free list outside min..max order", 0, order);
+    if (!in_range) continue;
+    if (bool(nonempty_ >> order & 1) != (heads_[order] != nullptr))
+      return broken("bitmap disagrees with free list", 0, order);
+    std::size_t n = 0;
+    const FreeNode* prev = nullptr;
+    for (FreeNode* node = heads_[order]; node; ++n) {
+      const auto addr = reinterpret_cast<std::uintptr_t>(node);
+      const auto base = reinterpret_cast<std::uintptr_t>(base_);
+      if (addr < base || addr - base >= max_block() || n > free_count[order])
+        return broken("free list runs outside the region or loops", 0, order);
+      const std::size_t offset = addr - base;
+      if (offset & (bit(order) - 1)) return broken("listed block misaligned", offset, order);
+      if (table_[index_of(offset)] != start_byte(kFreeStart, order))
+        return broken("listed block is not free at this order in the side table", offset, order);
+      annotate::metadata_open(node, sizeof *node);
+      const FreeNode* back = node->prev;
+      FreeNode* next = node->next;
+      annotate::metadata_close(node, sizeof *node);
+      if (back != prev) return broken("free list back link wrong", offset, order);
+      prev = node;
+      node = next;
+    }
+    if (n != free_count[order]) return broken("free list length disagrees with side table", 0, order);
+  }
+  return true;
+}
+
+// ---- POOLKIT_FORWARD_TO_MALLOC ----------------------------------------------------
+// The block sits after a ForwardHeader inside its own malloc chunk aligned to the block
+// size (so a block's alignment is the same as pooled; the price is up to one block of
+// padding per chunk in this debugging build). The pool's capacity (max_block) still
+// bounds bytes_in_use, so exhaustion behaves alike.
+
+void* BuddyPool::forward_allocate(std::size_t size, std::size_t /*align*/, unsigned order) noexcept {
+  if (in_use_ + bit(order) > max_block()) {
+    ++failures_;
+    return nullptr;
+  }
+  // Blocks stay aligned to their size, as pooled ones are (order >= 4: at least 16).
+  const std::size_t chunk_align = bit(order);
+  const std::size_t offset = align_up(sizeof(ForwardHeader), chunk_align);
+  std::size_t bytes;
+  if (!checked_add(offset, size, &bytes) || !checked_align_up(bytes, chunk_align, &bytes)) {
+    ++failures_;
+    return nullptr;
+  }
+  auto* chunk = static_cast<unsigned char*>(std::aligned_alloc(chunk_align, bytes));
+  if (!chunk) {
+    ++failures_;
+    return nullptr;
+  }
+  auto* header = reinterpret_cast<ForwardHeader*>(chunk + offset) - 1;
+  header->prev = nullptr;
+  header->next = forwarded_;
+  header->chunk = chunk;
+  header->block = bit(order);
+  if (forwarded_) forwarded_->prev = header;
+  forwarded_ = header;
+  note_allocated(size, bit(order));
+  return header + 1;
+}
+
+void BuddyPool::forward_deallocate(void* p, std::size_t size) noexcept {
+  // No lookup: a bad pointer goes to free() so that ASan or valgrind report it.
+  auto* header = static_cast<ForwardHeader*>(p) - 1;
+  if (header->prev) header->prev->next = header->next;
+  else forwarded_ = header->next;
+  if (header->next) header->next->prev = header->prev;
+  note_freed(size, header->block);
+  std::free(header->chunk);
+}
+
+void BuddyPool::forward_release() noexcept {
+  while (forwarded_) {
+    ForwardHeader* next = forwarded_->next;
+    std::free(forwarded_->chunk);
+    forwarded_ = next;
+  }
+}
+
+}  // namespace poolkit

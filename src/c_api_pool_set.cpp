@@ -1,0 +1,70 @@
+// c_api_pool_set.cpp: the "pool sets" section of poolkit.h over poolkit::PoolSet.
+#include <new>
+
+#include "c_api_detail.hpp"
+#include "c_api_heap.hpp"
+#include "poolkit/pool_set.hpp"
+
+using poolkit::c_api::fail;
+
+struct poolkit_pool_set {
+  explicit poolkit_pool_set(const poolkit::Heap::Options& options) noexcept : set(options) {}
+  poolkit::PoolSet set;
+};
+
+extern "C" {
+
+poolkit_pool_set* poolkit_pool_set_create(const poolkit_heap_options* options) {
+  auto* s = new (std::nothrow) poolkit_pool_set(poolkit::c_api::heap_options(options));
+  if (!s) errno = ENOMEM;
+  return s;
+}
+
+void poolkit_pool_set_destroy(poolkit_pool_set* set) { delete set; }
+
+void* poolkit_pool_set_alloc(poolkit_pool_set* set, uint32_t pool, size_t size) {
+  if (!set) return fail(EINVAL);
+  void* p = set->set.allocate(pool, size);
+  return p ? p : fail(ENOMEM);
+}
+
+void* poolkit_pool_set_aligned_alloc(poolkit_pool_set* set, uint32_t pool, size_t align, size_t size) {
+  if (!set || !poolkit::c_api::alignment_ok(align)) return fail(EINVAL);
+  void* p = set->set.allocate(pool, size, align ? align : poolkit::kDefaultAlignment);
+  return p ? p : fail(ENOMEM);
+}
+
+void poolkit_pool_set_free(poolkit_pool_set* set, void* p) {
+  if (!set || !p) return;
+  const auto bad = set->set.bad_frees();
+  set->set.deallocate(p);
+  if (set->set.bad_frees() != bad) errno = EINVAL;
+}
+
+void poolkit_pool_set_release_pool(poolkit_pool_set* set, uint32_t pool) {
+  if (set) set->set.release(pool);
+}
+
+void poolkit_pool_set_release_all(poolkit_pool_set* set) {
+  if (set) set->set.release();
+}
+
+int poolkit_pool_set_stats(const poolkit_pool_set* set, poolkit_stats* out) {
+  if (!set || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  *out = poolkit::c_api::to_c(set->set.stats());
+  return 0;
+}
+
+int poolkit_pool_set_pool_stats(const poolkit_pool_set* set, uint32_t pool, poolkit_stats* out) {
+  if (!set || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  *out = poolkit::c_api::to_c(set->set.stats(pool));
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,348 @@
+// fixed_pool.cpp: FixedPool's slow paths: new blocks, release, the checks, the
+// POOLKIT_FORWARD_TO_MALLOC build. The hot paths are inline in the header.
+#include "poolkit/fixed_pool.hpp"
+
+#include <cstdio>
+#include <new>
+#include <stdexcept>
+
+#include "forwarded_blocks.hpp"
+
+namespace poolkit {
+namespace {
+
+// Reads and writes of a free chunk's link, opened for the memory checkers.
+template <class Chunk>
+Chunk* link_of(Chunk* c) noexcept {
+  annotate::metadata_open(c, sizeof(Chunk));
+  Chunk* next = c->next;
+  annotate::metadata_close(c, sizeof(Chunk));
+  return next;
+}
+template <class Chunk>
+void set_link(Chunk* c, Chunk* next) noexcept {
+  annotate::metadata_open(c, sizeof(Chunk));
+  c->next = next;
+  annotate::metadata_close(c, sizeof(Chunk));
+}
+
+template <class Chunk>
+Chunk* merge_by_address(Chunk* a, Chunk* b) noexcept {
+  Chunk* head = nullptr;
+  Chunk* tail = nullptr;
+  while (a || b) {
+    Chunk* take;
+    if (!b || (a && a < b)) {
+      take = a;
+      a = link_of(a);
+    } else {
+      take = b;
+      b = link_of(b);
+    }
+    if (tail)
+      set_link(tail, take);
+    else
+      head = take;
+    tail = take;
+  }
+  if (tail) set_link(tail, static_cast<Chunk*>(nullptr));
+  return head;
+}
+
+// Merge sort of the first n (>= 1) nodes of list by address; list moves past them.
+// Recursion depth is log2(n); no memory is allocated.
+template <class Chunk>
+Chunk* sort_prefix(Chunk*& list, std::size_t n) noexcept {
+  if (n == 1) {
+    Chunk* c = list;
+    list = link_of(c);
+    set_link(c, static_cast<Chunk*>(nullptr));
+    return c;
+  }
+  Chunk* a = sort_prefix(list, n / 2);
+  Chunk* b = sort_prefix(list, n - n / 2);
+  return merge_by_address(a, b);
+}
+
+bool broken(const char* what) noexcept {
+  std::fprintf(stderr, "poolkit: FixedPool::check: %s\n", what);
+  return false;
+}
+
+}  // namespace
+
+const char* FixedPool::validate(const Options& o) noexcept {
+  if (o.chunk_size == 0) return "FixedPool: chunk_size is 0";
+  if (!is_valid_alignment(o.chunk_align)) return "FixedPool: chunk_align is not a power of two up to 4096";
+  if (o.growth_factor == 0) return "FixedPool: growth_factor is 0";
+  if (o.fixed_capacity == 0 && o.max_block_chunks != 0 && o.first_block_chunks > o.max_block_chunks)
+    return "FixedPool: first_block_chunks is above max_block_chunks";
+  return nullptr;
+}
+
+FixedPool::FixedPool(const Options& o) {
+  if (const char* why = validate(o)) throw std::invalid_argument(why);
+  std::size_t align = o.chunk_align < alignof(FreeChunk) ? alignof(FreeChunk) : o.chunk_align;
+  std::size_t size = o.chunk_size < sizeof(FreeChunk) ? sizeof(FreeChunk) : o.chunk_size;
+  if (!checked_align_up(size, align, &chunk_size_)) throw std::bad_alloc();
+  // Chunks sit at page-aligned base + i * stride: they are aligned to the stride's
+  // lowest set bit, which is at least the alignment asked for.
+  std::size_t natural = chunk_size_ & (~chunk_size_ + 1);
+  chunk_align_ = natural < kMaxAlignment ? natural : kMaxAlignment;
+  source_ = o.source ? o.source : &PageSource::system();
+  fixed_capacity_ = o.fixed_capacity;
+  growth_factor_ = o.growth_factor;
+  if (fixed_capacity_) {
+    next_block_chunks_ = max_block_chunks_ = fixed_capacity_;
+  } else {
+    // Default blocks fill their pages exactly, header included.
+    std::size_t first = (kDefaultFirstBlockBytes - sizeof(Block)) / chunk_size_;
+    next_block_chunks_ = o.first_block_chunks ? o.first_block_chunks : (first < 8 ? 8 : first);
+    std::size_t cap = (kDefaultMaxBlockBytes - sizeof(Block)) / chunk_size_;
+    max_block_chunks_ = o.max_block_chunks ? o.max_block_chunks : cap;
+    if (max_block_chunks_ < next_block_chunks_) max_block_chunks_ = next_block_chunks_;
+  }
+  std::size_t capacity_bytes;
+  if (fixed_capacity_ && !checked_mul(fixed_capacity_, chunk_size_, &capacity_bytes)) throw std::bad_alloc();
+  if constexpr (kForwardToMalloc) {
+    forwarded_ = new detail::ForwardedBlocks;  // may throw bad_alloc: nothing else is held yet
+  } else if (fixed_capacity_) {
+    // Embedded and real-time users: all memory now, none later.
+    if (!add_block()) throw std::bad_alloc();
+    current_ = first_;
+    bump_ = first_->base;
+    bump_end_ = first_->base + first_->chunks * chunk_size_;
+  }
+  annotate::pool_created(this);
+}
+
+FixedPool::~FixedPool() {
+  delete forwarded_;  // frees every forwarded block
+  for (Block* b = first_; b;) {
+    Block* next = b->next;
+    std::byte* base = b->base;
+    std::size_t bytes = b->bytes;
+    annotate::region_returned(base, bytes);
+    source_->deallocate(base, bytes);
+    b = next;
+  }
+  annotate::pool_destroyed(this);
+}
+
+bool FixedPool::add_block() noexcept {
+  std::size_t chunks = next_block_chunks_;
+  std::size_t bytes;
+  if (!checked_mul(chunks, chunk_size_, &bytes) || !checked_add(bytes, sizeof(Block), &bytes) ||
+      !PageSource::round_to_pages(bytes, &bytes))
+    return false;
+  void* region = source_->allocate(bytes);
+  if (!region) return false;
+  // A growing pool puts the page-rounding slack to use; a fixed one holds exactly its capacity.
+  if (grows()) chunks = (bytes - sizeof(Block)) / chunk_size_;
+  auto* base = static_cast<std::byte*>(region);
+  auto* block = reinterpret_cast<Block*>(base + chunks * chunk_size_);
+  *block = Block{nullptr, base, base, chunks, bytes};
+  annotate::region_unavailable(base, chunks * chunk_size_);
+  if (last_)
+    last_->next = block;
+  else
+    first_ = block;
+  last_ = block;
+  ++blocks_;
+  total_chunks_ += chunks;
+  bytes_reserved_ += bytes;
+  if (grows()) {
+    std::size_t next;
+    if (!checked_mul(next_block_chunks_, growth_factor_, &next) || next > max_block_chunks_)
+      next = max_block_chunks_;
+    next_block_chunks_ = next;
+  }
+  return true;
+}
+
+void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
+  if (size > chunk_size_ || !is_pow2(align) || align > chunk_align_) {
+    ++failures_;
+    return nullptr;
+  }
+  // A good request reaches here only with an empty free list and a used-up current
+  // block: move to the next block kept by release(), or grow.
+  if (!(current_ && current_->next)) {
+    if (!grows() || !add_block()) {
+      ++failures_;
+      return nullptr;
+    }
+  }
+  Block* next = current_ ? current_->next : first_;
+  if (current_) current_->carved_end = bump_;
+  current_ = next;
+  bump_ = next->carved_end;
+  bump_end_ = next->base + next->chunks * chunk_size_;
+  void* p = bump_;
+  bump_ += chunk_size_;
+  annotate::block_allocated(this, p, size);
+  note_allocated(size);
+  return p;
+}
+
+const FixedPool::Block* FixedPool::find_block(const void* p) const noexcept {
+  auto* x = static_cast<const std::byte*>(p);
+  for (const Block* b = first_; b; b = b->next)
+    if (x >= b->base && x < b->base + b->chunks * chunk_size_) return b;
+  return nullptr;
+}
+
+bool FixedPool::accept_free(void* p) noexcept {
+  const Block* b = find_block(p);
+  auto* x = static_cast<std::byte*>(p);
+  if (!b || x >= carved_end(b) || std::size_t(x - b->base) % chunk_size_ != 0 || p == free_) {
+    ++rejected_frees_;
+    return false;
+  }
+  return true;
+}
+
+bool FixedPool::owns(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) return forwarded_->owns(p);
+  return find_block(p) != nullptr;
+}
+
+void FixedPool::release() noexcept {
+  released_ += live_;
+  live_ = 0;
+  bytes_requested_ = 0;
+  if constexpr (kForwardToMalloc) {
+    forwarded_->free_all();
+    annotate::pool_reset(this);
+    return;
+  }
+  free_ = nullptr;
+  for (Block* b = first_; b; b = b->next) {
+    annotate::region_unavailable(b->base, b->chunks * chunk_size_);
+    b->carved_end = b->base;
+  }
+  annotate::pool_reset(this);
+  current_ = first_;
+  bump_ = first_ ? first_->base : nullptr;
+  bump_end_ = first_ ? first_->base + first_->chunks * chunk_size_ : nullptr;
+}
+
+PoolStats FixedPool::stats() const noexcept {
+  PoolStats s;
+  s.bytes_requested = bytes_requested_;
+  s.bytes_in_use = live_ * chunk_size_;
+  s.peak_in_use = peak_live_ * chunk_size_;
+  std::size_t free_chunks = total_chunks_ - live_;
+  std::size_t reserved = bytes_reserved_;
+  std::size_t regions = blocks_;
+  if constexpr (kForwardToMalloc) {
+    free_chunks = fixed_capacity_ ? fixed_capacity_ - live_ : 0;
+    reserved = live_ * chunk_size_;
+    regions = live_;
+  }
+  s.bytes_free = free_chunks * chunk_size_;
+  s.largest_free = free_chunks ? chunk_size_ : 0;
+  s.bytes_reserved = reserved;
+  s.live_blocks = live_;
+  s.allocations = live_ + deallocations_ + released_;
+  s.deallocations = deallocations_;
+  s.failures = failures_;
+  s.regions = regions;
+  return s;
+}
+
+bool FixedPool::check() const noexcept {
+  if constexpr (kForwardToMalloc) {
+    return forwarded_->count() == live_ || broken("forwarded blocks disagree with the live count");
+  }
+  std::size_t blocks = 0, chunks = 0, carved = 0;
+  bool past_current = false;
+  const Block* last = nullptr;
+  for (const Block* b = first_; b; b = b->next) {
+    ++blocks;
+    chunks += b->chunks;
+    std::byte* end = b->base + b->chunks * chunk_size_;
+    std::byte* cut = carved_end(b);
+    if (cut < b->base || cut > end || std::size_t(cut - b->base) % chunk_size_ != 0)
+      return broken("a block's carve point is outside it or not on a chunk boundary");
+    if (b == current_) {
+      if (bump_end_ != end) return broken("bump_end_ is not the current block's end");
+    } else if (!past_current && cut != end) {
+      return broken("a block before the current one is not fully carved");
+    } else if (past_current && cut != b->base) {
+      return broken("a block after the current one is carved");
+    }
+    if (b == current_) past_current = true;
+    carved += std::size_t(cut - b->base) / chunk_size_;
+    last = b;
+  }
+  if (last != last_) return broken("last_ is not the end of the block list");
+  if (blocks != blocks_ || chunks != total_chunks_) return broken("block or chunk counts disagree");
+  if (first_ && !past_current) return broken("current_ is not on the block list");
+  if (!first_ && (bump_ || bump_end_ || current_)) return broken("a bump pointer without blocks");
+  std::size_t free_count = 0;
+  for (FreeChunk* c = free_; c; c = link_of(c)) {
+    if (++free_count > carved) return broken("free list longer than the carved chunks: a cycle (double free?)");
+    const Block* b = find_block(c);
+    auto* x = reinterpret_cast<std::byte*>(c);
+    if (!b || x >= carved_end(b) || std::size_t(x - b->base) % chunk_size_ != 0)
+      return broken("a free-list node is not a carved chunk of this pool");
+  }
+  if (free_count + live_ != carved) return broken("free + live chunks != carved chunks");
+  if (peak_live_ < live_) return broken("peak below live");
+  return true;
+}
+
+void* FixedPool::forward_allocate(std::size_t size, std::size_t align) noexcept {
+  if (size > chunk_size_ || !is_pow2(align) || align > chunk_align_ ||
+      (fixed_capacity_ && live_ >= fixed_capacity_)) {
+    ++failures_;
+    return nullptr;
+  }
+  void* p = forwarded_->allocate(size, chunk_align_);
+  if (!p) {
+    ++failures_;
+    return nullptr;
+  }
+  note_allocated(size);
+  return p;
+}
+
+void FixedPool::forward_deallocate(void* p, std::size_t size) noexcept {
+  if (!p) return;
+  if (!forwarded_->free(p)) {  // foreign pointer or double free: malloc would crash, we refuse
+    ++rejected_frees_;
+    return;
+  }
+  note_freed(size);
+}
+
+void FixedPool::for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx) {
+  if constexpr (kForwardToMalloc) {
+    forwarded_->for_each([&](void* p) { fn(ctx, p); });
+    return;
+  }
+  std::size_t free_count = 0;
+  for (FreeChunk* c = free_; c; c = link_of(c)) ++free_count;
+  FreeChunk* list = free_;
+  FreeChunk* sorted = free_count ? sort_prefix(list, free_count) : nullptr;
+  free_ = sorted;
+  // Blocks in address order (selection: there are few), each swept against the sorted free list.
+  FreeChunk* next_free = sorted;
+  const Block* previous = nullptr;
+  for (std::size_t i = 0; i < blocks_; ++i) {
+    const Block* b = nullptr;
+    for (const Block* x = first_; x; x = x->next)
+      if ((!previous || x->base > previous->base) && (!b || x->base < b->base)) b = x;
+    previous = b;
+    for (std::byte* c = b->base; c < carved_end(b); c += chunk_size_) {
+      if (reinterpret_cast<std::byte*>(next_free) == c) {
+        next_free = link_of(next_free);
+        continue;
+      }
+      fn(ctx, c);
+    }
+  }
+}
+
+}  // namespace poolkit

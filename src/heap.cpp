@@ -1,0 +1,663 @@
+// heap.cpp: Heap, the boundary-tag allocator with a two-level segregated fit index.
+// The block layout and its bits are described in detail/boundary_tag.hpp, the
+// size classes in detail/size_class_map.hpp.
+#include "poolkit/heap.hpp"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "poolkit/config.hpp"
+#include "poolkit/detail/annotations.hpp"
+
+namespace poolkit {
+namespace {
+
+using L = detail::BlockLayout;
+
+// The largest request: its block, plus an alignment gap, plus the region header,
+// still has a size that fits the header's 42-bit size field.
+constexpr std::size_t kMaxRequest = L::kMaxBlock - 4 * kMaxAlignment;
+
+// The block size for a request of `size` bytes; false if it cannot be met.
+bool block_size_for(std::size_t size, std::size_t* out) noexcept {
+  if (size > kMaxRequest) return false;
+  std::size_t n = align_up(size + L::kHeaderSize, L::kGranule);
+  *out = n < L::kMinBlock ? L::kMinBlock : n;
+  return true;
+}
+
+bool fail_check(const char* what, std::uintptr_t where) noexcept {
+  std::fprintf(stderr, "poolkit::Heap::check: %s (at %p)\n", what, reinterpret_cast<void*>(where));
+  return false;
+}
+
+}  // namespace
+
+Heap::Heap(Options options) noexcept
+    : options_(options),
+      source_(options.source ? options.source : &PageSource::system()),
+      secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
+      next_region_size_(options.region_size) {
+  if (options_.growth == 0) options_.growth = 1;
+  annotate::pool_created(this);
+}
+
+Heap::~Heap() {
+  if constexpr (kForwardToMalloc) {
+    release();
+  } else {
+    while (regions_) return_region(regions_);
+  }
+  annotate::pool_destroyed(this);
+}
+
+// ---- allocation -------------------------------------------------------------
+
+void* Heap::allocate(std::size_t size, std::size_t align) noexcept {
+  return allocate_prefixed(0, size, align);
+}
+
+void* Heap::allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
+  std::size_t total;
+  if (!is_valid_alignment(align) || prefix % L::kGranule != 0 || !checked_add(prefix, size, &total)) {
+    ++failures_;
+    return nullptr;
+  }
+  if constexpr (kForwardToMalloc) return forward_allocate(prefix, size, align);
+  return allocate_block(prefix, total, align);
+}
+
+void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t align) noexcept {
+  std::size_t needed;
+  if (!block_size_for(total, &needed)) {
+    ++failures_;
+    return nullptr;
+  }
+  // Room for a leading gap that is either empty or a whole free block.
+  const std::size_t search = align <= L::kGranule ? needed : needed + align + L::kMinBlock;
+  std::uintptr_t block = find_or_grow(search);
+  if (!block) {
+    ++failures_;
+    return nullptr;
+  }
+  return carve(block, prefix, needed, align, total);
+}
+
+std::uintptr_t Heap::find_or_grow(std::size_t search) noexcept {
+  if (std::uintptr_t block = index_.find(search)) return block;
+  if (options_.coalescing == Coalescing::kDeferred && worth_coalescing(search)) {
+    coalesce();
+    if (std::uintptr_t block = index_.find(search)) return block;
+  }
+  Region* region = add_region(search);
+  return region ? region->first_block() : 0;
+}
+
+// Deferred coalescing walks every block of every region, so it runs only when it
+// can help (enough free bytes in all) and its cost is paid for: at least one free
+// per 16 blocks walked since the last pass. Otherwise the heap grows instead.
+bool Heap::worth_coalescing(std::size_t search) const noexcept {
+  if (index_.count() < 2 || index_.bytes() < search) return false;
+  return frees_since_coalesce_ * 16 >= live_blocks_ + index_.count();
+}
+
+// Takes the free `block` off its list and cuts from it a used block of `needed`
+// bytes whose payload + prefix is aligned; the leading gap and the tail, when big
+// enough, go back on the lists as free blocks.
+void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
+                  std::size_t requested) noexcept {
+  const std::uint64_t h = header(block);
+  std::size_t size = L::size_of(h);
+  bool prev_free = L::prev_is_free(h);
+
+  if (align <= L::kGranule && size - needed >= L::kMinBlock) {
+    // The common case: the tail stays free and usually in the same size class, so
+    // it takes over the block's list node.
+    const std::uintptr_t rest = block + needed;
+    index_.replace(block, size, rest, size - needed);
+    write_header(rest, size - needed, L::kFreeBit);
+    L::write_footer(rest, size - needed);
+    return finish_carve(block, needed, prev_free, requested);
+  }
+  index_.remove(block, size);
+
+  if (align > L::kGranule) {
+    const std::uintptr_t payload = L::payload_of(block);
+    std::size_t gap = align_up(payload + prefix, align) - prefix - payload;
+    if (gap != 0 && gap < L::kMinBlock) gap += align;
+    if (gap) {
+      write_header(block, gap, L::kFreeBit | (prev_free ? L::kPrevFreeBit : 0));
+      L::write_footer(block, gap);
+      index_.insert(block, gap);
+      block += gap;
+      size -= gap;
+      prev_free = true;
+    }
+  }
+
+  if (size - needed >= L::kMinBlock) {
+    const std::uintptr_t rest = block + needed;
+    write_header(rest, size - needed, L::kFreeBit);  // the block after it already says "previous free"
+    L::write_footer(rest, size - needed);
+    index_.insert(rest, size - needed);
+    size = needed;
+  } else {
+    set_prev_free_bit(block + size, false);
+  }
+  return finish_carve(block, size, prev_free, requested);
+}
+
+// Writes the header of the block being handed out and accounts for it.
+void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested) noexcept {
+  const std::size_t usable = size - L::kHeaderSize;
+  write_header(block, size, prev_free ? L::kPrevFreeBit : 0, usable - requested);
+  note_allocated(size, requested);
+  void* p = reinterpret_cast<void*>(L::payload_of(block));
+  annotate::block_allocated(this, p, usable);
+  return p;
+}
+
+void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
+  std::uint64_t h = header(block);
+  L::store_word(block, prev_free ? h | L::kPrevFreeBit : h & ~L::kPrevFreeBit);
+}
+
+// ---- freeing ----------------------------------------------------------------
+
+void Heap::deallocate(void* p, std::size_t, std::size_t) noexcept {
+  if (!p) return;
+  if constexpr (kForwardToMalloc) {
+    forward_deallocate(p);
+    return;
+  }
+  Region* region;
+  if (!validate(p, &region)) return;
+  free_block(region, L::block_of(reinterpret_cast<std::uintptr_t>(p)));
+}
+
+void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
+  const std::uint64_t h = header(block);
+  const std::size_t size = L::size_of(h);
+  note_freed(size, size - L::kHeaderSize - L::slack_of(h));
+  annotate::block_freed(this, reinterpret_cast<void*>(L::payload_of(block)), size - L::kHeaderSize);
+
+  if (options_.coalescing == Coalescing::kDeferred) {
+    write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
+    L::write_footer(block, size);
+    set_prev_free_bit(block + size, true);
+    index_.insert(block, size);
+    // Unmerged fragments may not outgrow the live blocks without bound. A pass
+    // costs O(blocks) and comes after at least 3 x live + 256 frees.
+    if (index_.count() > 4 * live_blocks_ + 256) coalesce();
+    return;
+  }
+
+  // Immediate: merge with the free neighbours. Where the merged block stays in the
+  // size class of the free neighbour it grew from, that neighbour's list node is
+  // reused (FreeIndex::replace) instead of an unlink and a link.
+  const std::uintptr_t next = block + size;
+  const std::uint64_t next_h = header(next);  // the sentinel is never free
+  const std::size_t next_size = L::is_free(next_h) ? L::size_of(next_h) : 0;
+  if (L::prev_is_free(h)) {
+    // This header ends up inside the merged block: mark it free so that a second
+    // free of the same pointer is still seen as a double free.
+    L::store_word(block, h | L::kFreeBit);
+    const std::size_t prev_size = L::prev_footer(block);
+    const std::uintptr_t prev = block - prev_size;
+    const std::size_t total = prev_size + size + next_size;
+    if (next_size) index_.remove(next, next_size);
+    if (region_returnable(region, prev, total)) {
+      index_.remove(prev, prev_size);
+      return_region(region);
+      return;
+    }
+    index_.replace(prev, prev_size, prev, total);
+    write_header(prev, total, L::kFreeBit);  // its own left neighbour is in use
+    L::write_footer(prev, total);
+    if (!next_size) set_prev_free_bit(next, true);
+  } else if (next_size) {
+    const std::size_t total = size + next_size;
+    if (region_returnable(region, block, total)) {
+      index_.remove(next, next_size);
+      return_region(region);
+      return;
+    }
+    index_.replace(next, next_size, block, total);
+    write_header(block, total, L::kFreeBit);
+    L::write_footer(block, total);
+  } else {
+    if (region_returnable(region, block, size)) {
+      return_region(region);
+      return;
+    }
+    write_header(block, size, L::kFreeBit);
+    L::write_footer(block, size);
+    set_prev_free_bit(next, true);
+    index_.insert(block, size);
+  }
+}
+
+// ---- resize -----------------------------------------------------------------
+
+void* Heap::resize(void* p, std::size_t size) noexcept {
+  if (!p) return nullptr;
+  if constexpr (kForwardToMalloc) {
+    auto it = forwarded_.find(p);
+    if (it == forwarded_.end() || size > it->second.usable) return nullptr;
+    bytes_requested_ = bytes_requested_ - it->second.size + size;
+    it->second.size = size;
+    return p;
+  }
+  Region* region;
+  if (!validate(p, &region)) return nullptr;
+  std::size_t needed;
+  if (!block_size_for(size, &needed)) return nullptr;
+
+  const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
+  const std::uint64_t h = header(block);
+  const std::size_t old_size = L::size_of(h);
+  const std::size_t old_requested = old_size - L::kHeaderSize - L::slack_of(h);
+  std::size_t new_size = old_size;
+
+  if (needed <= old_size) {
+    if (old_size - needed >= L::kMinBlock) {  // shrink: the tail becomes a free block
+      const std::uintptr_t rest = block + needed;
+      std::size_t rest_size = old_size - needed;
+      annotate::metadata_close(reinterpret_cast<void*>(rest), rest_size);  // no longer the user's
+      const std::uintptr_t next = block + old_size;
+      const std::uint64_t next_h = header(next);
+      if (options_.coalescing == Coalescing::kImmediate && L::is_free(next_h)) {
+        index_.remove(next, L::size_of(next_h));
+        rest_size += L::size_of(next_h);
+      } else {
+        set_prev_free_bit(next, true);
+      }
+      write_header(rest, rest_size, L::kFreeBit);
+      L::write_footer(rest, rest_size);
+      index_.insert(rest, rest_size);
+      new_size = needed;
+    }
+  } else {  // grow into the next block if it is free and big enough
+    const std::uintptr_t next = block + old_size;
+    const std::uint64_t next_h = header(next);
+    if (!L::is_free(next_h) || old_size + L::size_of(next_h) < needed) return nullptr;
+    index_.remove(next, L::size_of(next_h));
+    const std::size_t total = old_size + L::size_of(next_h);
+    if (total - needed >= L::kMinBlock) {
+      write_header(block + needed, total - needed, L::kFreeBit);
+      L::write_footer(block + needed, total - needed);
+      index_.insert(block + needed, total - needed);
+      new_size = needed;
+    } else {
+      set_prev_free_bit(block + total, false);
+      new_size = total;
+    }
+    annotate::metadata_open(reinterpret_cast<void*>(next), new_size - old_size);  // now the user's
+  }
+  write_header(block, new_size, h & L::kPrevFreeBit, new_size - L::kHeaderSize - size);
+  bytes_in_use_ = bytes_in_use_ - old_size + new_size;
+  bytes_requested_ = bytes_requested_ - old_requested + size;
+  peak_in_use_ = std::max(peak_in_use_, bytes_in_use_);
+  return p;
+}
+
+// ---- pointers: lookup and validation -----------------------------------------
+
+Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
+  auto contains = [addr](const Region* r) {
+    auto base = reinterpret_cast<std::uintptr_t>(r);
+    return addr >= base && addr < base + r->size;
+  };
+  if (last_hit_ && contains(last_hit_)) return last_hit_;
+  for (Region* r = regions_; r; r = r->next) {
+    if (contains(r)) {
+      last_hit_ = r;
+      return r;
+    }
+  }
+  return nullptr;
+}
+
+Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) const noexcept {
+  if (payload % L::kGranule != 0) return BlockState::kInterior;
+  const std::uintptr_t block = L::block_of(payload);
+  if (block < region->first_block() || block >= region->sentinel()) return BlockState::kInterior;
+  const std::uint64_t h = L::peek_word(block);  // may be the user's bytes: read without side effects
+  if (!L::tag_ok(block, h, secret_)) return BlockState::kInterior;
+  const std::size_t size = L::size_of(h);
+  if (size < L::kMinBlock || size > region->sentinel() - block) return BlockState::kInterior;
+  return L::is_free(h) ? BlockState::kFree : BlockState::kLive;
+}
+
+Heap::BlockState Heap::inspect(const void* p) const noexcept {
+  if (!p) return BlockState::kForeign;
+  if constexpr (kForwardToMalloc) return forwarded_.count(p) ? BlockState::kLive : BlockState::kForeign;
+  const Region* region = find_region(reinterpret_cast<std::uintptr_t>(p));
+  return region ? classify(region, reinterpret_cast<std::uintptr_t>(p)) : BlockState::kForeign;
+}
+
+bool Heap::validate(const void* p, Region** region) noexcept {
+  *region = find_region(reinterpret_cast<std::uintptr_t>(p));
+  if (!*region) {
+    report_bad(p, BadFree::kForeignPointer);
+    return false;
+  }
+  switch (classify(*region, reinterpret_cast<std::uintptr_t>(p))) {
+    case BlockState::kLive:
+      return true;
+    case BlockState::kFree:
+      report_bad(p, BadFree::kDoubleFree);
+      return false;
+    default:
+      report_bad(p, BadFree::kInteriorPointer);
+      return false;
+  }
+}
+
+void Heap::report_bad(const void* p, BadFree what) noexcept {
+  ++bad_frees_;
+  if (options_.on_bad_free) options_.on_bad_free(*this, p, what, options_.bad_free_context);
+}
+
+std::size_t Heap::usable_size(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) {
+    auto it = forwarded_.find(p);
+    return it == forwarded_.end() ? 0 : it->second.usable;
+  }
+  if (inspect(p) != BlockState::kLive) return 0;
+  return L::size_of(header(L::block_of(reinterpret_cast<std::uintptr_t>(p)))) - L::kHeaderSize;
+}
+
+std::size_t Heap::requested_size(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) {
+    auto it = forwarded_.find(p);
+    return it == forwarded_.end() ? 0 : it->second.size;
+  }
+  if (inspect(p) != BlockState::kLive) return 0;
+  const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
+  return L::size_of(h) - L::kHeaderSize - L::slack_of(h);
+}
+
+bool Heap::owns(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) return forwarded_.count(p) != 0;
+  return p && find_region(reinterpret_cast<std::uintptr_t>(p)) != nullptr;
+}
+
+// ---- regions ----------------------------------------------------------------
+
+Heap::Region* Heap::add_region(std::size_t min_span) noexcept {
+  std::size_t need;
+  if (!checked_add(min_span, sizeof(Region) + L::kWord, &need) || !PageSource::round_to_pages(need, &need))
+    return nullptr;
+  std::size_t size = std::max(next_region_size_, need);
+  if (!PageSource::round_to_pages(size, &size)) return nullptr;
+  if (options_.max_bytes) {
+    if (bytes_reserved_ + size > options_.max_bytes) size = need;  // the least that serves the request
+    if (bytes_reserved_ + size > options_.max_bytes) return nullptr;
+  }
+  void* memory = source_->allocate(size);
+  if (!memory) return nullptr;
+  auto* region = new (memory) Region{nullptr, regions_, size};
+  if (regions_) regions_->prev = region;
+  regions_ = region;
+  ++region_count_;
+  bytes_reserved_ += size;
+  std::size_t grown;
+  if (checked_mul(next_region_size_, options_.growth, &grown))
+    next_region_size_ = std::max(next_region_size_, std::min(grown, options_.max_region_size));
+  init_region(region);
+  return region;
+}
+
+// Makes the region one free block and puts it on its list.
+void Heap::init_region(Region* region) noexcept {
+  annotate::region_unavailable(reinterpret_cast<void*>(region->first_block()), region->size - sizeof(Region));
+  const std::uintptr_t block = region->first_block();
+  write_header(block, region->span(), L::kFreeBit);
+  L::write_footer(block, region->span());
+  write_header(region->sentinel(), 0, L::kPrevFreeBit);
+  index_.insert(block, region->span());
+}
+
+void Heap::return_region(Region* region) noexcept {
+  if (region->prev) region->prev->next = region->next;
+  else regions_ = region->next;
+  if (region->next) region->next->prev = region->prev;
+  if (last_hit_ == region) last_hit_ = nullptr;
+  --region_count_;
+  bytes_reserved_ -= region->size;
+  const std::size_t size = region->size;
+  annotate::region_returned(region, size);
+  source_->deallocate(region, size);
+}
+
+// True if `block` (free) spans its whole region and the region should go back to the OS.
+bool Heap::region_returnable(const Region* region, std::uintptr_t block, std::size_t size) const noexcept {
+  return options_.return_empty_regions && region_count_ > 1 && block == region->first_block() &&
+         size == region->span();
+}
+
+void Heap::coalesce() noexcept {
+  if constexpr (kForwardToMalloc) return;
+  frees_since_coalesce_ = 0;
+  for (Region* r = regions_; r;) {
+    Region* next = r->next;
+    coalesce_region(r);
+    r = next;
+  }
+}
+
+// Merges each run of free neighbours in one region; true if the region was returned.
+bool Heap::coalesce_region(Region* region) noexcept {
+  std::uintptr_t block = region->first_block();
+  const std::uintptr_t end = region->sentinel();
+  while (block < end) {
+    const std::uint64_t h = header(block);
+    std::size_t size = L::size_of(h);
+    if (!L::is_free(h)) {
+      block += size;
+      continue;
+    }
+    std::uintptr_t next = block + size;
+    std::uint64_t next_h = header(next);
+    if (L::is_free(next_h) || size == region->span()) {
+      index_.remove(block, size);
+      while (L::is_free(next_h)) {
+        index_.remove(next, L::size_of(next_h));
+        size += L::size_of(next_h);
+        next = block + size;
+        next_h = header(next);
+      }
+      if (region_returnable(region, block, size)) {
+        return_region(region);
+        return true;
+      }
+      write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
+      L::write_footer(block, size);
+      index_.insert(block, size);
+    }
+    block = next;
+  }
+  return false;
+}
+
+void Heap::release() noexcept {
+  if constexpr (kForwardToMalloc) {
+    for (auto& [p, f] : forwarded_) std::free(const_cast<void*>(f.base));
+    forwarded_.clear();
+  } else {
+    index_.clear();
+    if (options_.return_empty_regions) {
+      while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
+    }
+    for (Region* r = regions_; r; r = r->next) init_region(r);
+  }
+  bytes_requested_ = bytes_in_use_ = live_blocks_ = 0;
+  annotate::pool_reset(this);
+}
+
+// ---- stats and check ----------------------------------------------------------
+
+void Heap::note_allocated(std::size_t block_size, std::size_t requested) noexcept {
+  bytes_in_use_ += block_size;
+  bytes_requested_ += requested;
+  peak_in_use_ = std::max(peak_in_use_, bytes_in_use_);
+  ++live_blocks_;
+  ++allocations_;
+}
+
+void Heap::note_freed(std::size_t block_size, std::size_t requested) noexcept {
+  bytes_in_use_ -= block_size;
+  bytes_requested_ -= requested;
+  --live_blocks_;
+  ++deallocations_;
+  ++frees_since_coalesce_;
+}
+
+PoolStats Heap::stats() const noexcept {
+  PoolStats s;
+  s.bytes_requested = bytes_requested_;
+  s.bytes_in_use = bytes_in_use_;
+  s.peak_in_use = peak_in_use_;
+  s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize;
+  const std::uintptr_t top = index_.top_head();
+  s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
+  s.bytes_reserved = kForwardToMalloc ? bytes_in_use_ : bytes_reserved_;
+  s.live_blocks = live_blocks_;
+  s.allocations = allocations_;
+  s.deallocations = deallocations_;
+  s.failures = failures_;
+  s.regions = kForwardToMalloc ? 0 : region_count_;
+  return s;
+}
+
+bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
+                        std::size_t* free_count, std::size_t* requested) const noexcept {
+  const bool immediate = options_.coalescing == Coalescing::kImmediate;
+  std::uintptr_t block = region->first_block();
+  const std::uintptr_t end = region->sentinel();
+  bool prev_free = false;
+  while (block < end) {
+    const std::uint64_t h = header(block);
+    const std::size_t size = L::size_of(h);
+    if (!L::tag_ok(block, h, secret_)) return fail_check("header tag does not match its address", block);
+    if (size < L::kMinBlock || size % L::kGranule || size > end - block)
+      return fail_check("block size out of range", block);
+    if (L::prev_is_free(h) != prev_free) return fail_check("previous-is-free bit disagrees", block);
+    if (L::is_free(h)) {
+      if (L::load_word(block + size - L::kWord) != size) return fail_check("footer disagrees with header", block);
+      if (immediate && prev_free) return fail_check("two neighbouring free blocks", block);
+      if (immediate && options_.return_empty_regions && region_count_ > 1 && size == region->span())
+        return fail_check("a wholly free region was kept", block);
+      ++*free_count;
+    } else {
+      *used_bytes += size;
+      ++*used_count;
+      *requested += size - L::kHeaderSize - L::slack_of(h);
+    }
+    prev_free = L::is_free(h);
+    block += size;
+  }
+  if (block != end) return fail_check("block sizes do not sum to the region", block);
+  const std::uint64_t s = header(end);
+  if (!L::tag_ok(end, s, secret_) || L::size_of(s) != 0 || L::is_free(s) || L::prev_is_free(s) != prev_free)
+    return fail_check("bad sentinel", end);
+  return true;
+}
+
+bool Heap::check_index() const noexcept {
+  using detail::SizeClassMap;
+  std::vector<std::uintptr_t> free_blocks;
+  try {
+    for (const Region* r = regions_; r; r = r->next) {
+      for (std::uintptr_t b = r->first_block(); b < r->sentinel(); b += L::size_of(header(b)))
+        if (L::is_free(header(b))) free_blocks.push_back(b);
+    }
+  } catch (...) {
+    return fail_check("out of memory while checking", 0);
+  }
+  std::sort(free_blocks.begin(), free_blocks.end());
+  std::size_t count = 0, bytes = 0;
+  for (unsigned fl = 0; fl < SizeClassMap::kFlCount; ++fl) {
+    const bool fl_bit = index_.fl_bitmap() >> fl & 1;
+    if (fl_bit != (index_.sl_bitmap(fl) != 0)) return fail_check("first-level bitmap disagrees", fl);
+    for (unsigned sl = 0; sl < SizeClassMap::kSlCount; ++sl) {
+      std::uintptr_t b = index_.head(fl, sl);
+      if (bool(index_.sl_bitmap(fl) >> sl & 1) != (b != 0)) return fail_check("second-level bitmap disagrees", b);
+      std::uintptr_t prev = 0;
+      for (; b; prev = b, b = L::next_free(b)) {
+        if (!std::binary_search(free_blocks.begin(), free_blocks.end(), b))
+          return fail_check("list holds something that is not a free block", b);
+        const std::size_t size = L::size_of(header(b));
+        const detail::SizeClass c = SizeClassMap::class_of(size);
+        if (c.fl != fl || c.sl != sl) return fail_check("free block on the wrong list", b);
+        if (L::prev_free(b) != prev) return fail_check("broken back link", b);
+        if (++count > free_blocks.size()) return fail_check("a free block is on a list twice", b);
+        bytes += size;
+      }
+    }
+  }
+  if (count != free_blocks.size()) return fail_check("a free block is on no list", 0);
+  if (count != index_.count() || bytes != index_.bytes()) return fail_check("free counters disagree", 0);
+  return true;
+}
+
+bool Heap::check() const noexcept {
+  if constexpr (kForwardToMalloc) return forwarded_.size() == live_blocks_;
+  std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0;
+  for (const Region* r = regions_; r; r = r->next) {
+    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested)) return false;
+    reserved += r->size;
+    ++regions;
+  }
+  if (regions != region_count_ || reserved != bytes_reserved_) return fail_check("region counters disagree", 0);
+  if (used_bytes != bytes_in_use_ || used_count != live_blocks_ || requested != bytes_requested_)
+    return fail_check("live-block counters disagree", 0);
+  if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
+  return check_index();
+}
+
+// ---- POOLKIT_FORWARD_TO_MALLOC ------------------------------------------------
+
+void* Heap::forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
+  // The pointer returned is base + lead, so that it plus prefix is aligned.
+  std::size_t lead = align_up(prefix, align) - prefix, bytes;
+  if (!checked_add(lead + prefix, size ? size : 1, &bytes) || !checked_align_up(bytes, align, &bytes)) {
+    ++failures_;
+    return nullptr;
+  }
+  void* base = align <= alignof(std::max_align_t) ? std::malloc(bytes) : std::aligned_alloc(align, bytes);
+  if (!base) {
+    ++failures_;
+    return nullptr;
+  }
+  void* p = static_cast<char*>(base) + lead;
+  std::size_t usable = malloc_usable_size(base) - lead;
+  try {
+    forwarded_[p] = Forwarded{prefix + size, usable, base};
+  } catch (...) {
+    std::free(base);
+    ++failures_;
+    return nullptr;
+  }
+  note_allocated(usable, prefix + size);
+  return p;
+}
+
+void Heap::forward_deallocate(void* p) noexcept {
+  auto it = forwarded_.find(p);
+  if (it == forwarded_.end()) {
+    report_bad(p, BadFree::kForeignPointer);
+    return;
+  }
+  note_freed(it->second.usable, it->second.size);
+  std::free(const_cast<void*>(it->second.base));
+  forwarded_.erase(it);
+}
+
+}  // namespace poolkit
