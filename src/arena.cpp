@@ -305,6 +305,15 @@ bool Arena::forward_rewind(const Mark& m) noexcept {
   used_before_ = m.used_before;
   live_ = m.live;
   requested_ = m.requested;
+  if constexpr (annotate::kValgrind) {
+    // memcheck cannot forget only the blocks above the mark: forget every block,
+    // then make the bytes below the mark accessible again.
+    annotate::pool_reset(this);
+    if (top_ > begin_) annotate::metadata_open(as_ptr(begin_), top_ - begin_);
+    for (Region* r = current_ ? current_->prev : nullptr; r; r = r->prev)
+      if (r->top > region_begin(r)) annotate::metadata_open(as_ptr(region_begin(r)), r->top - region_begin(r));
+    if (current_ && buffer_top_ > buffer_begin_) annotate::metadata_open(as_ptr(buffer_begin_), buffer_top_ - buffer_begin_);
+  }
   return true;
 }
 

@@ -114,6 +114,16 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
   const std::uint64_t h = header(block);
   std::size_t size = L::size_of(h);
   bool prev_free = L::prev_is_free(h);
+
+  if (align <= L::kGranule && size - needed >= L::kMinBlock) {
+    // The common case: the tail stays free and usually in the same size class, so
+    // it takes over the block's list node.
+    const std::uintptr_t rest = block + needed;
+    index_.replace(block, size, rest, size - needed);
+    write_header(rest, size - needed, L::kFreeBit);
+    L::write_footer(rest, size - needed);
+    return finish_carve(block, needed, prev_free, requested);
+  }
   index_.remove(block, size);
 
   if (align > L::kGranule) {
@@ -139,6 +149,11 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
   } else {
     set_prev_free_bit(block + size, false);
   }
+  return finish_carve(block, size, prev_free, requested);
+}
+
+// Writes the header of the block being handed out and accounts for it.
+void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested) noexcept {
   const std::size_t usable = size - L::kHeaderSize;
   write_header(block, size, prev_free ? L::kPrevFreeBit : 0, usable - requested);
   note_allocated(size, requested);
@@ -167,36 +182,64 @@ void Heap::deallocate(void* p, std::size_t, std::size_t) noexcept {
 
 void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
   const std::uint64_t h = header(block);
-  std::size_t size = L::size_of(h);
+  const std::size_t size = L::size_of(h);
   note_freed(size, size - L::kHeaderSize - L::slack_of(h));
   annotate::block_freed(this, reinterpret_cast<void*>(L::payload_of(block)), size - L::kHeaderSize);
-  bool prev_free = L::prev_is_free(h);
 
-  if (options_.coalescing == Coalescing::kImmediate) {
-    const std::uint64_t next_h = header(block + size);  // the sentinel is never free
-    if (L::is_free(next_h)) {
-      index_.remove(block + size, L::size_of(next_h));
-      size += L::size_of(next_h);
-    }
-    if (prev_free) {
-      // This header is now inside the merged block: mark it free so that a second
-      // free of the same pointer is still seen as a double free.
-      L::store_word(block, h | L::kFreeBit);
-      const std::size_t prev_size = L::prev_footer(block);
-      block -= prev_size;
-      index_.remove(block, prev_size);
-      size += prev_size;
-      prev_free = L::prev_is_free(header(block));  // always false: neighbours were merged
-    }
-    if (maybe_return_region(region, block, size)) return;
+  if (options_.coalescing == Coalescing::kDeferred) {
+    write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
+    L::write_footer(block, size);
+    set_prev_free_bit(block + size, true);
+    index_.insert(block, size);
+    // Unmerged fragments may not outgrow the live blocks without bound. A pass
+    // costs O(blocks) and comes after at least 3 x live + 256 frees.
+    if (index_.count() > 4 * live_blocks_ + 256) coalesce();
+    return;
   }
-  write_header(block, size, L::kFreeBit | (prev_free ? L::kPrevFreeBit : 0));
-  L::write_footer(block, size);
-  set_prev_free_bit(block + size, true);
-  index_.insert(block, size);
-  // Deferred: unmerged fragments may not outgrow the live blocks without bound.
-  // A pass costs O(blocks) and comes after at least 3 x live + 256 frees.
-  if (options_.coalescing == Coalescing::kDeferred && index_.count() > 4 * live_blocks_ + 256) coalesce();
+
+  // Immediate: merge with the free neighbours. Where the merged block stays in the
+  // size class of the free neighbour it grew from, that neighbour's list node is
+  // reused (FreeIndex::replace) instead of an unlink and a link.
+  const std::uintptr_t next = block + size;
+  const std::uint64_t next_h = header(next);  // the sentinel is never free
+  const std::size_t next_size = L::is_free(next_h) ? L::size_of(next_h) : 0;
+  if (L::prev_is_free(h)) {
+    // This header ends up inside the merged block: mark it free so that a second
+    // free of the same pointer is still seen as a double free.
+    L::store_word(block, h | L::kFreeBit);
+    const std::size_t prev_size = L::prev_footer(block);
+    const std::uintptr_t prev = block - prev_size;
+    const std::size_t total = prev_size + size + next_size;
+    if (next_size) index_.remove(next, next_size);
+    if (region_returnable(region, prev, total)) {
+      index_.remove(prev, prev_size);
+      return_region(region);
+      return;
+    }
+    index_.replace(prev, prev_size, prev, total);
+    write_header(prev, total, L::kFreeBit);  // its own left neighbour is in use
+    L::write_footer(prev, total);
+    if (!next_size) set_prev_free_bit(next, true);
+  } else if (next_size) {
+    const std::size_t total = size + next_size;
+    if (region_returnable(region, block, total)) {
+      index_.remove(next, next_size);
+      return_region(region);
+      return;
+    }
+    index_.replace(next, next_size, block, total);
+    write_header(block, total, L::kFreeBit);
+    L::write_footer(block, total);
+  } else {
+    if (region_returnable(region, block, size)) {
+      return_region(region);
+      return;
+    }
+    write_header(block, size, L::kFreeBit);
+    L::write_footer(block, size);
+    set_prev_free_bit(next, true);
+    index_.insert(block, size);
+  }
 }
 
 // ---- resize -----------------------------------------------------------------
@@ -393,13 +436,10 @@ void Heap::return_region(Region* region) noexcept {
   source_->deallocate(region, size);
 }
 
-// Returns the region to the OS if `block` (free, off the lists) now spans it.
-bool Heap::maybe_return_region(Region* region, std::uintptr_t block, std::size_t size) noexcept {
-  if (!options_.return_empty_regions || region_count_ < 2 || block != region->first_block() ||
-      size != region->span())
-    return false;
-  return_region(region);
-  return true;
+// True if `block` (free) spans its whole region and the region should go back to the OS.
+bool Heap::region_returnable(const Region* region, std::uintptr_t block, std::size_t size) const noexcept {
+  return options_.return_empty_regions && region_count_ > 1 && block == region->first_block() &&
+         size == region->span();
 }
 
 void Heap::coalesce() noexcept {
@@ -433,7 +473,10 @@ bool Heap::coalesce_region(Region* region) noexcept {
         next = block + size;
         next_h = header(next);
       }
-      if (maybe_return_region(region, block, size)) return true;
+      if (region_returnable(region, block, size)) {
+        return_region(region);
+        return true;
+      }
       write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
       L::write_footer(block, size);
       index_.insert(block, size);

@@ -14,6 +14,10 @@
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
 
+// Heap's private helpers are called only from heap.cpp. Hidden, they cannot be
+// interposed, so a -fPIC build may inline them into allocate and deallocate.
+#define POOLKIT_HEAP_INTERNAL __attribute__((visibility("hidden")))
+
 namespace poolkit {
 
 class Heap {
@@ -128,34 +132,37 @@ class Heap {
   void write_header(std::uintptr_t block, std::size_t size, std::uint64_t flags, std::size_t slack = 0) noexcept {
     L::store_word(block, L::make_header(block, secret_, size, flags, slack));
   }
-  void set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept;
+  POOLKIT_HEAP_INTERNAL void set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept;
 
-  void* allocate_block(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
-  std::uintptr_t find_or_grow(std::size_t search) noexcept;
-  bool worth_coalescing(std::size_t search) const noexcept;
-  void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
+  POOLKIT_HEAP_INTERNAL void* allocate_block(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t find_or_grow(std::size_t search) noexcept;
+  POOLKIT_HEAP_INTERNAL bool worth_coalescing(std::size_t search) const noexcept;
+  POOLKIT_HEAP_INTERNAL void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
               std::size_t requested) noexcept;
-  void free_block(Region* region, std::uintptr_t block) noexcept;
-  Region* find_region(std::uintptr_t addr) const noexcept;
-  BlockState classify(const Region* region, std::uintptr_t payload) const noexcept;
-  bool validate(const void* p, Region** region) noexcept;
-  void report_bad(const void* p, BadFree what) noexcept;
+  POOLKIT_HEAP_INTERNAL void* finish_carve(std::uintptr_t block, std::size_t size, bool prev_free,
+                                           std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void free_block(Region* region, std::uintptr_t block) noexcept;
+  POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
+  POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region) noexcept;
+  POOLKIT_HEAP_INTERNAL void report_bad(const void* p, BadFree what) noexcept;
 
-  Region* add_region(std::size_t min_span) noexcept;
-  void init_region(Region* region) noexcept;
-  void return_region(Region* region) noexcept;
-  bool maybe_return_region(Region* region, std::uintptr_t block, std::size_t size) noexcept;
-  bool coalesce_region(Region* region) noexcept;
-  bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
+  POOLKIT_HEAP_INTERNAL Region* add_region(std::size_t min_span) noexcept;
+  POOLKIT_HEAP_INTERNAL void init_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL void return_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL bool region_returnable(const Region* region, std::uintptr_t block,
+                                               std::size_t size) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool coalesce_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
                     std::size_t* free_count, std::size_t* requested) const noexcept;
-  bool check_index() const noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
 
   // POOLKIT_FORWARD_TO_MALLOC: every block comes from the C library.
-  void* forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
-  void forward_deallocate(void* p) noexcept;
+  POOLKIT_HEAP_INTERNAL void* forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+  POOLKIT_HEAP_INTERNAL void forward_deallocate(void* p) noexcept;
 
-  void note_allocated(std::size_t block_size, std::size_t requested) noexcept;
-  void note_freed(std::size_t block_size, std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void note_allocated(std::size_t block_size, std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL void note_freed(std::size_t block_size, std::size_t requested) noexcept;
 
   Options options_;
   PageSource* source_;

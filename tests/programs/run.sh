@@ -107,7 +107,7 @@ PY=/usr/bin/python3
 if [ -x $PY ] && $PY -c 'import test.test_dict, test.test_threading' 2>/dev/null; then
   # The verbose list of test cases and their results, sorted; timings left out.
   step python-regrtest "PYTHONMALLOC=malloc $PY -m test -v test_dict test_list test_json test_re test_threading 2>&1 |
-    grep -E ' \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)' | sort"
+    tee regrtest.log | grep -E ' \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)' | sort"
 else
   skip python-regrtest "python3's test package is not installed (Debian: libpython3.11-testsuite)"
 fi
@@ -170,11 +170,13 @@ fi
 if have cmake; then
   mkdir -p "$IN/poolkit"
   git -C "$ROOT" archive HEAD | tar -x -C "$IN/poolkit"
-  step cmake "cmake -S '$IN/poolkit' -B build -DCMAKE_BUILD_TYPE=Release -DPOOLKIT_BUILD_TESTS=OFF >/dev/null
+  # Both runs build in the same directory (the CLI embeds its build tree's path).
+  step cmake "build='$WORK/cmake-build'; rm -rf \"\$build\"
+    cmake -S '$IN/poolkit' -B \"\$build\" -DCMAKE_BUILD_TYPE=Release -DPOOLKIT_BUILD_TESTS=OFF >/dev/null
     targets='poolkit poolkit_cli'; [ -f '$IN/poolkit/src/malloc/CMakeLists.txt' ] && targets=\"\$targets poolkit-malloc\"
-    cmake --build build -j 2 --target \$targets >/dev/null
-    (cd build && find . -name '*.o' | sort | xargs sha256sum)
-    \$(find build -name poolkit -type f -perm -u+x | head -1) version"
+    cmake --build \"\$build\" -j 2 --target \$targets >/dev/null
+    (cd \"\$build\" && find . -name '*.o' | sort | xargs sha256sum)
+    \"\$build/tools/poolkit\" version"
 else
   skip cmake "no cmake"
 fi

@@ -94,6 +94,32 @@ class FreeIndex {
     bytes_ -= size;
   }
 
+  /// Puts new_block (new_size) where old_block (old_size) was. If both sizes map to
+  /// the same list the new block takes over the old one's node in place (the two
+  /// may share an address; their link words must not overlap); else unlink + link.
+  void replace(std::uintptr_t old_block, std::size_t old_size, std::uintptr_t new_block,
+               std::size_t new_size) noexcept {
+    const SizeClass a = SizeClassMap::class_of(old_size);
+    const SizeClass b = SizeClassMap::class_of(new_size);
+    if (a.fl != b.fl || a.sl != b.sl) {
+      remove(old_block, old_size);
+      insert(new_block, new_size);
+      return;
+    }
+    bytes_ = bytes_ - old_size + new_size;
+    if (old_block == new_block) return;
+    const std::uintptr_t next = L::next_free(old_block);
+    const std::uintptr_t prev = L::prev_free(old_block);
+    L::set_next_free(new_block, next);
+    L::set_prev_free(new_block, prev);
+    if (next) L::set_prev_free(next, new_block);
+    if (prev) {
+      L::set_next_free(prev, new_block);
+    } else {
+      heads_[a.fl][a.sl] = new_block;
+    }
+  }
+
   /// A free block whose size is at least `size` (a multiple of 16 below 2^42), or
   /// 0. Two bit scans for the rounded-up class; failing that, the head of the
   /// request's own class, which may still be big enough (the largest block is
