@@ -163,21 +163,17 @@ struct HeapDeferredC : NotLanded {
 }  // namespace poolkit_bench
 #endif
 
-// ---- PoolSet: numbered pools on one Heap; blocks free one by one or a pool at once.
-// The benchmarks use one pool (id 1): reset() is release(1).
+// ---- PoolSet: numbered pools on one Heap; benchmarked through the View of pool 0
+// (the set itself needs a pool id per allocation; the View is its poolkit::Pool face).
 #if __has_include("poolkit/pool_set.hpp")
 #include "poolkit/pool_set.hpp"
 namespace poolkit_bench {
-struct PoolSetC {
-  static constexpr std::string_view name = "poolkit::PoolSet";
-  static constexpr bool poolkit = true;
-  static constexpr bool available = true;
-  static constexpr poolkit::PoolSet::PoolId kPool = 1;
+struct PoolSetOwner {
   poolkit::PoolSet set;
-  explicit PoolSetC(const Shape&) {}
-  void* allocate(std::size_t size, std::size_t align) noexcept { return set.allocate(kPool, size, align); }
-  void deallocate(void* p, std::size_t, std::size_t) noexcept { set.deallocate(p); }
-  void reset() noexcept { set.release(kPool); }
+};
+struct PoolSetC : PoolSetOwner, PoolkitPool<poolkit::PoolSet::View> {
+  static constexpr std::string_view name = "poolkit::PoolSet";
+  explicit PoolSetC(const Shape&) : PoolkitPool<poolkit::PoolSet::View>(set, 0u) {}
 };
 }  // namespace poolkit_bench
 #else

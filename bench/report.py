@@ -34,6 +34,9 @@ PATTERNS = OrderedDict([
     ("reset_small", "1000 allocations of 8..128 B, then free all at once (release / unwind); one operation = one allocation"),
     ("mixed_16B_64KiB", "1000 live blocks of 16 B..64 KiB (log-uniform); free a random one, allocate a new one; one operation = free + allocate"),
     ("threads2_pair32", "2 threads share the allocator, each allocating 64 x 32 B and freeing them; ns = wall time / all pairs of both threads"),
+    # bench/heap_coalescing.cpp (Heap's own comparison of its coalescing modes)
+    ("heap_churn", "Heap coalescing: 1000 live blocks of 16 B..64 KiB, one random block replaced per operation"),
+    ("heap_bursts", "Heap coalescing: the same 64 blocks of 16 B..4 KiB allocated then freed newest first; one operation = one block"),
 ])
 
 # Debian packages whose versions the report states (the peers and the toolchain).
