@@ -81,9 +81,9 @@ void register_all() {
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
   pattern<MapNodes,   FixedPoolC, FixedPoolPmrC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
-  pattern<ArenaReset, ArenaC, ArenaBufferC,
+  pattern<ArenaReset, ArenaC, ArenaBufferC, PoolSetC,
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
-  pattern<MixedSizes, HeapC, BuddyPoolC, PoolSetC,
+  pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();
   pattern<TwoThreads, PerCpuFixedC, LockedFixedC,
                       BoostFastPoolLocked, PmrSyncPool, Malloc>();

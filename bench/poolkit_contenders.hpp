@@ -145,11 +145,20 @@ struct HeapC : PoolkitPool<poolkit::Heap> {
   static constexpr std::string_view name = "poolkit::Heap";
   explicit HeapC(const Shape&) {}
 };
+// Frees only mark blocks free; neighbours merge when a search would fail.
+struct HeapDeferredC : PoolkitPool<poolkit::Heap> {
+  static constexpr std::string_view name = "poolkit::Heap[deferred]";
+  explicit HeapDeferredC(const Shape&)
+      : PoolkitPool(poolkit::Heap::Options{.coalescing = poolkit::Heap::Coalescing::kDeferred}) {}
+};
 }  // namespace poolkit_bench
 #else
 namespace poolkit_bench {
 struct HeapC : NotLanded {
   static constexpr std::string_view name = "poolkit::Heap";
+};
+struct HeapDeferredC : NotLanded {
+  static constexpr std::string_view name = "poolkit::Heap[deferred]";
 };
 }  // namespace poolkit_bench
 #endif

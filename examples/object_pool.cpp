@@ -24,7 +24,7 @@ int main() {
                 spark->y, smoke->name.c_str(), smoke->x, smoke->y, particles.pool().chunk_size());
   }
   particles.destroy(spark);
-  for (int i = 0; i < 1000; ++i) (void)particles.create("p" + std::to_string(i), float(i), 0.0f);
+  for (int i = 0; i < 1000; ++i) (void)particles.create(std::to_string(i), float(i), 0.0f);
   poolkit::print_stats(particles.stats(), "ObjectPool<Particle>", stdout);
   particles.destroy_all();  // runs ~Particle for the 1000 still alive
   std::printf("after destroy_all(): %zu live\n\n", particles.stats().live_blocks);

@@ -31,6 +31,77 @@ lane_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest_preset asan
 }
 
+# --- sanitizer, valgrind and fuzz lanes (issue 4) ------------------------------
+# tsan: the threaded tests (names containing "threads") under ThreadSanitizer.
+lane_tsan() {
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest_preset tsan -R threads
+}
+
+# valgrind: every unit test binary under memcheck, zero errors and no leaks allowed;
+# the tool_reports tests run natively (they start valgrind on a victim themselves).
+# POOLKIT_TEST_SCALE shrinks the randomized tests (default 20 here).
+lane_valgrind() {
+  cmake --preset valgrind -DPOOLKIT_WERROR=ON >/dev/null
+  cmake --build --preset valgrind -j "$JOBS"
+  export POOLKIT_TEST_SCALE=${POOLKIT_TEST_SCALE:-20}
+  local rc=0 exe out passed failed
+  for exe in $(find build/valgrind/tests -maxdepth 2 -type f -name '*_test' -perm -u+x | sort); do
+    [[ $exe == */tool_reports_test ]] && continue
+    out=$(mktemp)
+    echo "--- valgrind $(basename "$exe")"
+    if valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
+        "$exe" --gtest_brief=1 >"$out" 2>&1; then
+      passed=$(grep -Eo '\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' || echo 1)
+      TOTAL_PASSED=$((TOTAL_PASSED + passed))
+      tail -2 "$out"
+    else
+      cat "$out"
+      failed=$(grep -Eo '[0-9]+ FAILED TEST' "$out" | grep -Eo '^[0-9]+' || echo 1)
+      TOTAL_FAILED=$((TOTAL_FAILED + failed))
+      rc=1
+    fi
+    rm -f "$out"
+  done
+  local log
+  log=$(mktemp)
+  ctest --test-dir build/valgrind --output-on-failure -R ToolReports 2>&1 | tee "$log" || rc=1
+  if [[ $(grep -E "tests failed out of" "$log" | tail -1) =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    TOTAL_FAILED=$((TOTAL_FAILED + BASH_REMATCH[1]))
+    TOTAL_PASSED=$((TOTAL_PASSED + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  fi
+  rm -f "$log"
+  return $rc
+}
+
+# fuzz: every libFuzzer harness (clang, ASan+UBSan) for POOLKIT_FUZZ_SECONDS (20)
+# each, starting from its seed corpus; new inputs go to a scratch directory.
+lane_fuzz() {
+  CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPOOLKIT_BUILD_FUZZ=ON -DPOOLKIT_BUILD_TESTS=OFF -DPOOLKIT_BUILD_EXAMPLES=OFF \
+    -DPOOLKIT_BUILD_MALLOC=OFF -DPOOLKIT_BUILD_TOOLS=OFF -DPOOLKIT_WERROR=ON \
+    "-DPOOLKIT_SANITIZE=address;undefined" >/dev/null
+  cmake --build build/fuzz -j "$JOBS"
+  local rc=0 harness name scratch
+  for harness in build/fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$harness" ] && [ -f "$harness" ] || continue
+    name=$(basename "$harness")
+    name=${name#fuzz_}
+    scratch=$(mktemp -d)
+    echo "--- fuzz $name"
+    if ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="${POOLKIT_FUZZ_SECONDS:-20}" \
+        -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$name" 2>&1 | tail -3; then
+      TOTAL_PASSED=$((TOTAL_PASSED + 1))
+    else
+      TOTAL_FAILED=$((TOTAL_FAILED + 1))
+      rc=1
+      ls "$scratch"/crash-* "$scratch"/leak-* 2>/dev/null || true
+    fi
+    rm -rf "$scratch"
+  done
+  return $rc
+}
+# --- end of issue 4 lanes -----------------------------------------------------
+
 # --- suite section: real programs on the drop-in malloc (tests/programs/run.sh) ---
 # Each program runs with and without libpoolkit-malloc.so preloaded; outputs must match.
 lane_programs() {

@@ -34,7 +34,7 @@ done
 if [ "$quick" = 1 ]; then
   rounds=1 repetitions=3 min_time=0.1 mode=quick
 else
-  rounds=3 repetitions=4 min_time=0.2 mode=full
+  rounds=3 repetitions=4 min_time=0.1 mode=full
 fi
 
 # The malloc configurations: name and the library to LD_PRELOAD (glibc: none). The other

@@ -3,6 +3,9 @@
 # Installs what is missing, then builds and runs:
 #   debug     all unit tests, warnings as errors
 #   asan      all unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan      the threaded tests (ctest -R threads) under ThreadSanitizer
+#   valgrind  every unit test binary under valgrind memcheck, zero errors (scaled down)
+#   fuzz      a 20 s smoke run of each libFuzzer harness (clang)
 #   programs  real programs (python3, sqlite3, sort, gzip, git, g++, cmake, redis)
 #             with and without libpoolkit-malloc.so preloaded, outputs compared
 # Each lane builds in build/<lane>. Exits non-zero if any lane fails.
@@ -13,7 +16,7 @@ source scripts/lanes.sh
 
 scripts/deps.sh build test
 
-LANES=${POOLKIT_LANES:-"debug asan programs"}
+LANES=${POOLKIT_LANES:-"debug asan tsan valgrind fuzz programs"}
 for lane in $LANES; do
   run_lane "$lane"
 done

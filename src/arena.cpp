@@ -285,7 +285,8 @@ void* Arena::forward_allocate(std::size_t size, std::size_t align) noexcept {
 }
 
 void Arena::forward_deallocate(void* p, std::size_t size) noexcept {
-  if (!p || p != forwarded_->newest()) return;
+  // Like the pooled build: only the newest block, and only with its own size.
+  if (!p || p != forwarded_->newest() || forwarded_->size_of(p) != size + (size == 0)) return;
   forwarded_->free(p);
   --live_;
   ++deallocations_;
@@ -294,16 +295,25 @@ void Arena::forward_deallocate(void* p, std::size_t size) noexcept {
 }
 
 Arena::Mark Arena::forward_mark() const noexcept {
-  return Mark{nullptr, forwarded_->count(), used_before_, live_, requested_};
+  return Mark{this, forwarded_->count(), used_before_, live_, requested_};  // region: which arena
 }
 
 bool Arena::forward_rewind(const Mark& m) noexcept {
-  if (m.region || m.top > forwarded_->count()) return false;
+  if (m.region != this || m.top > forwarded_->count()) return false;
   discarded_ += live_ > m.live ? live_ - m.live : 0;
   forwarded_->free_newest_until(m.top);
   used_before_ = m.used_before;
   live_ = m.live;
   requested_ = m.requested;
+  if constexpr (annotate::kValgrind) {
+    // memcheck cannot forget only the blocks above the mark: forget every block,
+    // then make the bytes below the mark accessible again.
+    annotate::pool_reset(this);
+    if (top_ > begin_) annotate::metadata_open(as_ptr(begin_), top_ - begin_);
+    for (Region* r = current_ ? current_->prev : nullptr; r; r = r->prev)
+      if (r->top > region_begin(r)) annotate::metadata_open(as_ptr(region_begin(r)), r->top - region_begin(r));
+    if (current_ && buffer_top_ > buffer_begin_) annotate::metadata_open(as_ptr(buffer_begin_), buffer_top_ - buffer_begin_);
+  }
   return true;
 }
 

@@ -102,6 +102,8 @@ FixedPool::FixedPool(const Options& o) {
     max_block_chunks_ = o.max_block_chunks ? o.max_block_chunks : cap;
     if (max_block_chunks_ < next_block_chunks_) max_block_chunks_ = next_block_chunks_;
   }
+  std::size_t capacity_bytes;
+  if (fixed_capacity_ && !checked_mul(fixed_capacity_, chunk_size_, &capacity_bytes)) throw std::bad_alloc();
   if constexpr (kForwardToMalloc) {
     forwarded_ = new detail::ForwardedBlocks;  // may throw bad_alloc: nothing else is held yet
   } else if (fixed_capacity_) {

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
-#include <vector>
 
 namespace poolkit::detail {
 
@@ -23,15 +22,18 @@ class ForwardedBlocks {
   void* allocate(std::size_t size, std::size_t align) noexcept {
     if (align < sizeof(void*)) align = sizeof(void*);
     void* p = nullptr;
-    if (posix_memalign(&p, align, size ? size : 1) != 0) return nullptr;
+    std::size_t bytes = size ? size : 1;
+    if (posix_memalign(&p, align, bytes) != 0) return nullptr;
+    auto key = reinterpret_cast<std::uintptr_t>(p);
     try {
-      by_address_.emplace(reinterpret_cast<std::uintptr_t>(p), size ? size : 1);
-      order_.push_back(p);
+      by_address_.emplace(key, Entry{bytes, next_sequence_});
+      by_order_.emplace(next_sequence_, p);
     } catch (...) {
-      by_address_.erase(reinterpret_cast<std::uintptr_t>(p));
+      by_address_.erase(key);
       std::free(p);
       return nullptr;
     }
+    ++next_sequence_;
     return p;
   }
 
@@ -39,13 +41,8 @@ class ForwardedBlocks {
   bool free(void* p) noexcept {
     auto it = by_address_.find(reinterpret_cast<std::uintptr_t>(p));
     if (it == by_address_.end()) return false;
+    by_order_.erase(it->second.sequence);
     by_address_.erase(it);
-    for (std::size_t i = order_.size(); i-- > 0;) {  // usually the newest: search from the back
-      if (order_[i] == p) {
-        order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(i));
-        break;
-      }
-    }
     std::free(p);
     return true;
   }
@@ -56,26 +53,38 @@ class ForwardedBlocks {
     auto it = by_address_.upper_bound(x);
     if (it == by_address_.begin()) return false;
     --it;
-    return x < it->first + it->second;
+    return x < it->first + it->second.size;
   }
 
-  std::size_t count() const noexcept { return order_.size(); }
-  void* newest() const noexcept { return order_.empty() ? nullptr : order_.back(); }
+  /// Size a block was allocated with (0 if p is not a block from here).
+  std::size_t size_of(const void* p) const noexcept {
+    auto it = by_address_.find(reinterpret_cast<std::uintptr_t>(p));
+    return it == by_address_.end() ? 0 : it->second.size;
+  }
+
+  std::size_t count() const noexcept { return by_address_.size(); }
+  void* newest() const noexcept { return by_order_.empty() ? nullptr : by_order_.rbegin()->second; }
 
   /// Frees the newest blocks until count() == keep (Arena::rewind).
   void free_newest_until(std::size_t keep) noexcept {
-    while (order_.size() > keep) free(order_.back());
+    while (count() > keep) free(newest());
   }
   void free_all() noexcept { free_newest_until(0); }
 
+  /// f(block) for every live block, oldest first.
   template <class F>
   void for_each(F&& f) const {
-    for (void* p : order_) f(p);
+    for (const auto& [sequence, p] : by_order_) f(p);
   }
 
  private:
-  std::map<std::uintptr_t, std::size_t> by_address_;  // start -> size
-  std::vector<void*> order_;                           // allocation order
+  struct Entry {
+    std::size_t size;
+    std::uint64_t sequence;  // allocation order
+  };
+  std::map<std::uintptr_t, Entry> by_address_;
+  std::map<std::uint64_t, void*> by_order_;
+  std::uint64_t next_sequence_ = 0;
 };
 
 }  // namespace poolkit::detail

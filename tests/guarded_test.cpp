@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "poolkit/arena.hpp"
+#include "poolkit/buddy_pool.hpp"
+#include "poolkit/fixed_pool.hpp"
+#include "poolkit/heap.hpp"
 #include "support_pools.hpp"
 #include "test_support.hpp"
 
@@ -467,4 +471,24 @@ TEST(Guarded, MatchesTheModelOverMallocPoolForAMillionOperations) {
 
 TEST(Guarded, MatchesTheModelOverSlotPoolForAMillionOperations) {
   run_differential<SlotPool>(poolkit::test::scaled(1'000'000), 512, 256);
+}
+
+TEST(Guarded, MatchesTheModelOverHeapForAMillionOperations) {
+  run_differential<poolkit::Heap>(poolkit::test::scaled(1'000'000), poolkit::Heap::Options{});
+}
+
+TEST(Guarded, MatchesTheModelOverBuddyPoolForAMillionOperations) {
+  run_differential<poolkit::BuddyPool>(poolkit::test::scaled(1'000'000),
+                                       poolkit::BuddyPool::Options{.min_order = 4, .max_order = 22});
+}
+
+TEST(Guarded, MatchesTheModelOverFixedPoolForAMillionOperations) {
+  run_differential<poolkit::FixedPool>(
+      poolkit::test::scaled(1'000'000),
+      poolkit::FixedPool::Options{.chunk_size = 512, .chunk_align = 64});
+}
+
+// An arena only reclaims its last block, so this run is shorter to bound its memory.
+TEST(Guarded, MatchesTheModelOverArena) {
+  run_differential<poolkit::Arena>(poolkit::test::scaled(200'000), poolkit::Arena::Options{});
 }

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "poolkit/buddy_pool.hpp"
+#include "poolkit/fixed_pool.hpp"
 #include "poolkit/guarded.hpp"
+#include "poolkit/heap.hpp"
 #include "support_pools.hpp"
 #include "threads_support.hpp"
 
@@ -22,7 +25,7 @@ INSTANTIATE_TEST_SUITE_P(threads, LockedThreads, ::testing::Values(2u, 4u, 8u, 1
 TEST_P(LockedThreads, SlotPoolKeepsEveryBlockIntactAcrossThreads) {
   SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
   Locked<SlotPool> pool(256, 4096);
-  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(400'000) / GetParam()), 0u);
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam()), 0u);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   EXPECT_TRUE(pool.check());
 }
@@ -30,7 +33,7 @@ TEST_P(LockedThreads, SlotPoolKeepsEveryBlockIntactAcrossThreads) {
 TEST_P(LockedThreads, MallocPoolKeepsEveryBlockIntactAcrossThreads) {
   SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
   Locked<MallocPool> pool;
-  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(400'000) / GetParam(), 1000, 12), 0u);
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 1000, 12), 0u);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   EXPECT_TRUE(pool.check());
 }
@@ -40,9 +43,33 @@ TEST_P(LockedThreads, GuardedPoolSeesNoErrorAcrossThreads) {
   poolkit::GuardOptions o;
   o.use_env = false;
   Locked<poolkit::Guarded<MallocPool>> pool(o);
-  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(200'000) / GetParam()), 0u);
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(50'000) / GetParam()), 0u);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   EXPECT_TRUE(pool.check());
   EXPECT_EQ(pool.with_lock([](auto& g) { return g.errors_total(); }), 0u);
 }
 
+
+TEST_P(LockedThreads, FixedPoolKeepsEveryBlockIntactAcrossThreads) {
+  SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
+  Locked<poolkit::FixedPool> pool(poolkit::FixedPool::Options{.chunk_size = 128, .chunk_align = 64});
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 128, 6), 0u);
+  EXPECT_EQ(pool.stats().live_blocks, 0u);
+  EXPECT_TRUE(pool.check());
+}
+
+TEST_P(LockedThreads, HeapKeepsEveryBlockIntactAcrossThreads) {
+  SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
+  Locked<poolkit::Heap> pool(poolkit::Heap::Options{});
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 2000, 12), 0u);
+  EXPECT_EQ(pool.stats().live_blocks, 0u);
+  EXPECT_TRUE(pool.check());
+}
+
+TEST_P(LockedThreads, BuddyPoolKeepsEveryBlockIntactAcrossThreads) {
+  SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
+  Locked<poolkit::BuddyPool> pool(poolkit::BuddyPool::Options{.min_order = 4, .max_order = 24});
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 2000, 12), 0u);
+  EXPECT_EQ(pool.stats().live_blocks, 0u);
+  EXPECT_TRUE(pool.check());
+}

@@ -136,8 +136,12 @@ std::size_t api_usable_size(const void* p) noexcept { return usable_size(p); }
 
 int api_trim() noexcept {
   std::uint64_t before = g_counters.purged_bytes.load() + g_os.stats().munmap_calls;
-  Heap* heap = t_heap;
-  if (!heap->is_empty_sentinel) {
+  // Segments of exited threads may hold nothing but frees nobody collected: adopt
+  // them all, so that the collection below can give their pages back.
+  Heap* heap = heap_for_thread();
+  if (heap != nullptr) {
+    while (segment_adopt_one(heap)) {
+    }
     heap_collect_all(heap, false);
     heap_purge(heap, true);
   }

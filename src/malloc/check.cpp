@@ -130,11 +130,18 @@ void walk_page(Walk& walk, Heap* heap, Page* page) noexcept {
   if (page->capacity > page->reserved || page->reserved > kMaxBlocksPerPage) walk.fail("page capacity", page);
   if (page->block_size != class_size(page->size_class)) walk.fail("page block size", page);
   std::uint64_t seen[kMaxBlocksPerPage / 64] = {};
-  std::size_t free_count = walk_list(walk, page, page->free, seen);
-  free_count += walk_list(walk, page, page->local_free, seen);
-  free_count += walk_list(walk, page, page->thread_free.load(std::memory_order_acquire), seen);
-  // Blocks pushed onto thread_free after our snapshot are still counted in used.
-  if (page->used + free_count != page->capacity) walk.fail("used + free blocks != capacity", page);
+  std::size_t in_free = walk_list(walk, page, page->free, seen);
+  std::size_t in_local = walk_list(walk, page, page->local_free, seen);
+  std::size_t in_thread = walk_list(walk, page, page->thread_free.load(std::memory_order_acquire), seen);
+  // used counts the blocks waiting in thread_free too (they are collected later),
+  // so whatever other threads push meanwhile, used + free + local_free == capacity.
+  if (page->used + in_free + in_local != page->capacity || in_thread > page->used) {
+    walk.fail("used + free blocks != capacity", page);
+    if (walk.report)
+      warning("  page %p: blocks of %u B, used %u, capacity %u, reserved %u, free %zu, local %zu, thread %zu\n",
+              static_cast<void*>(page->start), page->block_size, page->used, page->capacity, page->reserved, in_free,
+              in_local, in_thread);
+  }
   if (page->flags & kPageChecked) {
     std::atomic<std::uint64_t>* bits = check_bits(page);
     for (std::size_t i = 0; i < page->capacity; ++i) {

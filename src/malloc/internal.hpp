@@ -76,7 +76,7 @@ enum PageFlags : std::uint8_t {
 
 // A page: a run of slices of one segment holding blocks of one size.
 // Invariants (checked by page_check in check.cpp):
-//   used + |free| + |local_free| + |thread_free| == capacity <= reserved
+//   used + |free| + |local_free| == capacity <= reserved   (used includes |thread_free|)
 //   every listed block lies in [start, start + capacity*block_size) on a block boundary, once
 //   a page in use is in exactly one list of its owner: the queue of its class, or the full list
 //   (in_full == 1); pages of an abandoned segment are in no list and have heap == nullptr.

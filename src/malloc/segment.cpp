@@ -125,7 +125,9 @@ Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
   return take_run(segment, 1, slices);
 }
 
-void segment_page_free(Heap* heap, Page* page) noexcept {
+// Returns the page's slices to its segment (dirty until the decay, or decommitted
+// now with POOLKIT_DECAY_MS=0); the segment itself stays with the heap.
+void release_slices(Page* page) noexcept {
   Segment* segment = segment_of(page);
   std::size_t first = static_cast<std::size_t>(page - segment->pages);
   std::uint64_t mask = run_mask(first, page->slice_count);
@@ -140,6 +142,11 @@ void segment_page_free(Heap* heap, Page* page) noexcept {
     segment->dirty_slices |= mask;
     if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
   }
+}
+
+void segment_page_free(Heap* heap, Page* page) noexcept {
+  Segment* segment = segment_of(page);
+  release_slices(page);
   segment_maybe_release(heap, segment, true);
 }
 
@@ -190,13 +197,10 @@ bool segment_adopt_one(Heap* heap) noexcept {
     used &= ~run_mask(i, page->slice_count);
     page->heap.store(heap, std::memory_order_release);
     page_collect(page);
-    if (page->used == 0) {
-      segment_page_free(heap, page);  // may hand the whole segment to the cache
-      if (segment->owner.load(std::memory_order_relaxed) != heap) return true;
-    } else {
-      queue_push_front(heap, page);
-    }
+    if (page->used == 0) release_slices(page);
+    else queue_push_front(heap, page);
   }
+  segment_maybe_release(heap, segment, true);
   return true;
 }
 

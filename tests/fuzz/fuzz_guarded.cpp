@@ -105,9 +105,14 @@ void run(FuzzedDataProvider& in, Args... inner_args) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
-  switch (in.ConsumeIntegralInRange<int>(0, 1)) {
+  switch (in.ConsumeIntegralInRange<int>(0, 6)) {
     case 0: run<test::MallocPool>(in); break;
     case 1: run<test::SlotPool>(in, 640, 64); break;
+    case 2: run<FixedPool>(in, fuzz::small_fixed(576)); break;
+    case 3: run<Arena>(in, fuzz::small_arena()); break;
+    case 4: run<Heap>(in, fuzz::small_heap(false)); break;
+    case 5: run<Heap>(in, fuzz::small_heap(true)); break;
+    case 6: run<BuddyPool>(in, fuzz::small_buddy()); break;
   }
   return 0;
 }

@@ -92,8 +92,10 @@ step() {
   if [ $verdict = FAIL ]; then
     failures=$((failures + 1))
     diff "$WORK/$name/plain/out" "$WORK/$name/preload/out" | head -10
-    echo "--- stderr with the preload (tail):"
-    tail -15 "$WORK/$name/preload/err"
+    local which=preload
+    [ "${statuses[0]}" != 0 ] && which=plain
+    echo "--- stderr of the $which run (tail):"
+    tail -15 "$WORK/$name/$which/err"
   fi
 }
 
@@ -105,7 +107,7 @@ PY=/usr/bin/python3
 if [ -x $PY ] && $PY -c 'import test.test_dict, test.test_threading' 2>/dev/null; then
   # The verbose list of test cases and their results, sorted; timings left out.
   step python-regrtest "PYTHONMALLOC=malloc $PY -m test -v test_dict test_list test_json test_re test_threading 2>&1 |
-    grep -E ' \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)' | sort"
+    tee regrtest.log | grep -E ' \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)' | sort"
 else
   skip python-regrtest "python3's test package is not installed (Debian: libpython3.11-testsuite)"
 fi
@@ -147,7 +149,7 @@ if have git; then
     export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
     git init -q -b main repo && cp -r '$IN/tree/.' repo/ && cd repo
     git add -A && git commit -q -m 'the tree' && git rev-parse HEAD
-    sed -i 's/line 1 /LINE 1 /' generated/d*/f1*.txt && git rm -q -r generated/d7
+    git rm -q -r generated/d7 && sed -i 's/line 1 /LINE 1 /' generated/d*/f1*.txt
     git add -A && git commit -q -m 'a change' && git rev-parse HEAD
     git log --stat | sha256sum; git diff --stat HEAD~1 | tail -1
     git gc -q && git fsck --full --no-progress && git count-objects -v | grep -E '^(count|in-pack|packs)'"
@@ -168,11 +170,13 @@ fi
 if have cmake; then
   mkdir -p "$IN/poolkit"
   git -C "$ROOT" archive HEAD | tar -x -C "$IN/poolkit"
-  step cmake "cmake -S '$IN/poolkit' -B build -DCMAKE_BUILD_TYPE=Release -DPOOLKIT_BUILD_TESTS=OFF >/dev/null
+  # Both runs build in the same directory (the CLI embeds its build tree's path).
+  step cmake "build='$WORK/cmake-build'; rm -rf \"\$build\"
+    cmake -S '$IN/poolkit' -B \"\$build\" -DCMAKE_BUILD_TYPE=Release -DPOOLKIT_BUILD_TESTS=OFF >/dev/null
     targets='poolkit poolkit_cli'; [ -f '$IN/poolkit/src/malloc/CMakeLists.txt' ] && targets=\"\$targets poolkit-malloc\"
-    cmake --build build -j 2 --target \$targets >/dev/null
-    (cd build && find . -name '*.o' | sort | xargs sha256sum)
-    \$(find build -name poolkit -type f -perm -u+x | head -1) version"
+    cmake --build \"\$build\" -j 2 --target \$targets >/dev/null
+    (cd \"\$build\" && find . -name '*.o' | sort | xargs sha256sum)
+    \"\$build/tools/poolkit\" version"
 else
   skip cmake "no cmake"
 fi

@@ -5,7 +5,11 @@
 #include <cstring>
 #include <string_view>
 
+#include "poolkit/arena.hpp"
+#include "poolkit/buddy_pool.hpp"
+#include "poolkit/fixed_pool.hpp"
 #include "poolkit/guarded.hpp"
+#include "poolkit/heap.hpp"
 #include "support_pools.hpp"
 
 namespace {
@@ -53,6 +57,30 @@ int main(int argc, char** argv) {
   }
   if (pool == "Guarded<MallocPool>") {
     poolkit::Guarded<poolkit::test::MallocPool> p(quiet());
+    return misuse(p, bug);
+  }
+  if (pool == "FixedPool") {
+    poolkit::FixedPool p(40);
+    return misuse(p, bug);
+  }
+  if (pool == "Arena") {
+    poolkit::Arena p(poolkit::Arena::Options{});
+    return misuse(p, bug);
+  }
+  if (pool == "Heap") {
+    poolkit::Heap p(poolkit::Heap::Options{});
+    return misuse(p, bug);
+  }
+  if (pool == "BuddyPool") {
+    poolkit::BuddyPool p(poolkit::BuddyPool::Options{});
+    return misuse(p, bug);
+  }
+  if (pool == "Guarded<FixedPool>") {
+    poolkit::Guarded<poolkit::FixedPool> p(quiet(), 128);
+    return misuse(p, bug);
+  }
+  if (pool == "Guarded<Heap>") {
+    poolkit::Guarded<poolkit::Heap> p(quiet(), poolkit::Heap::Options{});
     return misuse(p, bug);
   }
   std::fprintf(stderr, "pool_misuse: unknown pool %s\n", argv[1]);

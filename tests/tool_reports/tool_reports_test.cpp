@@ -56,7 +56,9 @@ class ToolReports : public ::testing::TestWithParam<const char*> {
 
 // Every pool the tools must see into (the real pools join as they land on main).
 INSTANTIATE_TEST_SUITE_P(Pools, ToolReports,
-                         ::testing::Values("SlotPool", "Guarded<SlotPool>", "Guarded<MallocPool>"),
+                         ::testing::Values("FixedPool", "Arena", "Heap", "BuddyPool", "Guarded<FixedPool>",
+                                           "Guarded<Heap>", "SlotPool", "Guarded<SlotPool>",
+                                           "Guarded<MallocPool>"),
                          [](const auto& info) {
                            std::string name;
                            for (const char* c = info.param; *c; ++c)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# preload_test.sh LIB PROBE: runs programs with LD_PRELOAD=LIB (libpoolkit-malloc.so)
+# and checks they behave exactly as without it: the probe, ls, sort on generated
+# data, python3 on a mixed workload; then the options (POOLKIT_STATS summary,
+# unknown-option warning) and the bad-input reports (invalid pointer, double free,
+# overflow under POOLKIT_CHECK=1), each of which must abort with its message.
+set -u
+LIB=$1
+PROBE=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok:   $*"; }
+run() { env LD_PRELOAD="$LIB" "$@"; }
+
+# 1. the probe
+if out=$(run "$PROBE" 2>&1) && [[ $out == *"probe ok"* ]]; then pass probe; else fail "probe: $out"; fi
+
+# 2. system programs, same output with and without the preload
+ls -la /usr/bin /usr/lib > "$tmp/ls.want" 2>&1
+run ls -la /usr/bin /usr/lib > "$tmp/ls.got" 2>&1
+cmp -s "$tmp/ls.want" "$tmp/ls.got" && pass ls || fail "ls output differs"
+
+awk 'BEGIN { srand(7); for (i = 0; i < 200000; i++) printf "%d %s\n", int(rand() * 1e6), substr("abcdefghijklmnop", 1 + int(rand() * 16)) }' > "$tmp/data"
+sort -k2,2 -k1,1n "$tmp/data" > "$tmp/sort.want"
+run sort -k2,2 -k1,1n "$tmp/data" > "$tmp/sort.got"
+cmp -s "$tmp/sort.want" "$tmp/sort.got" && pass sort || fail "sort output differs"
+
+if command -v python3 > /dev/null; then
+  script='
+import json, threading, hashlib
+d = {str(i): [i] * (i % 17) for i in range(60000)}
+s = json.dumps(d, sort_keys=True)
+out = []
+def work(k):
+    x = [bytes(range(i % 256)) * (1 + i % 5) for i in range(20000)]
+    out.append(hashlib.sha256(b"".join(x)).hexdigest())
+ts = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(len(s), hashlib.sha256(s.encode()).hexdigest(), sorted(out)[0])
+'
+  python3 -c "$script" > "$tmp/py.want"
+  run python3 -c "$script" > "$tmp/py.got" && cmp -s "$tmp/py.want" "$tmp/py.got" && pass python3 || fail "python3 output differs"
+  run env POOLKIT_CHECK=1 python3 -c "$script" > "$tmp/py.chk" && cmp -s "$tmp/py.want" "$tmp/py.chk" &&
+    pass "python3 under POOLKIT_CHECK=1" || fail "python3 under POOLKIT_CHECK=1"
+fi
+
+# 3. options
+err=$(run env POOLKIT_STATS=1 "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"poolkit malloc statistics"* && $err == *"by size class"* ]] && pass "POOLKIT_STATS=1 summary" ||
+  fail "no summary: $err"
+err=$(run env POOLKIT_NO_SUCH_OPTION=1 "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"unknown option POOLKIT_NO_SUCH_OPTION"* ]] && pass "unknown option warning" || fail "no warning: $err"
+
+# 4. bad input: the message, then SIGABRT (exit status 134)
+expect_abort() {
+  local what=$1 message=$2; shift 2
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  [[ $rc -eq 134 && $err == *"$message"* ]] && pass "$what" || fail "$what: rc=$rc: $err"
+}
+expect_abort "invalid pointer" "free(): invalid pointer" run "$PROBE" invalid
+expect_abort "double free" "poolkit: double free of 0x" run env POOLKIT_CHECK=1 "$PROBE" double
+expect_abort "overflow" "poolkit: buffer overflow" run env POOLKIT_CHECK=1 "$PROBE" overflow
+
+[ $failures -eq 0 ] && echo "preload: all passed" || echo "preload: $failures failed"
+exit $((failures != 0))
