@@ -17,6 +17,7 @@
 #include "poolkit/locked.hpp"
 #include "poolkit/per_cpu.hpp"
 #include "poolkit/poolkit.h"
+#include "support_pools.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -61,6 +62,13 @@ struct BuddyCase {
     auto& e = p.free_errors();
     return e.double_frees + e.foreign + e.interior;
   }
+  static constexpr int kDouble = 1, kForeign = 1, kInterior = 1;
+};
+struct PoolSetCase {
+  using P = test::PoolSetPool;  // one pool of a PoolSet, through its View
+  static constexpr const char* kName = "PoolSet";
+  static std::unique_ptr<P> make() { return std::make_unique<P>(); }
+  static std::uint64_t bad_frees(P& p) { return p.set().bad_frees(); }
   static constexpr int kDouble = 1, kForeign = 1, kInterior = 1;
 };
 struct GuardedHeapCase {
@@ -134,7 +142,7 @@ struct CaseNames {
   template <class Case>
   static std::string GetName(int) { return Case::kName; }
 };
-using Cases = ::testing::Types<FixedCase, ArenaCase, HeapCase, BuddyCase, GuardedHeapCase,
+using Cases = ::testing::Types<FixedCase, ArenaCase, HeapCase, BuddyCase, PoolSetCase, GuardedHeapCase,
                                LockedBuddyCase, PerCpuHeapCase>;
 TYPED_TEST_SUITE(BadInput, Cases, CaseNames);
 

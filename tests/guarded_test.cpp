@@ -455,7 +455,7 @@ void run_differential(std::size_t ops, Args... inner_args) {
       ASSERT_TRUE(pool.owns(b.p));
       pool.deallocate(b.p, b.size, b.align);
     }
-    if (i % 4096 == 0) {
+    if (i % 16384 == 0) {
       ASSERT_TRUE(pool.check());
       model.verify_all();
     }
@@ -491,4 +491,8 @@ TEST(Guarded, MatchesTheModelOverFixedPoolForAMillionOperations) {
 // An arena only reclaims its last block, so this run is shorter to bound its memory.
 TEST(Guarded, MatchesTheModelOverArena) {
   run_differential<poolkit::Arena>(poolkit::test::scaled(200'000), poolkit::Arena::Options{});
+}
+
+TEST(Guarded, MatchesTheModelOverPoolSetForAMillionOperations) {
+  run_differential<poolkit::test::PoolSetPool>(poolkit::test::scaled(1'000'000));
 }

@@ -7,6 +7,7 @@
 #include "poolkit/buddy_pool.hpp"
 #include "poolkit/fixed_pool.hpp"
 #include "poolkit/heap.hpp"
+#include "poolkit/pool_set.hpp"
 #include "support_pools.hpp"
 
 namespace poolkit::fuzz {
