@@ -24,7 +24,7 @@ PK_INLINE void* fast_malloc(std::size_t size) noexcept {
 
 PK_INLINE void fast_free(void* p) noexcept {
   auto x = reinterpret_cast<std::uintptr_t>(p);
-  std::uint8_t kind = x < kAddressLimit ? g_segment_map[x >> kSegmentShift].load(std::memory_order_relaxed)
+  std::uint8_t kind = x < kAddressLimit ? __atomic_load_n(&g_segment_map[x >> kSegmentShift], __ATOMIC_RELAXED)
                                             : std::uint8_t{kNotOurs};
   if (PK_LIKELY(kind == kSegmentHere)) {
     Segment* segment = segment_of(p);

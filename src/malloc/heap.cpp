@@ -24,7 +24,7 @@ constexpr Heap make_sentinel(std::index_sequence<I...>) noexcept {
 
 constexpr std::size_t kMetaChunk = 1 << 20;
 
-SpinLock g_heap_lock;
+constinit SpinLock g_heap_lock;
 Heap* g_all_heaps = nullptr;   // every heap ever made (pool_next), newest first
 Heap* g_free_heaps = nullptr;  // heaps of exited threads (free_next)
 std::uint8_t* g_meta_cursor = nullptr;

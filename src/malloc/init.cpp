@@ -24,7 +24,7 @@ void cache_unlock_all() noexcept;
 namespace {
 
 enum : int { kUninitialised, kInitialising, kReady };
-std::atomic<int> g_state{kUninitialised};
+constinit std::atomic<int> g_state{kUninitialised};
 
 void before_fork() noexcept {
   heap_pool_lock();

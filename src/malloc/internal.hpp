@@ -171,13 +171,15 @@ struct Options {
   std::uint64_t decay_ms;     // POOLKIT_DECAY_MS
   std::size_t mmap_threshold; // POOLKIT_MMAP_THRESHOLD
 };
-extern Options g_options;
+extern constinit Options g_options;
 void options_init() noexcept;
 void options_reread_if_early() noexcept;
 
 // ---- os.cpp ------------------------------------------------------------------
 extern constinit PageSource g_os;
-extern std::atomic<std::uint8_t> g_segment_map[kAddressLimit >> kSegmentShift];
+// Plain bytes, read and written with __atomic builtins: an array of std::atomic
+// could be zeroed by a dynamic initialiser after the first mallocs registered segments.
+extern std::uint8_t g_segment_map[kAddressLimit >> kSegmentShift];
 enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2 };
 void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept;
 std::uint64_t now_ms() noexcept;
@@ -222,7 +224,7 @@ std::size_t abandoned_segment_count() noexcept;
 void segment_unmap(Segment* segment) noexcept;
 
 // ---- pages (page.cpp) ----------------------------------------------------------
-extern Page g_empty_page;
+extern constinit Page g_empty_page;
 void* malloc_generic(Heap* heap, std::size_t size) noexcept;
 void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) noexcept;
 void page_collect(Page* page) noexcept;
@@ -279,7 +281,7 @@ struct GlobalCounters {
   std::atomic<std::uint64_t> purged_bytes;
   std::atomic<std::uint64_t> foreign_frees;
 };
-extern GlobalCounters g_counters;
+extern constinit GlobalCounters g_counters;
 void note_page_bytes(std::ptrdiff_t delta) noexcept;
 void note_huge(std::ptrdiff_t bytes, int count) noexcept;
 PK_INLINE void count(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -301,7 +303,7 @@ PK_INLINE Page* page_of(Segment* segment, const void* p) noexcept {
 PK_INLINE Segment* segment_lookup(const void* p) noexcept {
   auto x = reinterpret_cast<std::uintptr_t>(p);
   if (PK_UNLIKELY(x >= kAddressLimit)) return nullptr;
-  std::uint8_t v = g_segment_map[x >> kSegmentShift].load(std::memory_order_relaxed);
+  std::uint8_t v = __atomic_load_n(&g_segment_map[x >> kSegmentShift], __ATOMIC_RELAXED);
   if (PK_LIKELY(v == kSegmentHere)) return segment_of(p);
   if (v == kSegmentBefore) return reinterpret_cast<Segment*>((x & ~(kSegmentSize - 1)) - kSegmentSize);
   return nullptr;

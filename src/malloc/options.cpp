@@ -19,7 +19,7 @@ extern char** environ;
 
 namespace poolkit::malloc_impl {
 
-Options g_options = {
+constinit Options g_options = {
     .stats = 0,
     .check =
 #if POOLKIT_MALLOC_DEBUG
@@ -34,7 +34,7 @@ Options g_options = {
 
 namespace {
 
-bool g_read_before_environ = false;
+constinit bool g_read_before_environ = false;
 
 // Other POOLKIT_ variables of the project (tests, scripts, the CLI): known, not ours.
 constexpr const char* kOtherKnown[] = {"TEST_SCALE", "TEST_SEED", "LANES", "JOBS", "RUN_", "SUITE_", "BENCH_"};

@@ -24,10 +24,10 @@ constinit PageSource g_os{PageSource::Options{.brk_threshold = 0, .huge_pages = 
 // One byte per 4 MiB of the 47-bit address space (32 MiB of zero pages in .bss,
 // committed only where segments live): kSegmentHere where a segment starts,
 // kSegmentBefore for the chunk of a huge block aligned beyond a segment.
-std::atomic<std::uint8_t> g_segment_map[kAddressLimit >> kSegmentShift];
+std::uint8_t g_segment_map[kAddressLimit >> kSegmentShift];
 
 void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept {
-  g_segment_map[chunk >> kSegmentShift].store(value, std::memory_order_release);
+  __atomic_store_n(&g_segment_map[chunk >> kSegmentShift], value, __ATOMIC_RELEASE);
 }
 
 std::uint64_t now_ms() noexcept {

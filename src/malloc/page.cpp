@@ -13,7 +13,7 @@
 
 namespace poolkit::malloc_impl {
 
-Page g_empty_page{};
+constinit Page g_empty_page{};
 
 namespace {
 

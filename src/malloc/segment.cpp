@@ -15,9 +15,9 @@ namespace poolkit::malloc_impl {
 
 namespace {
 
-SpinLock g_abandoned_lock;
-Segment* g_abandoned = nullptr;  // guarded by g_abandoned_lock
-std::atomic<std::size_t> g_abandoned_count{0};
+constinit SpinLock g_abandoned_lock;
+constinit Segment* g_abandoned = nullptr;  // guarded by g_abandoned_lock
+constinit std::atomic<std::size_t> g_abandoned_count{0};
 
 std::uint64_t run_mask(std::size_t first, std::size_t count) noexcept {
   std::uint64_t ones = count >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;

@@ -23,8 +23,8 @@ struct alignas(64) CpuCache {
   std::atomic<std::uint32_t> count{0};  // written under lock, peeked without
 };
 
-CpuCache g_caches[kMaxCpus];
-std::atomic<std::uint64_t> g_next_trim_ms{0};
+constinit CpuCache g_caches[kMaxCpus];
+constinit std::atomic<std::uint64_t> g_next_trim_ms{0};
 
 std::size_t current_cpu() noexcept {
   int cpu = sched_getcpu();

@@ -14,7 +14,7 @@
 
 namespace poolkit::malloc_impl {
 
-GlobalCounters g_counters{};
+constinit GlobalCounters g_counters{};
 
 namespace {
 

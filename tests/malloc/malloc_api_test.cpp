@@ -376,8 +376,11 @@ TEST(MallocOverride, EveryOperatorNewAndDeleteUsesPoolkit) {
   delete w;
   delete[] ws;
   delete wn;
-  ::operator delete(::operator new(10), 10);
-  ::operator delete(::operator new(10, std::align_val_t{64}), 10, std::align_val_t{64});
+#if __cpp_sized_deallocation
+  ::operator delete(::operator new(10), std::size_t{10});
+  ::operator delete(::operator new(10, std::align_val_t{64}), std::size_t{10}, std::align_val_t{64});
+#endif
+  ::operator delete(::operator new(10, std::align_val_t{64}), std::align_val_t{64});
 }
 
 int g_handler_calls = 0;

@@ -5,8 +5,9 @@
 # unknown-option warning) and the bad-input reports (invalid pointer, double free,
 # overflow under POOLKIT_CHECK=1), each of which must abort with its message.
 set -u
-LIB=$1
-PROBE=$2
+LIB=$(realpath "$1")
+PROBE=$(realpath "$2")
+[ -f "$LIB" ] && [ -x "$PROBE" ] || { echo "usage: preload_test.sh LIB PROBE"; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
