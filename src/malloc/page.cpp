@@ -143,12 +143,20 @@ void queue_remove(Heap* heap, Page* page) noexcept {
   if (was_first) update_direct(heap, page->size_class);
 }
 
+// Back to the end of its queue (as mimalloc does): a page that regained one block
+// should not displace the page at the front that malloc is emptying.
 void page_unfull(Heap* heap, Page* page) noexcept {
   if (page->prev) page->prev->next = page->next;
   else heap->full = page->next;
   if (page->next) page->next->prev = page->prev;
   page->in_full.store(0, std::memory_order_relaxed);
-  queue_push_front(heap, page);
+  PageQueue* queue = &heap->queues[page->size_class];
+  page->next = nullptr;
+  page->prev = queue->last;
+  if (queue->last) queue->last->next = page;
+  else queue->first = page;
+  queue->last = page;
+  if (queue->first == page) update_direct(heap, page->size_class);
 }
 
 void heap_collect_full(Heap* heap) noexcept {
