@@ -33,7 +33,7 @@ void* api_calloc(std::size_t n, std::size_t size) noexcept {
   Segment* segment = segment_of(p);
   // A fresh huge mapping is already zero.
   if (total > g_options.mmap_threshold - kCheckOverhead && segment_lookup(p) == segment &&
-      segment->kind == SegmentKind::kHuge)
+      segment->kind == SegmentKind::kHuge && segment->huge_zeroed)
     return p;
   std::memset(p, 0, total);
   return p;

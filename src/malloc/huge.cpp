@@ -6,6 +6,12 @@
 // block follows at the first offset that has the alignment. Alignments of 4 MiB
 // and more put the header in the 4 MiB just below the block (kSegmentBefore).
 // realloc grows a huge block in place with mremap when the next pages are free.
+//
+// A freed huge block with the default alignment is kept in a small cache (8
+// mappings, 256 MiB at most) for the decay (POOLKIT_DECAY_MS) and reused by a
+// request of up to its size that does not waste more than a third of it: programs
+// that allocate and free big buffers in a loop then skip the mmap, the page
+// faults and the munmap. After the decay, or at malloc_trim, it is unmapped.
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +22,62 @@ namespace poolkit::malloc_impl {
 namespace {
 
 constexpr std::size_t kHeaderBytes = (sizeof(Segment) + 63) & ~std::size_t{63};
+constexpr std::size_t kCacheSlots = 8;
+constexpr std::size_t kCacheMaxBytes = std::size_t{256} << 20;
+
+struct HugeCache {
+  SpinLock lock;
+  Segment* slots[kCacheSlots] = {};
+  std::atomic<std::size_t> bytes{0};  // written under the lock, peeked without
+};
+constinit HugeCache g_huge_cache;
+
+void unmap_huge(Segment* segment) noexcept { os_free(segment->map_base, segment->map_size); }
+
+// A cached mapping that holds total bytes without wasting more than a third, or nullptr.
+Segment* cache_take(std::size_t total) noexcept {
+  LockGuard guard(g_huge_cache.lock);
+  for (Segment*& slot : g_huge_cache.slots) {
+    Segment* s = slot;
+    if (s != nullptr && s->map_size >= total && s->map_size - total <= s->map_size / 3) {
+      slot = nullptr;
+      g_huge_cache.bytes -= s->map_size;
+      return s;
+    }
+  }
+  return nullptr;
+}
+
+// Keeps a freed mapping; evicts the oldest when full. False: caller unmaps it.
+bool cache_put(Segment* segment) noexcept {
+  if (g_options.decay_ms == 0 || segment->map_size > kCacheMaxBytes / 2) return false;
+  segment->huge_cached_at_ms = now_ms();
+  Segment* evicted = nullptr;
+  {
+    LockGuard guard(g_huge_cache.lock);
+    Segment** free_slot = nullptr;
+    Segment** oldest = nullptr;
+    for (Segment*& slot : g_huge_cache.slots) {
+      if (slot == nullptr) free_slot = &slot;
+      else if (oldest == nullptr || slot->huge_cached_at_ms < (*oldest)->huge_cached_at_ms) oldest = &slot;
+    }
+    if (free_slot == nullptr) {
+      evicted = *oldest;
+      g_huge_cache.bytes -= evicted->map_size;
+      free_slot = oldest;
+    }
+    *free_slot = segment;
+    g_huge_cache.bytes += segment->map_size;
+    if (g_huge_cache.bytes > kCacheMaxBytes && evicted == nullptr) {
+      // Over the byte cap: drop the new one again rather than scan for more victims.
+      *free_slot = nullptr;
+      g_huge_cache.bytes -= segment->map_size;
+      return false;
+    }
+  }
+  if (evicted != nullptr) unmap_huge(evicted);
+  return true;
+}
 
 void init_header(Segment* segment, void* base, std::size_t map_size, std::uintptr_t user) noexcept {
   segment->kind = SegmentKind::kHuge;
@@ -25,6 +87,7 @@ void init_header(Segment* segment, void* base, std::size_t map_size, std::uintpt
   segment->huge_user = user;
   segment->huge_capacity = reinterpret_cast<std::uintptr_t>(base) + map_size - user;
   segment->huge_live = 1;
+  segment->huge_zeroed = 1;
   for (std::size_t i = 0; i < kSlicesPerSegment; ++i) {
     segment->pages[i].slice_offset = static_cast<std::uint8_t>(i);
     segment->pages[i].flags = kPageHuge;
@@ -50,6 +113,18 @@ void* huge_alloc(std::size_t size, std::size_t alignment) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
+  if (offset == kHeaderBytes) {
+    if (Segment* cached = cache_take(map_size)) {
+      std::uintptr_t user = reinterpret_cast<std::uintptr_t>(cached) + offset;
+      std::size_t cached_size = cached->map_size;
+      init_header(cached, cached, cached_size, user);
+      cached->huge_zeroed = 0;
+      segment_map_set(reinterpret_cast<std::uintptr_t>(cached), kSegmentHere);
+      note_huge(static_cast<std::ptrdiff_t>(cached_size), 1);
+      huge_cache_trim(false);
+      return reinterpret_cast<void*>(user);
+    }
+  }
   auto* base = static_cast<std::uint8_t*>(os_alloc_segment_aligned(map_size, far ? alignment : kSegmentSize));
   if (base == nullptr) {
     errno = ENOMEM;
@@ -69,8 +144,33 @@ void huge_free(Segment* segment, void* p) noexcept {
   segment->huge_live = 0;
   segment_map_set(segment->huge_user & ~(kSegmentSize - 1), kNotOurs);
   note_huge(-static_cast<std::ptrdiff_t>(segment->map_size), -1);
-  os_free(segment->map_base, segment->map_size);
+  bool cacheable = segment->map_base == segment && segment->huge_user - reinterpret_cast<std::uintptr_t>(segment) == kHeaderBytes;
+  if (!cacheable || !cache_put(segment)) unmap_huge(segment);
+  huge_cache_trim(false);
 }
+
+// Unmaps cached mappings older than the decay (all of them when `all`).
+bool huge_cache_trim(bool all) noexcept {
+  if (!all && g_huge_cache.bytes.load(std::memory_order_relaxed) == 0) return false;  // racy peek; the lock decides
+  std::uint64_t now = now_ms();
+  Segment* expired[kCacheSlots];
+  std::size_t n = 0;
+  {
+    LockGuard guard(g_huge_cache.lock);
+    for (Segment*& slot : g_huge_cache.slots) {
+      if (slot != nullptr && (all || now - slot->huge_cached_at_ms >= g_options.decay_ms)) {
+        g_huge_cache.bytes -= slot->map_size;
+        expired[n++] = slot;
+        slot = nullptr;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) unmap_huge(expired[i]);
+  return n != 0;
+}
+
+void huge_cache_lock() noexcept { g_huge_cache.lock.lock(); }
+void huge_cache_unlock() noexcept { g_huge_cache.lock.unlock(); }
 
 // Shrinks by unmapping the tail, grows with mremap when the following pages are free.
 bool huge_resize_in_place(Segment* segment, void* p, std::size_t size) noexcept {

@@ -30,8 +30,10 @@ void before_fork() noexcept {
   heap_pool_lock();
   abandoned_lock();
   cache_lock_all();
+  huge_cache_lock();
 }
 void after_fork() noexcept {
+  huge_cache_unlock();
   cache_unlock_all();
   abandoned_unlock();
   heap_pool_unlock();

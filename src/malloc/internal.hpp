@@ -123,7 +123,9 @@ struct Segment {
   std::size_t map_size;
   std::size_t huge_capacity;          // usable bytes from the user pointer
   std::uintptr_t huge_user;           // the user pointer
-  std::uint64_t huge_live;            // 1 while allocated (double-free check)
+  std::uint32_t huge_live;            // 1 while allocated (double-free check)
+  std::uint32_t huge_zeroed;          // 1 while the block is fresh from mmap (calloc skips memset)
+  std::uint64_t huge_cached_at_ms;    // when it entered the huge cache
   Page pages[kSlicesPerSegment];
 };
 
@@ -251,6 +253,9 @@ void heap_pool_unlock() noexcept;
 void* huge_alloc(std::size_t size, std::size_t alignment) noexcept;
 void huge_free(Segment* segment, void* p) noexcept;
 bool huge_resize_in_place(Segment* segment, void* p, std::size_t size) noexcept;
+bool huge_cache_trim(bool all) noexcept;
+void huge_cache_lock() noexcept;
+void huge_cache_unlock() noexcept;
 
 // ---- free (free.cpp) -----------------------------------------------------------
 void free_generic(Segment* segment, Page* page, void* p) noexcept;
