@@ -104,9 +104,16 @@ lane_fuzz() {
 
 # --- suite section: real programs on the drop-in malloc (tests/programs/run.sh) ---
 # Each program runs with and without libpoolkit-malloc.so preloaded; outputs must match.
+# Each step that passes or fails counts as one test in the totals.
 lane_programs() {
   scripts/deps.sh programs
-  tests/programs/run.sh
+  local log rc=0
+  log=$(mktemp)
+  tests/programs/run.sh 2>&1 | tee "$log" || rc=$?
+  TOTAL_PASSED=$((TOTAL_PASSED + $(grep -c '^PASS ' "$log" || true)))
+  TOTAL_FAILED=$((TOTAL_FAILED + $(grep -c '^FAIL ' "$log" || true)))
+  rm -f "$log"
+  return $rc
 }
 # --- end of suite section ---
 
