@@ -80,7 +80,7 @@ lane_fuzz() {
     -DPOOLKIT_BUILD_FUZZ=ON -DPOOLKIT_BUILD_TESTS=OFF -DPOOLKIT_BUILD_EXAMPLES=OFF \
     -DPOOLKIT_BUILD_MALLOC=OFF -DPOOLKIT_BUILD_TOOLS=OFF -DPOOLKIT_WERROR=ON \
     "-DPOOLKIT_SANITIZE=address;undefined" >/dev/null
-  cmake --build build/fuzz -j "$JOBS"
+  cmake --build build/fuzz -j "$JOBS" --target poolkit_fuzzers
   local rc=0 harness name scratch
   for harness in build/fuzz/tests/fuzz/fuzz_*; do
     [ -x "$harness" ] && [ -f "$harness" ] || continue
