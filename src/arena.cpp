@@ -73,6 +73,7 @@ void Arena::enter(Region* r, std::uintptr_t top) noexcept {
   begin_ = region_begin(r);
   end_ = region_end(r);
   top_ = top;
+  last_ = 0;
 }
 
 // Unwinds the chain down to keep (nullptr: all of it): the largest dropped region
@@ -168,6 +169,7 @@ bool Arena::rewind(const Mark& m) noexcept {
   } else {
     current_ = nullptr;
     begin_ = buffer_begin_, end_ = buffer_end_, top_ = m.top;
+    last_ = 0;
   }
   used_before_ = m.used_before;
   live_ = m.live;
@@ -200,6 +202,7 @@ void Arena::release() noexcept {
     current_ = nullptr;
     begin_ = top_ = buffer_top_ = buffer_begin_;
     end_ = buffer_end_;
+    last_ = 0;
   }
 }
 

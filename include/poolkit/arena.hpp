@@ -56,9 +56,10 @@ class Arena {
   /// size bytes aligned to align (a power of two up to 4096); size 0 gets a unique
   /// byte. nullptr for a bad alignment, a size that overflows, or no memory.
   [[nodiscard]] void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
-  /// Frees p only if it is the most recent block (size as allocated): the top moves
-  /// back. Anything else is a no-op, foreign pointers included: memory comes back
-  /// with reset() or rewind().
+  /// Frees p only if it is the most recent block (same pointer, size as allocated):
+  /// the top moves back, once; the block before it is not freed by a second call.
+  /// Anything else is a no-op, foreign and interior pointers included: memory
+  /// comes back with reset() or rewind().
   void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
   /// True for any address in the used part of the arena's regions or buffer.
   bool owns(const void* p) const noexcept;
@@ -142,6 +143,10 @@ class Arena {
   std::size_t live_ = 0;
   std::size_t requested_ = 0;
   std::uintptr_t begin_ = 0;  // start of the current region's usable bytes
+  // Start of the most recent block while it is still the newest; 0 once it is freed
+  // or the top moves by rewind/release. Only this block can be freed: comparing with
+  // top alone would take an interior pointer that ends at the top for a block.
+  std::uintptr_t last_ = 0;
 
   Region* current_ = nullptr;  // nullptr: in the buffer, or nothing yet
   Region* spare_ = nullptr;    // a region kept by release()/rewind() for the next growth
@@ -170,6 +175,7 @@ inline void* Arena::allocate(std::size_t size, std::size_t align) noexcept {
     std::uintptr_t end = p + size + (size == 0);
     if (end > p && end <= end_) [[likely]] {  // end <= p: the size wrapped around
       top_ = end;
+      last_ = p;
       ++live_;
       requested_ += size;
       annotate_allocated(reinterpret_cast<void*>(p), size);
@@ -182,10 +188,11 @@ inline void* Arena::allocate(std::size_t size, std::size_t align) noexcept {
 inline void Arena::deallocate(void* p, std::size_t size, std::size_t) noexcept {
   if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
   auto x = reinterpret_cast<std::uintptr_t>(p);
-  if (x >= begin_ && x < top_ && top_ - x == size + (size == 0)) {
+  if (x == last_ && top_ - x == size + (size == 0)) {
     note_peak();
     annotate_freed(p, top_ - x);
     top_ = x;
+    last_ = 0;
     --live_;
     requested_ -= size;
     ++deallocations_;
