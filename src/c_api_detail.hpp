@@ -13,7 +13,8 @@ namespace poolkit::c_api {
 inline poolkit_stats to_c(const PoolStats& s) noexcept {
   return poolkit_stats{s.bytes_requested, s.bytes_in_use, s.peak_in_use, s.bytes_free,
                        s.largest_free,    s.bytes_reserved, s.live_blocks, s.allocations,
-                       s.deallocations,   s.failures,       s.regions};
+                       s.deallocations,   s.failures,       s.regions,
+                       s.fixed_size_blocks ? 1 : 0, s.calls_counted ? 1 : 0};
 }
 
 inline PoolStats from_c(const poolkit_stats& s) noexcept {
@@ -29,6 +30,8 @@ inline PoolStats from_c(const poolkit_stats& s) noexcept {
   out.deallocations = s.deallocations;
   out.failures = s.failures;
   out.regions = s.regions;
+  out.fixed_size_blocks = s.fixed_size_blocks != 0;
+  out.calls_counted = s.calls_counted != 0;
   return out;
 }
 

@@ -165,23 +165,26 @@ void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
     ++failures_;
     return nullptr;
   }
-  // A good request reaches here only with an empty free list and a used-up current
-  // block: move to the next block kept by release(), or grow.
-  if (!(current_ && current_->next)) {
-    if (!grows() || !add_block()) {
-      ++failures_;
-      return nullptr;
+  // The inline path takes every good request while the free list has a chunk: carve
+  // the next chunk of the current block, else move to the next block kept by
+  // release(), or grow.
+  if (bump_ == bump_end_) {
+    if (!(current_ && current_->next)) {
+      if (!grows() || !add_block()) {
+        ++failures_;
+        return nullptr;
+      }
     }
+    Block* next = current_ ? current_->next : first_;
+    if (current_) current_->carved_end = bump_;
+    current_ = next;
+    bump_ = next->carved_end;
+    bump_end_ = next->base + next->chunks * chunk_size_;
   }
-  Block* next = current_ ? current_->next : first_;
-  if (current_) current_->carved_end = bump_;
-  current_ = next;
-  bump_ = next->carved_end;
-  bump_end_ = next->base + next->chunks * chunk_size_;
   void* p = bump_;
   bump_ += chunk_size_;
   annotate::block_allocated(this, p, size);
-  note_allocated(size);
+  if constexpr (kCountsCalls) note_allocated(size);
   return p;
 }
 
@@ -208,14 +211,17 @@ bool FixedPool::owns(const void* p) const noexcept {
 }
 
 void FixedPool::release() noexcept {
-  released_ += live_;
-  live_ = 0;
-  bytes_requested_ = 0;
+  if constexpr (kCountsCalls) {
+    released_ = allocations_ - deallocations_;
+    bytes_requested_ = 0;
+  }
   if constexpr (kForwardToMalloc) {
     forwarded_->free_all();
     annotate::pool_reset(this);
     return;
   }
+  std::size_t carved = carved_chunks();
+  if (carved > peak_carved_) peak_carved_ = carved;
   free_ = nullptr;
   for (Block* b = first_; b; b = b->next) {
     annotate::region_unavailable(b->base, b->chunks * chunk_size_);
@@ -227,33 +233,61 @@ void FixedPool::release() noexcept {
   bump_end_ = first_ ? first_->base + first_->chunks * chunk_size_ : nullptr;
 }
 
+std::size_t FixedPool::carved_chunks() const noexcept {
+  std::size_t carved = 0;
+  for (const Block* b = first_; b; b = b->next) carved += std::size_t(carved_end(b) - b->base) / chunk_size_;
+  return carved;
+}
+
+// Stops at limit: a longer list has a cycle (a double free in a release build), and
+// stats() must not hang on it.
+std::size_t FixedPool::free_list_length(std::size_t limit) const noexcept {
+  std::size_t n = 0;
+  for (FreeChunk* c = free_; c && n < limit; c = link_of(c)) ++n;
+  return n;
+}
+
+std::size_t FixedPool::live_chunks() const noexcept {
+  if constexpr (kForwardToMalloc) return forwarded_->count();
+  std::size_t carved = carved_chunks();
+  return carved - free_list_length(carved);
+}
+
 PoolStats FixedPool::stats() const noexcept {
   PoolStats s;
-  s.bytes_requested = bytes_requested_;
-  s.bytes_in_use = live_ * chunk_size_;
-  s.peak_in_use = peak_live_ * chunk_size_;
-  std::size_t free_chunks = total_chunks_ - live_;
+  const std::size_t live = live_chunks();
+  std::size_t free_chunks = total_chunks_ - live;
   std::size_t reserved = bytes_reserved_;
   std::size_t regions = blocks_;
+  // The peak of live chunks is the peak of carved ones (see the invariants).
+  std::size_t peak = peak_carved_ > live ? peak_carved_ : live;
   if constexpr (kForwardToMalloc) {
-    free_chunks = fixed_capacity_ ? fixed_capacity_ - live_ : 0;
-    reserved = live_ * chunk_size_;
-    regions = live_;
+    free_chunks = fixed_capacity_ ? fixed_capacity_ - live : 0;
+    reserved = live * chunk_size_;
+    regions = live;
+  } else {
+    std::size_t carved = carved_chunks();
+    if (carved > peak) peak = carved;
   }
+  s.bytes_in_use = live * chunk_size_;
+  s.bytes_requested = kCountsCalls ? bytes_requested_ : s.bytes_in_use;
+  s.peak_in_use = peak * chunk_size_;
   s.bytes_free = free_chunks * chunk_size_;
   s.largest_free = free_chunks ? chunk_size_ : 0;
   s.bytes_reserved = reserved;
-  s.live_blocks = live_;
-  s.allocations = live_ + deallocations_ + released_;
+  s.live_blocks = live;
+  s.allocations = allocations_;
   s.deallocations = deallocations_;
   s.failures = failures_;
   s.regions = regions;
+  s.fixed_size_blocks = true;
+  s.calls_counted = kCountsCalls;
   return s;
 }
 
 bool FixedPool::check() const noexcept {
   if constexpr (kForwardToMalloc) {
-    return forwarded_->count() == live_ || broken("forwarded blocks disagree with the live count");
+    return forwarded_->count() == counted_live() || broken("forwarded blocks disagree with the live count");
   }
   std::size_t blocks = 0, chunks = 0, carved = 0;
   bool past_current = false;
@@ -288,14 +322,14 @@ bool FixedPool::check() const noexcept {
     if (!b || x >= carved_end(b) || std::size_t(x - b->base) % chunk_size_ != 0)
       return broken("a free-list node is not a carved chunk of this pool");
   }
-  if (free_count + live_ != carved) return broken("free + live chunks != carved chunks");
-  if (peak_live_ < live_) return broken("peak below live");
+  if (kCountsCalls && free_count + counted_live() != carved)
+    return broken("free + live chunks != carved chunks (live as counted by allocate and deallocate)");
   return true;
 }
 
 void* FixedPool::forward_allocate(std::size_t size, std::size_t align) noexcept {
   if (size > chunk_size_ || !is_pow2(align) || align > chunk_align_ ||
-      (fixed_capacity_ && live_ >= fixed_capacity_)) {
+      (fixed_capacity_ && forwarded_->count() >= fixed_capacity_)) {
     ++failures_;
     return nullptr;
   }
@@ -305,6 +339,7 @@ void* FixedPool::forward_allocate(std::size_t size, std::size_t align) noexcept 
     return nullptr;
   }
   note_allocated(size);
+  if (forwarded_->count() > peak_carved_) peak_carved_ = forwarded_->count();
   return p;
 }
 

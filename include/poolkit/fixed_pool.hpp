@@ -1,6 +1,7 @@
 // poolkit/fixed_pool.hpp: a pool of chunks of one size. The fastest way to get many
 // objects of one type: allocate and deallocate are a handful of inline instructions
-// (an intrusive LIFO free list), no per-chunk header, no locks, no system calls.
+// (pop or push an intrusive LIFO free list), no per-chunk header, no locks, no system
+// calls, no counters (stats() derives its figures when asked).
 // Pick it for nodes, messages, particles; ObjectPool<T> (object_pool.hpp) wraps it for typed objects.
 #pragma once
 
@@ -39,6 +40,12 @@ class FixedPool {
 #else
   static constexpr bool kChecksFrees = true;
 #endif
+  /// Whether allocate/deallocate count calls and requested bytes: debug builds and the
+  /// POOLKIT_FORWARD_TO_MALLOC build. NDEBUG builds keep no counter on the hot path:
+  /// stats() derives live chunks, peak and bytes from the blocks and the free list,
+  /// and says calls_counted = false. The hot path is inline: build poolkit and the
+  /// code that calls the pool with the same NDEBUG setting.
+  static constexpr bool kCountsCalls = kChecksFrees || kForwardToMalloc;
 
   /// nullptr when options are acceptable, else why not (the constructor throws
   /// std::invalid_argument with that text). Sizes too large for memory are not
@@ -57,7 +64,7 @@ class FixedPool {
   /// The default align is the contract's (16): a pool made with chunk_align 8
   /// wants allocate(n, 8).
   [[nodiscard]] void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
-  /// Returns a chunk; nullptr does nothing. size is used for statistics only.
+  /// Returns a chunk; nullptr does nothing. size is used for statistics only (kCountsCalls).
   /// A pointer not from this pool, an interior pointer or an immediate double free
   /// is ignored and counted in rejected_frees() in debug builds; in release builds
   /// it is undefined behaviour (use Guarded<FixedPool> to catch it).
@@ -66,6 +73,7 @@ class FixedPool {
   bool owns(const void* p) const noexcept;
   /// Frees every chunk at once. Keeps the blocks for reuse; the destructor returns them.
   void release() noexcept;
+  /// Derived on demand: O(blocks + free chunks), as it walks the free list.
   PoolStats stats() const noexcept;
   /// Walks every structure and checks the invariants below; on a violation prints
   /// which one to stderr and returns false. O(chunks).
@@ -104,7 +112,12 @@ class FixedPool {
   //    current_ are fully carved, blocks after it not at all (after release()).
   //  - bump_ is a chunk boundary in current_, bump_ <= bump_end_ = its chunk end.
   //  - every free-list node is a carved chunk boundary inside a block, no node twice.
-  //  - carved chunks == live_ + length of the free list; total_chunks_ = sum of block chunks.
+  //  - total_chunks_ = sum of block chunks; live chunks = carved chunks - free-list length
+  //    (no live counter: stats() derives it), and with kCountsCalls that equals
+  //    allocations_ - deallocations_ - released_.
+  //  - a chunk is carved only when the free list is empty (all carved chunks live), so
+  //    the peak of live chunks is the peak of carved chunks: max(peak_carved_, carved now),
+  //    carved only falling at release(), which records it in peak_carved_.
 
   void* allocate_slow(std::size_t size, std::size_t align) noexcept;
   bool accept_free(void* p) noexcept;
@@ -114,29 +127,34 @@ class FixedPool {
   void for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx);
   const Block* find_block(const void* p) const noexcept;
   std::byte* carved_end(const Block* b) const noexcept { return b == current_ ? bump_ : b->carved_end; }
+  std::size_t carved_chunks() const noexcept;
+  std::size_t free_list_length(std::size_t limit) const noexcept;
+  std::size_t live_chunks() const noexcept;
+  std::size_t counted_live() const noexcept { return std::size_t(allocations_ - deallocations_ - released_); }
+  // Only with kCountsCalls (the callers say if constexpr).
   void note_allocated(std::size_t size) noexcept {
     bytes_requested_ += size;
-    if (++live_ > peak_live_) peak_live_ = live_;
+    ++allocations_;
   }
   void note_freed(std::size_t size) noexcept {
-    --live_;
     ++deallocations_;
     bytes_requested_ -= size < bytes_requested_ ? size : bytes_requested_;
   }
 
   // Hot fields first: one cache line serves allocate and deallocate.
   FreeChunk* free_ = nullptr;
+  std::size_t chunk_size_ = 0;  // the stride: usable bytes per chunk
+  std::size_t chunk_align_ = 0;
   std::byte* bump_ = nullptr;      // next uncarved chunk in current_
   std::byte* bump_end_ = nullptr;  // end of current_'s chunks
-  std::size_t chunk_size_ = 0;     // the stride: usable bytes per chunk
-  std::size_t chunk_align_ = 0;
-  std::size_t live_ = 0;
-  std::size_t peak_live_ = 0;
+  // kCountsCalls builds only.
   std::size_t bytes_requested_ = 0;
+  std::uint64_t allocations_ = 0;
   std::uint64_t deallocations_ = 0;
+  std::uint64_t released_ = 0;  // live chunks freed by release()
 
+  std::size_t peak_carved_ = 0;  // carved chunks before the last release() that had the most
   std::uint64_t failures_ = 0;
-  std::uint64_t released_ = 0;  // live chunks freed by release(), for the allocation count
   std::uint64_t rejected_frees_ = 0;
   Block* first_ = nullptr;
   Block* current_ = nullptr;
@@ -154,35 +172,30 @@ class FixedPool {
 
 static_assert(Pool<FixedPool>);
 
-// The hot paths, inline. Free list first: the most recently freed chunk is the one
-// most likely still in cache, and reusing it leaves untouched pages untouched (RSS
-// grows only when the live set does). Bumping through the current block comes
-// second, the slow path (a new block) last.
+// The hot paths, inline: pop and push the free list, nothing else (no counters in
+// release builds: every read-modify-write of a field that the next call reads again
+// lengthens the chain from one call to the next). The most recently freed chunk is
+// the one most likely still in cache, and reusing it leaves untouched pages untouched
+// (RSS grows only when the live set does). Bumping through the current block, a new
+// block and bad requests are out of line in allocate_slow.
 inline void* FixedPool::allocate(std::size_t size, std::size_t align) noexcept {
   if constexpr (kForwardToMalloc) return forward_allocate(size, align);
-  if (size <= chunk_size_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
-    void* p;
-    if (FreeChunk* chunk = free_) [[likely]] {
-      annotate::metadata_open(chunk, sizeof(FreeChunk));
-      free_ = chunk->next;
-      annotate::metadata_close(chunk, sizeof(FreeChunk));
-      p = chunk;
-    } else if (bump_ != bump_end_) {
-      p = bump_;
-      bump_ += chunk_size_;
-    } else {
-      return allocate_slow(size, align);
-    }
-    annotate::block_allocated(this, p, size);
-    note_allocated(size);
-    return p;
+  FreeChunk* chunk = free_;
+  if (chunk && size <= chunk_size_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
+    annotate::metadata_open(chunk, sizeof(FreeChunk));
+    free_ = chunk->next;
+    annotate::metadata_close(chunk, sizeof(FreeChunk));
+    annotate::block_allocated(this, chunk, size);
+    if constexpr (kCountsCalls) note_allocated(size);
+    return chunk;
   }
   return allocate_slow(size, align);
 }
 
 inline void FixedPool::deallocate(void* p, std::size_t size, std::size_t) noexcept {
   if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
-  if (!p) return;
+  if (!p) [[unlikely]]
+    return;
   if constexpr (kChecksFrees) {
     if (!accept_free(p)) return;
   }
@@ -192,7 +205,7 @@ inline void FixedPool::deallocate(void* p, std::size_t size, std::size_t) noexce
   chunk->next = free_;
   annotate::metadata_close(chunk, sizeof(FreeChunk));
   free_ = chunk;
-  note_freed(size);
+  if constexpr (kCountsCalls) note_freed(size);
 }
 
 }  // namespace poolkit

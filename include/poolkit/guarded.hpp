@@ -157,6 +157,7 @@ class Guarded {
     s.allocations = allocations_;
     s.deallocations = deallocations_;
     s.failures = failures_;
+    s.calls_counted = true;  // Guarded counts them itself
     return s;
   }
 

@@ -117,6 +117,7 @@ class PerCpu {
   /// an upper bound of the true peak; largest_free: the largest of any shard).
   PoolStats stats() const noexcept {
     PoolStats total;
+    total.fixed_size_blocks = !shards_.empty();
     for (const auto& s : shards_) {
       std::lock_guard lock(s->mutex);
       PoolStats x = s->pool.stats();
@@ -131,6 +132,8 @@ class PerCpu {
       total.deallocations += x.deallocations;
       total.failures += x.failures;
       total.regions += x.regions;
+      total.fixed_size_blocks = total.fixed_size_blocks && x.fixed_size_blocks;
+      total.calls_counted = total.calls_counted && x.calls_counted;
     }
     return total;
   }

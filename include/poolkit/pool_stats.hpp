@@ -25,6 +25,11 @@ struct PoolStats {
   std::uint64_t deallocations = 0;  // deallocate() calls that freed a block
   std::uint64_t failures = 0;       // allocate() calls that returned nullptr
   std::uint64_t regions = 0;        // regions (blocks, chunks of pages) currently held
+  // What the figures mean for this pool.
+  bool fixed_size_blocks = false;  // every free piece is one block size (FixedPool): any free
+                                   // piece serves any request, external fragmentation is 0
+  bool calls_counted = true;       // false: allocations and deallocations were not counted
+                                   // (FixedPool in NDEBUG builds: no counters on its hot path)
 
   /// Bytes lost inside live blocks to headers, rounding and alignment.
   std::size_t internal_waste() const noexcept {
@@ -34,8 +39,10 @@ struct PoolStats {
   double internal_fragmentation() const noexcept {
     return bytes_in_use ? double(internal_waste()) / double(bytes_in_use) : 0.0;
   }
-  /// 1 - largest free / total free: 0 when all free memory is one piece.
+  /// 1 - largest free / total free: 0 when all free memory is one piece, or when every
+  /// free piece is the one size the pool serves (fixed_size_blocks).
   double external_fragmentation() const noexcept {
+    if (fixed_size_blocks) return 0.0;
     return bytes_free ? 1.0 - double(largest_free) / double(bytes_free) : 0.0;
   }
 };

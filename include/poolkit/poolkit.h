@@ -27,6 +27,8 @@ typedef struct poolkit_stats {
   uint64_t deallocations;
   uint64_t failures;
   uint64_t regions;
+  int fixed_size_blocks; /* nonzero: every free piece is one size (fixed pools): no external fragmentation */
+  int calls_counted;     /* 0: allocations and deallocations not counted (fixed pools in NDEBUG builds) */
 } poolkit_stats;
 
 /* Writes stats as a readable block headed by name. */
