@@ -42,7 +42,8 @@ Heap::Heap(Options options) noexcept
     : options_(options),
       source_(options.source ? options.source : &PageSource::system()),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
-      next_region_size_(options.region_size) {
+      next_region_size_(options.region_size),
+      cache_(options.front_cache && !kForwardToMalloc ? options.front_cache_depth : 0) {
   if (options_.growth == 0) options_.growth = 1;
   annotate::pool_created(this);
 }
@@ -57,10 +58,6 @@ Heap::~Heap() {
 }
 
 // ---- allocation -------------------------------------------------------------
-
-void* Heap::allocate(std::size_t size, std::size_t align) noexcept {
-  return allocate_prefixed(0, size, align);
-}
 
 void* Heap::allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
   std::size_t total;
@@ -78,6 +75,10 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
     ++failures_;
     return nullptr;
   }
+  if (align <= L::kGranule && needed <= Cache::kMaxBlock) {  // prefixed requests use the cache too
+    const std::size_t c = Cache::class_of_block(needed);
+    if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, total);
+  }
   // Room for a leading gap that is either empty or a whole free block.
   const std::size_t search = align <= L::kGranule ? needed : needed + align + L::kMinBlock;
   std::uintptr_t block = index_.find(search);
@@ -89,8 +90,12 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
   return carve(block, prefix, needed, align, total);
 }
 
-// The slow path of a search: coalesce (deferred mode) or grow.
+// The slow path of a search: empty the front cache, coalesce (deferred mode) or grow.
 std::uintptr_t Heap::find_or_grow(std::size_t search) noexcept {
+  if (cache_.bytes() != 0) {
+    flush_cache();
+    if (std::uintptr_t block = index_.find(search)) return block;
+  }
   if (options_.coalescing == Coalescing::kDeferred && worth_coalescing(search)) {
     coalesce();
     if (std::uintptr_t block = index_.find(search)) return block;
@@ -170,7 +175,9 @@ void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
 
 // ---- freeing ----------------------------------------------------------------
 
-void Heap::deallocate(void* p, std::size_t, std::size_t) noexcept {
+// Everything the inline fast path did not take: null, bad pointers, blocks outside
+// the last region used, big blocks, and a size class that is full (flushed first).
+void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
   if (!p) return;
   if constexpr (kForwardToMalloc) {
     forward_deallocate(p);
@@ -178,7 +185,30 @@ void Heap::deallocate(void* p, std::size_t, std::size_t) noexcept {
   }
   Region* region;
   if (!validate(p, &region)) return;
-  free_block(region, L::block_of(reinterpret_cast<std::uintptr_t>(p)));
+  const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
+  const std::size_t c = Cache::class_of_block(L::size_of(header(block)));
+  if (c < Cache::kClasses && cache_.depth() != 0) {
+    if (!cache_.has_room(c)) flush_class(c);  // may merge a neighbour: read the header after it
+    push_cached(c, block, header(block));
+    return;
+  }
+  free_block(region, block);
+}
+
+void Heap::flush_cache() noexcept {
+  for (std::size_t c = 2; c < Cache::kClasses; ++c) flush_class(c);
+}
+
+// Really frees every block of class c: each merges with its free neighbours (or,
+// deferred, joins the index). Their accounting was done when they were cached.
+void Heap::flush_class(std::size_t c) noexcept {
+  for (std::uintptr_t block = cache_.take_all(c); block;) {
+    const std::uintptr_t next = L::next_free(block);
+    L::store_word(block, header(block) & ~L::kCachedBit);
+    ++frees_since_coalesce_;
+    release_block(find_region(block), block);
+    block = next;
+  }
 }
 
 void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
@@ -186,7 +216,13 @@ void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
   const std::size_t size = L::size_of(h);
   note_freed(size, size - L::kHeaderSize - L::slack_of(h));
   annotate::block_freed(this, reinterpret_cast<void*>(L::payload_of(block)), size - L::kHeaderSize);
+  release_block(region, block);
+}
 
+// Makes a used block (already accounted for and annotated as freed) free.
+void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
+  const std::uint64_t h = header(block);
+  const std::size_t size = L::size_of(h);
   if (options_.coalescing == Coalescing::kDeferred) {
     write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
     L::write_footer(block, size);
@@ -318,10 +354,16 @@ Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
   for (Region* r = regions_; r; r = r->next) {
     if (contains(r)) {
       last_hit_ = r;
+      set_hot(r);
       return r;
     }
   }
   return nullptr;
+}
+
+void Heap::set_hot(const Region* r) const noexcept {
+  hot_begin_ = r ? r->first_block() : 0;
+  hot_span_ = r ? r->span() : 0;
 }
 
 Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) const noexcept {
@@ -332,7 +374,7 @@ Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) co
   if (!L::tag_ok(block, h, secret_)) return BlockState::kInterior;
   const std::size_t size = L::size_of(h);
   if (size < L::kMinBlock || size > region->sentinel() - block) return BlockState::kInterior;
-  return L::is_free(h) ? BlockState::kFree : BlockState::kLive;
+  return L::is_free(h) || L::is_cached(h) ? BlockState::kFree : BlockState::kLive;
 }
 
 Heap::BlockState Heap::inspect(const void* p) const noexcept {
@@ -429,7 +471,10 @@ void Heap::return_region(Region* region) noexcept {
   if (region->prev) region->prev->next = region->next;
   else regions_ = region->next;
   if (region->next) region->next->prev = region->prev;
-  if (last_hit_ == region) last_hit_ = nullptr;
+  if (last_hit_ == region) {
+    last_hit_ = nullptr;
+    set_hot(nullptr);
+  }
   --region_count_;
   bytes_reserved_ -= region->size;
   const std::size_t size = region->size;
@@ -445,6 +490,7 @@ bool Heap::region_returnable(const Region* region, std::uintptr_t block, std::si
 
 void Heap::coalesce() noexcept {
   if constexpr (kForwardToMalloc) return;
+  flush_cache();
   frees_since_coalesce_ = 0;
   for (Region* r = regions_; r;) {
     Region* next = r->next;
@@ -493,6 +539,7 @@ void Heap::release() noexcept {
     forwarded_.clear();
   } else {
     index_.clear();
+    cache_.reset(cache_.depth());
     if (options_.return_empty_regions) {
       while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
     }
@@ -525,7 +572,8 @@ PoolStats Heap::stats() const noexcept {
   s.bytes_requested = bytes_requested_;
   s.bytes_in_use = bytes_in_use_;
   s.peak_in_use = peak_in_use_;
-  s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize;
+  s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize + cache_.bytes() -
+                 cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
   s.bytes_reserved = kForwardToMalloc ? bytes_in_use_ : bytes_reserved_;
@@ -538,7 +586,7 @@ PoolStats Heap::stats() const noexcept {
 }
 
 bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
-                        std::size_t* free_count, std::size_t* requested) const noexcept {
+                        std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept {
   const bool immediate = options_.coalescing == Coalescing::kImmediate;
   std::uintptr_t block = region->first_block();
   const std::uintptr_t end = region->sentinel();
@@ -550,7 +598,12 @@ bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size
     if (size < L::kMinBlock || size % L::kGranule || size > end - block)
       return fail_check("block size out of range", block);
     if (L::prev_is_free(h) != prev_free) return fail_check("previous-is-free bit disagrees", block);
-    if (L::is_free(h)) {
+    if (h & 8) return fail_check("reserved header bit set", block);
+    if (L::is_cached(h)) {
+      if (L::is_free(h)) return fail_check("a block both free and cached", block);
+      if (Cache::class_of_block(size) >= Cache::kClasses) return fail_check("a cached block too big to cache", block);
+      *cached_bytes += size;
+    } else if (L::is_free(h)) {
       if (L::load_word(block + size - L::kWord) != size) return fail_check("footer disagrees with header", block);
       if (immediate && prev_free) return fail_check("two neighbouring free blocks", block);
       if (immediate && options_.return_empty_regions && region_count_ > 1 && size == region->span())
@@ -610,9 +663,10 @@ bool Heap::check_index() const noexcept {
 
 bool Heap::check() const noexcept {
   if constexpr (kForwardToMalloc) return forwarded_.size() == live_blocks_;
-  std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0;
+  std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0,
+              cached_bytes = 0;
   for (const Region* r = regions_; r; r = r->next) {
-    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested)) return false;
+    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested, &cached_bytes)) return false;
     reserved += r->size;
     ++regions;
   }
@@ -620,7 +674,37 @@ bool Heap::check() const noexcept {
   if (used_bytes != bytes_in_use_ || used_count != live_blocks_ || requested != bytes_requested_)
     return fail_check("live-block counters disagree", 0);
   if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
-  return check_index();
+  if (cached_bytes != cache_.bytes()) return fail_check("cached bytes disagree with the cached blocks", 0);
+  return check_index() && check_cache();
+}
+
+// Every cached block is on the list of its size, once; the counts agree and keep the bound.
+bool Heap::check_cache() const noexcept {
+  std::vector<std::uintptr_t> cached;
+  try {
+    for (const Region* r = regions_; r; r = r->next) {
+      for (std::uintptr_t b = r->first_block(); b < r->sentinel(); b += L::size_of(header(b)))
+        if (L::is_cached(header(b))) cached.push_back(b);
+    }
+  } catch (...) {
+    return fail_check("out of memory while checking", 0);
+  }
+  std::sort(cached.begin(), cached.end());
+  std::size_t total = 0;
+  for (std::size_t c = 2; c < Cache::kClasses; ++c) {
+    std::size_t n = 0;
+    for (std::uintptr_t b = cache_.head(c); b; b = L::next_free(b)) {
+      if (!std::binary_search(cached.begin(), cached.end(), b))
+        return fail_check("cache list holds something that is not a cached block", b);
+      if (Cache::class_of_block(L::size_of(header(b))) != c) return fail_check("cached block on the wrong list", b);
+      if (++n > cache_.count(c)) return fail_check("cache list longer than its count", b);
+    }
+    if (n != cache_.count(c)) return fail_check("cache list shorter than its count", c);
+    if (n > cache_.depth()) return fail_check("cache class over its bound", c);
+    total += n;
+  }
+  if (total != cached.size()) return fail_check("a cached block is on no cache list", 0);
+  return true;
 }
 
 // ---- POOLKIT_FORWARD_TO_MALLOC ------------------------------------------------

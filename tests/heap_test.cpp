@@ -10,6 +10,7 @@
 #include <memory_resource>
 #include <random>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +27,14 @@ namespace {
 Heap::Options with(Heap::Coalescing c) {
   Heap::Options o;
   o.coalescing = c;
+  return o;
+}
+
+// The boundary-tag layer alone: freed blocks merge at once instead of waiting in the
+// front cache. Tests of exact merging and free-block counts use it.
+Heap::Options no_cache() {
+  Heap::Options o;
+  o.front_cache = false;
   return o;
 }
 
@@ -86,7 +95,7 @@ TEST(Heap, BadAlignmentFails) {
 }
 
 TEST(Heap, HonoursEveryAlignmentUpTo4096) {
-  Heap heap;
+  Heap heap(no_cache());
   std::vector<void*> blocks;
   for (std::size_t a = 1; a <= 4096; a <<= 1) {
     for (std::size_t n : {1u, 24u, 100u, 3000u}) {
@@ -139,7 +148,7 @@ TEST(Heap, SplitsABlockAndKeepsTheRemainderFree) {
 
 TEST(Heap, FreedBlockMergesWithBothNeighbours) {
   if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
-  Heap heap;
+  Heap heap(no_cache());
   void* a = heap.allocate(100);
   void* b = heap.allocate(200);
   void* c = heap.allocate(300);
@@ -197,7 +206,7 @@ TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
 
 TEST(Heap, ResizeShrinksInPlaceAndFreesTheTail) {
   if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
-  Heap heap;
+  Heap heap(no_cache());
   auto* p = static_cast<unsigned char*>(heap.allocate(5000));
   void* next = heap.allocate(16);  // the tail cannot simply merge into the end
   BlockModel::fill(p, 5000, 9);
@@ -324,7 +333,7 @@ TEST(Heap, ReleaseFreesEveryBlockAtOnce) {
 
 TEST(Heap, StatsCountRequestsOverheadAndFragmentation) {
   if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
-  Heap heap;
+  Heap heap(no_cache());
   std::vector<void*> blocks;
   for (int i = 0; i < 100; ++i) blocks.push_back(heap.allocate(1000));
   auto s = heap.stats();
@@ -488,7 +497,8 @@ TEST(Heap, WorksAsAnStlAllocator) {
 
 // ---- randomized differential test ------------------------------------------------------
 
-class HeapRandomized : public ::testing::TestWithParam<Heap::Coalescing> {};
+// Every coalescing mode with the front cache on and off.
+class HeapRandomized : public ::testing::TestWithParam<std::tuple<Heap::Coalescing, bool>> {};
 
 namespace {
 
@@ -513,7 +523,9 @@ TEST_P(HeapRandomized, MillionOperationsAgreeWithTheModel) {
   const std::uint64_t seed = poolkit::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
-  Heap heap(with(GetParam()));
+  Heap::Options options = with(std::get<0>(GetParam()));
+  options.front_cache = std::get<1>(GetParam());
+  Heap heap(options);
   BlockModel model;
 
   // The state a fresh heap reaches after its first block comes and goes.
@@ -580,5 +592,157 @@ TEST_P(HeapRandomized, MillionOperationsAgreeWithTheModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Coalescing, HeapRandomized,
-                         ::testing::Values(Heap::Coalescing::kImmediate, Heap::Coalescing::kDeferred));
+INSTANTIATE_TEST_SUITE_P(CoalescingAndCache, HeapRandomized,
+                         ::testing::Combine(::testing::Values(Heap::Coalescing::kImmediate,
+                                                              Heap::Coalescing::kDeferred),
+                                            ::testing::Bool()));
+
+// ---- front cache -----------------------------------------------------------------------
+
+TEST(HeapFrontCache, FreedSmallBlockIsHandedBackToTheNextRequestOfItsSize) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap;
+  void* a = heap.allocate(100);
+  void* guard = heap.allocate(16);
+  const std::size_t free_before = heap.free_blocks();
+  heap.deallocate(a);
+  EXPECT_EQ(heap.cached_blocks(), 1u);
+  EXPECT_EQ(heap.free_blocks(), free_before);  // not merged, not on a free list
+  EXPECT_EQ(heap.inspect(a), Heap::BlockState::kFree);
+  EXPECT_TRUE(heap.check());
+  EXPECT_EQ(heap.allocate(97), a);  // 97..104 bytes share a's 112-byte block
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.requested_size(a), 97u);
+  EXPECT_TRUE(heap.check());
+  heap.deallocate(a);
+  heap.deallocate(guard);
+}
+
+TEST(HeapFrontCache, CachedBlocksCountAsFreeBytesNotLive) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap;
+  void* a = heap.allocate(200);
+  void* guard = heap.allocate(16);
+  const auto before = heap.stats();
+  heap.deallocate(a);
+  const auto after = heap.stats();
+  EXPECT_EQ(after.live_blocks, before.live_blocks - 1);
+  EXPECT_EQ(after.bytes_in_use, before.bytes_in_use - 208);
+  EXPECT_EQ(after.bytes_requested, before.bytes_requested - 200);
+  EXPECT_EQ(after.bytes_free, before.bytes_free + 200);  // 208-byte block, 200 usable
+  EXPECT_EQ(after.deallocations, before.deallocations + 1);
+  heap.deallocate(guard);
+}
+
+TEST(HeapFrontCache, EachSizeHoldsAtMostDepthBlocks) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap::Options o;
+  o.front_cache_depth = 8;
+  Heap heap(o);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 20; ++i) {
+    blocks.push_back(heap.allocate(64));
+    blocks.push_back(heap.allocate(16));  // keeps the 64-byte blocks apart
+  }
+  for (int i = 0; i < 40; i += 2) {
+    heap.deallocate(blocks[i]);
+    EXPECT_LE(heap.cached_blocks(), 8u);
+    ASSERT_TRUE(heap.check());
+  }
+  EXPECT_GE(heap.free_blocks(), 8u);  // the overflow was really freed
+  for (int i = 1; i < 40; i += 2) heap.deallocate(blocks[i]);
+  EXPECT_TRUE(heap.check());
+}
+
+TEST(HeapFrontCache, LargeBlocksAreNotCached) {
+  Heap heap;
+  void* p = heap.allocate(2000);
+  heap.deallocate(p);
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+}
+
+TEST(HeapFrontCache, FailingSearchFlushesTheCacheBeforeGrowing) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap::Options o;
+  o.region_size = 64 * 1024;
+  o.max_bytes = 64 * 1024;
+  Heap heap(o);
+  std::vector<void*> blocks;
+  while (void* p = heap.allocate(1000)) blocks.push_back(p);
+  const auto failures = heap.stats().failures;
+  for (void* p : blocks) heap.deallocate(p);
+  EXPECT_GT(heap.cached_blocks(), 0u);
+  void* big = heap.allocate(40000);  // only fits once the cached blocks merge
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.stats().failures, failures);
+  EXPECT_EQ(heap.stats().regions, 1u);
+  EXPECT_TRUE(heap.check());
+  heap.deallocate(big);
+}
+
+TEST(HeapFrontCache, DoubleFreeOfACachedBlockIsDetected) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap;
+  void* a = heap.allocate(48);
+  void* guard = heap.allocate(16);
+  heap.deallocate(a);
+  ASSERT_EQ(heap.cached_blocks(), 1u);
+  const auto before = heap.stats();
+  heap.deallocate(a);
+  EXPECT_EQ(heap.bad_frees(), 1u);
+  EXPECT_EQ(heap.cached_blocks(), 1u);  // not pushed twice
+  EXPECT_EQ(heap.stats().deallocations, before.deallocations);
+  EXPECT_EQ(heap.resize(a, 10), nullptr);
+  EXPECT_EQ(heap.usable_size(a), 0u);
+  EXPECT_EQ(heap.bad_frees(), 2u);
+  EXPECT_TRUE(heap.check());
+  void* b = heap.allocate(48);
+  void* c = heap.allocate(48);
+  EXPECT_NE(b, c);  // the block came back once, not twice
+  heap.deallocate(b);
+  heap.deallocate(c);
+  heap.deallocate(guard);
+  EXPECT_TRUE(heap.check());
+}
+
+TEST(HeapFrontCache, ReleaseEmptiesTheCache) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 100; ++i) blocks.push_back(heap.allocate(16 + i * 8));
+  for (int i = 0; i < 100; i += 3) heap.deallocate(blocks[i]);
+  EXPECT_GT(heap.cached_blocks(), 0u);
+  heap.release();
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.free_blocks(), 1u);
+  EXPECT_EQ(heap.stats().bytes_free + Heap::kBlockOverhead, heap.stats().largest_free + Heap::kBlockOverhead);
+  EXPECT_TRUE(heap.check());
+  EXPECT_NE(heap.allocate(100), nullptr);
+}
+
+TEST(HeapFrontCache, CheckVerifiesCachedBlocksAndCoalesceFlushesThem) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 300; ++i) blocks.push_back(heap.allocate(1 + i * 3));
+  for (int i = 0; i < 300; i += 2) heap.deallocate(blocks[i]);
+  EXPECT_GT(heap.cached_blocks(), 0u);
+  EXPECT_TRUE(heap.check());
+  for (int i = 1; i < 300; i += 2) heap.deallocate(blocks[i]);
+  EXPECT_TRUE(heap.check());
+  heap.coalesce();
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.free_blocks(), 1u);
+  EXPECT_EQ(heap.stats().external_fragmentation(), 0.0);
+  EXPECT_TRUE(heap.check());
+}
+
+TEST(HeapFrontCache, OffByOptionMergesAtOnce) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap heap(no_cache());
+  void* a = heap.allocate(100);
+  heap.deallocate(a);
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.free_blocks(), 1u);
+}

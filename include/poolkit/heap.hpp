@@ -1,7 +1,8 @@
 // poolkit/heap.hpp: Heap, a general variable-size allocator (TLSF-style two-level
 // segregated fit with boundary tags) over regions from a PageSource. Pick it for
 // mixed sizes with frees in any order: O(1) allocate, free and merge, 8 bytes of
-// overhead per block, in-place resize. Single-threaded (wrap it in Locked<> to share).
+// overhead per block, in-place resize. Small blocks (up to 1 KiB) are recycled through a
+// bounded front cache first. Single-threaded (wrap it in Locked<> to share).
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,8 @@
 #include <unordered_map>
 
 #include "poolkit/align.hpp"
+#include "poolkit/config.hpp"
+#include "poolkit/detail/front_cache.hpp"
 #include "poolkit/detail/size_class_map.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
@@ -43,6 +46,11 @@ class Heap {
     std::size_t max_bytes = 0;                            // cap on bytes_reserved; 0: none
     bool return_empty_regions = true;  // a wholly free region goes back to the OS (the last one is kept)
     Coalescing coalescing = Coalescing::kImmediate;
+    // Front cache: a freed block of at most 1 KiB goes onto a LIFO list of its exact
+    // size (at most front_cache_depth blocks per size) without merging, and the next
+    // request of that size takes it back. Cached blocks count as free in stats().
+    bool front_cache = true;
+    unsigned front_cache_depth = 32;
     PageSource* source = nullptr;                         // nullptr: PageSource::system()
     BadFreeHandler on_bad_free = nullptr;                 // called after a bad free is counted
     void* bad_free_context = nullptr;
@@ -64,12 +72,36 @@ class Heap {
   /// 16 is natural and costs nothing extra). Size 0 gives a unique minimum block.
   /// nullptr on bad alignment, a size that cannot be met (SIZE_MAX included), or
   /// when max_bytes or the OS says no.
-  void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
+  void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
+    // Fast path: a small naturally aligned request whose exact size is cached.
+    if (size <= Cache::kMaxRequest && align - 1 < L::kGranule && (align & (align - 1)) == 0) {
+      const std::size_t c = Cache::class_of_request(size);
+      if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, size);
+    }
+    return allocate_prefixed(0, size, align);
+  }
 
   /// Frees p. size and align are ignored (the header knows). nullptr does nothing.
   /// A bad pointer (double free, foreign, interior) is not freed: it is counted in
   /// bad_frees(), passed to Options::on_bad_free if set, and nothing is written.
-  void deallocate(void* p, std::size_t size = 0, std::size_t align = 0) noexcept;
+  void deallocate(void* p, std::size_t size = 0, std::size_t align = 0) noexcept {
+    // Fast path: a live, cacheable block in the region used last, with room in its
+    // class. Anything else (null, foreign, interior, double free, full class, a big
+    // block) takes the slow path, which checks and reports as before.
+    const std::uintptr_t block = reinterpret_cast<std::uintptr_t>(p) - L::kHeaderSize;
+    const std::uintptr_t offset = block - hot_begin_;
+    if (offset < hot_span_ && offset % L::kGranule == 0) {
+      const std::uint64_t h = L::peek_word(block);
+      const std::size_t block_size = L::size_of(h);
+      const std::size_t c = Cache::class_of_block(block_size);
+      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit)) == 0 && cache_.has_room(c) &&
+          offset + block_size <= hot_span_) {
+        push_cached(c, block, h);
+        return;
+      }
+    }
+    deallocate_slow(p, size, align);
+  }
 
   /// Grows or shrinks the block in place to at least `size` bytes and returns p;
   /// nullptr (block untouched) if the next block is not free and big enough, or p
@@ -106,7 +138,13 @@ class Heap {
   bool check() const noexcept;
 
   std::uint64_t bad_frees() const noexcept { return bad_frees_; }
+  /// Free blocks in the index (merged, searchable); cached blocks are not among them.
   std::size_t free_blocks() const noexcept { return index_.count(); }
+  /// Blocks held in the front cache.
+  std::size_t cached_blocks() const noexcept { return cache_.blocks(); }
+  /// Really frees every cached block (merging it with its free neighbours).
+  /// coalesce(), a search that would fail and a full size class do this by themselves.
+  void flush_cache() noexcept;
   const Options& options() const noexcept { return options_; }
 
   /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
@@ -115,6 +153,41 @@ class Heap {
 
  private:
   using L = detail::BlockLayout;
+  using Cache = detail::FrontCache;
+
+  // The cache's hot paths, inline so that a hit costs a few loads and stores.
+  POOLKIT_HEAP_HOT void* pop_cached(std::size_t c, std::uintptr_t block, std::size_t requested) noexcept {
+    cache_.pop(c, block);
+    const std::uint64_t h = header(block);
+    const std::size_t size = L::size_of(h);
+    const std::size_t usable = size - L::kHeaderSize;
+    L::store_word(block, (h & ~(L::kCachedBit | L::kSlackField)) |
+                             (std::uint64_t{usable - requested} << L::kSlackShift));
+    bytes_in_use_ += size;
+    bytes_requested_ += requested;
+    peak_in_use_ = bytes_in_use_ > peak_in_use_ ? bytes_in_use_ : peak_in_use_;
+    ++live_blocks_;
+    ++allocations_;
+    void* p = reinterpret_cast<void*>(L::payload_of(block));
+    annotate::block_allocated(this, p, usable);
+    return p;
+  }
+  POOLKIT_HEAP_HOT void push_cached(std::size_t c, std::uintptr_t block, std::uint64_t h) noexcept {
+    const std::size_t size = L::size_of(h);
+    bytes_in_use_ -= size;
+    bytes_requested_ -= size - L::kHeaderSize - L::slack_of(h);
+    --live_blocks_;
+    ++deallocations_;
+    annotate::block_freed(this, reinterpret_cast<void*>(L::payload_of(block)), size - L::kHeaderSize);
+    L::store_word(block, h | L::kCachedBit);
+    cache_.push(c, block);
+  }
+  struct Region;
+  __attribute__((noinline)) void deallocate_slow(void* p, std::size_t size, std::size_t align) noexcept;
+  POOLKIT_HEAP_INTERNAL void flush_class(std::size_t c) noexcept;
+  POOLKIT_HEAP_INTERNAL void release_block(Region* region, std::uintptr_t block) noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_cache() const noexcept;
+  POOLKIT_HEAP_INTERNAL void set_hot(const Region* r) const noexcept;
 
   // A region from the page source. Blocks start right after this header (its size
   // is 8 mod 16, so payloads are 16-aligned) and end at the sentinel header in the
@@ -155,7 +228,7 @@ class Heap {
                                                std::size_t size) const noexcept;
   POOLKIT_HEAP_INTERNAL bool coalesce_region(Region* region) noexcept;
   POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
-                    std::size_t* free_count, std::size_t* requested) const noexcept;
+                    std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept;
   POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
 
   // POOLKIT_FORWARD_TO_MALLOC: every block comes from the C library.
@@ -170,9 +243,14 @@ class Heap {
   std::uint64_t secret_;
   Region* regions_ = nullptr;
   mutable Region* last_hit_ = nullptr;  // the region of the last lookup, tried first
+  // last_hit_'s block area [hot_begin_, hot_begin_ + hot_span_), or empty: the
+  // deallocate fast path's "is it ours" test without a pointer chase.
+  mutable std::uintptr_t hot_begin_ = 0;
+  mutable std::size_t hot_span_ = 0;
   std::size_t region_count_ = 0;
   std::size_t next_region_size_;
   detail::FreeIndex index_;
+  Cache cache_;
 
   // Counters; the free-block totals live in index_.
   std::size_t bytes_requested_ = 0;

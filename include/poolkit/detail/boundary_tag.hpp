@@ -30,7 +30,9 @@ namespace poolkit::detail {
 // The header word, bit by bit:
 //   bit  0       this block is free
 //   bit  1       the previous (left) block is free, so the word before this header is its footer
-//   bits 2-3     zero
+//   bit  2       the block sits in the Heap's front cache: freed by the user, but
+//                still "in use" for its neighbours (never merged while cached)
+//   bit  3       zero
 //   bits 4-41    the block size in bytes (a multiple of 16; at most 4 TiB)
 //   bits 42-47   slack: usable size minus the size asked for (0..63), so stats know
 //                bytes_requested without storing the request
@@ -44,7 +46,9 @@ namespace poolkit::detail {
 //   - a free block's footer equals its size; every header's tag matches its address;
 //   - each header's "previous is free" bit equals the free bit of the block before it
 //     (the first block of a region has it clear);
-//   - with immediate coalescing no two neighbouring blocks are both free.
+//   - with immediate coalescing no two neighbouring blocks are both free;
+//   - a block is never both free and cached; a cached block is on exactly one
+//     front-cache list, the one of its size (see detail/front_cache.hpp).
 struct BlockLayout {
   static constexpr std::size_t kWord = 8;
   static constexpr std::size_t kGranule = 16;          // natural alignment and size unit
@@ -54,6 +58,8 @@ struct BlockLayout {
 
   static constexpr std::uint64_t kFreeBit = 1;
   static constexpr std::uint64_t kPrevFreeBit = 2;
+  static constexpr std::uint64_t kCachedBit = 4;
+  static constexpr std::uint64_t kSlackField = std::uint64_t{63} << 42;
   static constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 42) - 1 - 15;
   static constexpr unsigned kSlackShift = 42;
   static constexpr std::uint64_t kSlackMax = 63;
@@ -111,6 +117,7 @@ struct BlockLayout {
   static std::size_t size_of(std::uint64_t h) noexcept { return static_cast<std::size_t>(h & kSizeMask); }
   static bool is_free(std::uint64_t h) noexcept { return h & kFreeBit; }
   static bool prev_is_free(std::uint64_t h) noexcept { return h & kPrevFreeBit; }
+  static bool is_cached(std::uint64_t h) noexcept { return h & kCachedBit; }
   static std::size_t slack_of(std::uint64_t h) noexcept {
     return static_cast<std::size_t>((h >> kSlackShift) & kSlackMax);
   }
