@@ -81,7 +81,7 @@ void register_all() {
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
   pattern<MapNodes,   FixedPoolC, FixedPoolPmrC, HeapC,
                       BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
-  pattern<ArenaReset, ArenaC, ArenaBufferC,
+  pattern<ArenaReset, ArenaC, ArenaBufferC, PoolSetC,
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
   pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();

@@ -34,6 +34,9 @@ PATTERNS = OrderedDict([
     ("reset_small", "1000 allocations of 8..128 B, then free all at once (release / unwind); one operation = one allocation"),
     ("mixed_16B_64KiB", "1000 live blocks of 16 B..64 KiB (log-uniform); free a random one, allocate a new one; one operation = free + allocate"),
     ("threads2_pair32", "2 threads share the allocator, each allocating 64 x 32 B and freeing them; ns = wall time / all pairs of both threads"),
+    # bench/heap_coalescing.cpp (Heap's own comparison of its coalescing modes)
+    ("heap_churn", "Heap coalescing: 1000 live blocks of 16 B..64 KiB, one random block replaced per operation"),
+    ("heap_bursts", "Heap coalescing: the same 64 blocks of 16 B..4 KiB allocated then freed newest first; one operation = one block"),
 ])
 
 # Debian packages whose versions the report states (the peers and the toolchain).
@@ -88,7 +91,11 @@ def load_samples(paths):
             if not rate:
                 continue
             samples[(pattern, contender)].append(1e9 / rate)
-            meta[(pattern, contender)] = {"poolkit": poolkit, "order": b.get("family_index", 0),
+            # Registration order, except that the malloc rows (whose family_index differs
+            # in the filtered preloaded runs) go last, in the order of MALLOC_LIBRARY.
+            order = (b.get("family_index", 0) if contender != "malloc" and not contender.startswith(("malloc[", "poolkit malloc"))
+                     else 10**6 + list(MALLOC_LIBRARY).index(malloc) if malloc in MALLOC_LIBRARY else 10**7)
+            meta[(pattern, contender)] = {"poolkit": poolkit, "order": order,
                                           "malloc_row": contender.startswith("malloc[") or contender == "poolkit malloc"}
     return samples, meta, contexts, warnings
 
@@ -134,6 +141,32 @@ def markdown_table(pattern, table):
         name = f"**{r['contender']}**" if r["poolkit"] else r["contender"]
         ratio = "—" if r["ratio"] is None else ("1 (reference)" if r is ref else f"{r['ratio']:.2f}")
         lines.append(f"| {name} | {fmt_ns(r['median'])} | {fmt_ns(r['min'])} | {fmt_ns(r['max'])} | {r['n']} | {ratio} |")
+    return "\n".join(lines)
+
+
+def ratio_matrix(tables):
+    """Every contender against each pattern's poolkit reference, at a glance: one row
+    per contender, one column per pattern, each cell its median / the reference's."""
+    patterns = [p for p, t in tables.items() if t["ref"]]
+    names = []
+    for p in patterns:
+        for r in sorted(tables[p]["rows"], key=lambda r: (not r["poolkit"], r["order"], r["contender"])):
+            if r["contender"] not in names:
+                names.append(r["contender"])
+    poolkit = {r["contender"] for p in patterns for r in tables[p]["rows"] if r["poolkit"]}
+    names.sort(key=lambda n: n not in poolkit)  # stable: poolkit's rows first
+    lines = ["| contender | " + " | ".join(patterns) + " |", "|---|" + "---:|" * len(patterns),
+             "| *poolkit reference (ns/op)* | " + " | ".join(
+                 f"{tables[p]['ref']['contender'].removeprefix('poolkit::')} {fmt_ns(tables[p]['ref']['median'])}"
+                 for p in patterns) + " |"]
+    for name in names:
+        cells = []
+        for p in patterns:
+            r = find(tables[p], name)
+            cells.append("" if r is None else ("ref" if r is tables[p]["ref"] else f"{r['ratio']:.2f}"))
+        if any(c not in ("", "ref") for c in cells):
+            label = f"**{name}**" if name in poolkit else name
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -241,7 +274,7 @@ def chart(pattern, table, out_dir, fmt="svg"):
             name = r["contender"].replace('"', "'")
             text = fmt_ns(r["median"]).replace(",", "")
             if r["ratio"] is not None and r is not table["ref"]:
-                text += f"  ({r['ratio']:.2f}x poolkit)"
+                text += f"  ({r['ratio']:.2f}x {table['ref']['contender'].removeprefix('poolkit::')})"
             f.write(f'{i} {r["median"]} {r["min"]} {r["max"]} {1 if r["poolkit"] else 0} "{name}" "{text}"\n')
     lo = min(r["min"] for r in rows)
     hi = max(r["max"] for r in rows)
@@ -261,13 +294,13 @@ set key off
 set grid xtics
 set ytics nomirror
 set yrange [-0.6:{len(rows) - 0.4}]
-set xrange [{base}:*]
+set xrange [{base}:{hi * 5 if log else hi * 1.45}]
 {"set logscale x" if log else ""}
 set xlabel "ns per operation{' (log scale)' if log else ''}"
 set lmargin 30
 plot "{data_path}" using ({base}):1:({base}):2:($1-0.35):($1+0.35):($5 > 0 ? 0x1f77b4 : 0xb0b0b0):ytic(6) with boxxyerror lc rgb variable, \\
      "" using 2:1:3:4 with xerrorbars lc rgb "black" pt 0, \\
-     "" using 4:1:7 with labels left offset 0.3,0 font ",9"
+     "" using 4:1:7 with labels left offset 0.8,0 font ",9"
 """
     proc = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
     os.remove(data_path)
@@ -302,6 +335,10 @@ def main():
     if warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in sorted(set(warnings))] + [""]
     md += ["## Targets (DESIGN.md)", ""] + targets(tables) + [""]
+    md += ["## At a glance", "",
+           "Each cell: the contender's median divided by the poolkit reference of that pattern "
+           "(first row). Above 1: poolkit's reference is faster by that factor; below 1: the contender is.", "",
+           ratio_matrix(tables), ""]
     terminal = []
     for pattern, table in tables.items():
         md += [f"## {pattern}", "", PATTERNS.get(pattern, ""), ""]

@@ -80,7 +80,7 @@ lane_fuzz() {
     -DPOOLKIT_BUILD_FUZZ=ON -DPOOLKIT_BUILD_TESTS=OFF -DPOOLKIT_BUILD_EXAMPLES=OFF \
     -DPOOLKIT_BUILD_MALLOC=OFF -DPOOLKIT_BUILD_TOOLS=OFF -DPOOLKIT_WERROR=ON \
     "-DPOOLKIT_SANITIZE=address;undefined" >/dev/null
-  cmake --build build/fuzz -j "$JOBS"
+  cmake --build build/fuzz -j "$JOBS" --target poolkit_fuzzers
   local rc=0 harness name scratch
   for harness in build/fuzz/tests/fuzz/fuzz_*; do
     [ -x "$harness" ] && [ -f "$harness" ] || continue
@@ -104,9 +104,16 @@ lane_fuzz() {
 
 # --- suite section: real programs on the drop-in malloc (tests/programs/run.sh) ---
 # Each program runs with and without libpoolkit-malloc.so preloaded; outputs must match.
+# Each step that passes or fails counts as one test in the totals.
 lane_programs() {
   scripts/deps.sh programs
-  tests/programs/run.sh
+  local log rc=0
+  log=$(mktemp)
+  tests/programs/run.sh 2>&1 | tee "$log" || rc=$?
+  TOTAL_PASSED=$((TOTAL_PASSED + $(grep -c '^PASS ' "$log" || true)))
+  TOTAL_FAILED=$((TOTAL_FAILED + $(grep -c '^FAIL ' "$log" || true)))
+  rm -f "$log"
+  return $rc
 }
 # --- end of suite section ---
 

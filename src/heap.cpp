@@ -80,7 +80,8 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
   }
   // Room for a leading gap that is either empty or a whole free block.
   const std::size_t search = align <= L::kGranule ? needed : needed + align + L::kMinBlock;
-  std::uintptr_t block = find_or_grow(search);
+  std::uintptr_t block = index_.find(search);
+  if (!block) block = find_or_grow(search);
   if (!block) {
     ++failures_;
     return nullptr;
@@ -88,8 +89,8 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
   return carve(block, prefix, needed, align, total);
 }
 
+// The slow path of a search: coalesce (deferred mode) or grow.
 std::uintptr_t Heap::find_or_grow(std::size_t search) noexcept {
-  if (std::uintptr_t block = index_.find(search)) return block;
   if (options_.coalescing == Coalescing::kDeferred && worth_coalescing(search)) {
     coalesce();
     if (std::uintptr_t block = index_.find(search)) return block;
@@ -628,6 +629,10 @@ void* Heap::forward_allocate(std::size_t prefix, std::size_t size, std::size_t a
   // The pointer returned is base + lead, so that it plus prefix is aligned.
   std::size_t lead = align_up(prefix, align) - prefix, bytes;
   if (!checked_add(lead + prefix, size ? size : 1, &bytes) || !checked_align_up(bytes, align, &bytes)) {
+    ++failures_;
+    return nullptr;
+  }
+  if (options_.max_bytes && bytes_in_use_ + bytes > options_.max_bytes) {
     ++failures_;
     return nullptr;
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <new>
 
+#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -36,7 +37,8 @@ std::uint64_t PoolSet::check_word(const void* header) const noexcept {
 }
 
 std::size_t PoolSet::footprint(const BlockHeader* h) const noexcept {
-  return heap_.usable_size(h) + Heap::kBlockOverhead;
+  // What the heap counts in its bytes_in_use for this block (forwarding: malloc's usable size).
+  return heap_.usable_size(h) + (kForwardToMalloc ? 0 : Heap::kBlockOverhead);
 }
 
 PoolSet::PoolEntry* PoolSet::entry(PoolId pool) noexcept {
@@ -91,9 +93,10 @@ void* PoolSet::allocate(PoolId pool, std::size_t size, std::size_t align) noexce
 
 // The header of the live block at p, or nullptr (p foreign, interior or freed).
 PoolSet::BlockHeader* PoolSet::live_header(const void* p) const noexcept {
-  if (!p || !heap_.owns(p) || reinterpret_cast<std::uintptr_t>(p) % 16 != 0) return nullptr;
+  if (!p || reinterpret_cast<std::uintptr_t>(p) % 16 != 0) return nullptr;
   auto* h = reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p)) - kHeaderSize);
-  if (heap_.inspect(h) != Heap::BlockState::kLive) return nullptr;  // every heap block is one of ours
+  // The heap reads nothing unless h is in its regions; every live heap block is one of ours.
+  if (heap_.inspect(h) != Heap::BlockState::kLive) return nullptr;
   OpenHeader open(h);
   return h->check == check_word(h) ? h : nullptr;
 }
@@ -182,7 +185,10 @@ std::optional<PoolSet::PoolId> PoolSet::pool_of(const void* p) const noexcept {
   return h->pool->id;
 }
 
-bool PoolSet::owns(const void* p) const noexcept { return heap_.owns(p); }
+bool PoolSet::owns(const void* p) const noexcept {
+  if constexpr (kForwardToMalloc) return live_header(p) != nullptr;  // the heap knows only headers
+  return heap_.owns(p);
+}
 
 PoolStats PoolSet::stats(PoolId pool) const noexcept {
   PoolStats s;

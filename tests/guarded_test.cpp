@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "poolkit/arena.hpp"
+#include "poolkit/buddy_pool.hpp"
+#include "poolkit/fixed_pool.hpp"
+#include "poolkit/heap.hpp"
 #include "support_pools.hpp"
 #include "test_support.hpp"
 
@@ -451,7 +455,7 @@ void run_differential(std::size_t ops, Args... inner_args) {
       ASSERT_TRUE(pool.owns(b.p));
       pool.deallocate(b.p, b.size, b.align);
     }
-    if (i % 4096 == 0) {
+    if (i % 16384 == 0) {
       ASSERT_TRUE(pool.check());
       model.verify_all();
     }
@@ -467,4 +471,28 @@ TEST(Guarded, MatchesTheModelOverMallocPoolForAMillionOperations) {
 
 TEST(Guarded, MatchesTheModelOverSlotPoolForAMillionOperations) {
   run_differential<SlotPool>(poolkit::test::scaled(1'000'000), 512, 256);
+}
+
+TEST(Guarded, MatchesTheModelOverHeapForAMillionOperations) {
+  run_differential<poolkit::Heap>(poolkit::test::scaled(1'000'000), poolkit::Heap::Options{});
+}
+
+TEST(Guarded, MatchesTheModelOverBuddyPoolForAMillionOperations) {
+  run_differential<poolkit::BuddyPool>(poolkit::test::scaled(1'000'000),
+                                       poolkit::BuddyPool::Options{.min_order = 4, .max_order = 22});
+}
+
+TEST(Guarded, MatchesTheModelOverFixedPoolForAMillionOperations) {
+  run_differential<poolkit::FixedPool>(
+      poolkit::test::scaled(1'000'000),
+      poolkit::FixedPool::Options{.chunk_size = 512, .chunk_align = 64});
+}
+
+// An arena only reclaims its last block, so this run is shorter to bound its memory.
+TEST(Guarded, MatchesTheModelOverArena) {
+  run_differential<poolkit::Arena>(poolkit::test::scaled(200'000), poolkit::Arena::Options{});
+}
+
+TEST(Guarded, MatchesTheModelOverPoolSetForAMillionOperations) {
+  run_differential<poolkit::test::PoolSetPool>(poolkit::test::scaled(1'000'000));
 }

@@ -70,8 +70,9 @@ TEST(Heap, RequestNearSizeMaxFailsInsteadOfWrapping) {
   EXPECT_EQ(heap.stats().live_blocks, 0u);
   void* p = heap.allocate(64);
   ASSERT_NE(p, nullptr);
+  const std::size_t usable = heap.usable_size(p);
   EXPECT_EQ(heap.resize(p, SIZE_MAX), nullptr);
-  EXPECT_EQ(heap.usable_size(p), 72u);
+  EXPECT_EQ(heap.usable_size(p), usable);
   heap.deallocate(p);
   EXPECT_TRUE(heap.check());
 }
@@ -98,7 +99,10 @@ TEST(Heap, HonoursEveryAlignmentUpTo4096) {
   }
   for (void* p : blocks) heap.deallocate(p);
   EXPECT_TRUE(heap.check());
-  EXPECT_EQ(heap.free_blocks(), 1u);
+  EXPECT_EQ(heap.stats().live_blocks, 0u);
+  if (!poolkit::kForwardToMalloc) {
+    EXPECT_EQ(heap.free_blocks(), 1u);
+  }
 }
 
 TEST(Heap, AlignedBlockDoesNotWasteAWholeExtraBlock) {
@@ -119,6 +123,7 @@ TEST(Heap, AlignedBlockDoesNotWasteAWholeExtraBlock) {
 }
 
 TEST(Heap, SplitsABlockAndKeepsTheRemainderFree) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* p = heap.allocate(100);
   ASSERT_NE(p, nullptr);
@@ -133,6 +138,7 @@ TEST(Heap, SplitsABlockAndKeepsTheRemainderFree) {
 }
 
 TEST(Heap, FreedBlockMergesWithBothNeighbours) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* a = heap.allocate(100);
   void* b = heap.allocate(200);
@@ -153,6 +159,7 @@ TEST(Heap, FreedBlockMergesWithBothNeighbours) {
 }
 
 TEST(Heap, DeferredCoalescingMergesOnlyWhenASearchFails) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o = with(Heap::Coalescing::kDeferred);
   o.region_size = 64 * 1024;
   o.growth = 1;
@@ -175,6 +182,7 @@ TEST(Heap, DeferredCoalescingMergesOnlyWhenASearchFails) {
 // ---- resize -------------------------------------------------------------------
 
 TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   auto* p = static_cast<unsigned char*>(heap.allocate(100));
   BlockModel::fill(p, 100, 7);
@@ -188,6 +196,7 @@ TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
 }
 
 TEST(Heap, ResizeShrinksInPlaceAndFreesTheTail) {
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   auto* p = static_cast<unsigned char*>(heap.allocate(5000));
   void* next = heap.allocate(16);  // the tail cannot simply merge into the end
@@ -511,7 +520,9 @@ TEST_P(HeapRandomized, MillionOperationsAgreeWithTheModel) {
   heap.deallocate(heap.allocate(1));
   heap.coalesce();
   const auto initial = heap.stats();
-  ASSERT_EQ(heap.free_blocks(), 1u);
+  if (!poolkit::kForwardToMalloc) {
+    ASSERT_EQ(heap.free_blocks(), 1u);
+  }
 
   const std::size_t ops = poolkit::test::scaled(1'000'000);
   for (std::size_t i = 0; i < ops; ++i) {

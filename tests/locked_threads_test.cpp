@@ -73,3 +73,11 @@ TEST_P(LockedThreads, BuddyPoolKeepsEveryBlockIntactAcrossThreads) {
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   EXPECT_TRUE(pool.check());
 }
+
+TEST_P(LockedThreads, PoolSetKeepsEveryBlockIntactAcrossThreads) {
+  SCOPED_TRACE("seed " + std::to_string(poolkit::test::test_seed()));
+  Locked<poolkit::test::PoolSetPool> pool;
+  EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 2000, 12), 0u);
+  EXPECT_EQ(pool.stats().live_blocks, 0u);
+  EXPECT_TRUE(pool.check());
+}

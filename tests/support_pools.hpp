@@ -3,6 +3,8 @@
 //  - MallocPool: every block from posix_memalign; owns() through a map of live blocks.
 //  - SlotPool: fixed-size slots in one region it owns, an intrusive free list, and
 //    every annotation hook, so tool tests see memory a pool (not malloc) hands out.
+//  - PoolSetPool: a PoolSet and one View of it in one object, so a PoolSet pool can be
+//    built where a pool type is expected (decorators, typed tests, fuzzers).
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "poolkit/align.hpp"
 #include "poolkit/detail/annotations.hpp"
 #include "poolkit/pool.hpp"
+#include "poolkit/pool_set.hpp"
 
 namespace poolkit::test {
 
@@ -206,7 +209,30 @@ class SlotPool {
   PoolStats stats_;
 };
 
+class PoolSetPool {
+ public:
+  explicit PoolSetPool(Heap::Options options = {}, PoolSet::PoolId id = 7) : set_(options), view_(set_.view(id)) {}
+  PoolSetPool(const PoolSetPool&) = delete;
+  PoolSetPool& operator=(const PoolSetPool&) = delete;
+  void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
+    return view_.allocate(size, align);
+  }
+  void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
+    view_.deallocate(p, size, align);
+  }
+  bool owns(const void* p) const noexcept { return view_.owns(p); }
+  void release() noexcept { view_.release(); }
+  PoolStats stats() const noexcept { return view_.stats(); }
+  bool check() const noexcept { return set_.check(); }
+  PoolSet& set() noexcept { return set_; }
+
+ private:
+  PoolSet set_;
+  PoolSet::View view_;
+};
+
 static_assert(Pool<MallocPool>);
+static_assert(Pool<PoolSetPool>);
 static_assert(Pool<SlotPool>);
 
 }  // namespace poolkit::test

@@ -17,6 +17,7 @@
 // Heap's private helpers are called only from heap.cpp. Hidden, they cannot be
 // interposed, so a -fPIC build may inline them into allocate and deallocate.
 #define POOLKIT_HEAP_INTERNAL __attribute__((visibility("hidden")))
+#define POOLKIT_HEAP_HOT __attribute__((visibility("hidden"), always_inline)) inline
 
 namespace poolkit {
 
@@ -135,13 +136,13 @@ class Heap {
   POOLKIT_HEAP_INTERNAL void set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept;
 
   POOLKIT_HEAP_INTERNAL void* allocate_block(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
-  POOLKIT_HEAP_INTERNAL std::uintptr_t find_or_grow(std::size_t search) noexcept;
+  __attribute__((visibility("hidden"), noinline)) std::uintptr_t find_or_grow(std::size_t search) noexcept;
   POOLKIT_HEAP_INTERNAL bool worth_coalescing(std::size_t search) const noexcept;
-  POOLKIT_HEAP_INTERNAL void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
+  POOLKIT_HEAP_HOT void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
               std::size_t requested) noexcept;
   POOLKIT_HEAP_INTERNAL void* finish_carve(std::uintptr_t block, std::size_t size, bool prev_free,
                                            std::size_t requested) noexcept;
-  POOLKIT_HEAP_INTERNAL void free_block(Region* region, std::uintptr_t block) noexcept;
+  POOLKIT_HEAP_HOT void free_block(Region* region, std::uintptr_t block) noexcept;
   POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
   POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload) const noexcept;
   POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region) noexcept;

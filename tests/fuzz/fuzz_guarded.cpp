@@ -105,7 +105,7 @@ void run(FuzzedDataProvider& in, Args... inner_args) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
-  switch (in.ConsumeIntegralInRange<int>(0, 6)) {
+  switch (in.ConsumeIntegralInRange<int>(0, 7)) {
     case 0: run<test::MallocPool>(in); break;
     case 1: run<test::SlotPool>(in, 640, 64); break;
     case 2: run<FixedPool>(in, fuzz::small_fixed(576)); break;
@@ -113,6 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4: run<Heap>(in, fuzz::small_heap(false)); break;
     case 5: run<Heap>(in, fuzz::small_heap(true)); break;
     case 6: run<BuddyPool>(in, fuzz::small_buddy()); break;
+    case 7: run<test::PoolSetPool>(in, fuzz::small_heap(false), 3u); break;
   }
   return 0;
 }

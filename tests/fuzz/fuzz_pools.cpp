@@ -28,7 +28,7 @@ void drive(Pool& pool, FuzzedDataProvider& in, std::size_t max_size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
-  switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+  switch (in.ConsumeIntegralInRange<int>(0, 6)) {
     case 0: {
       FixedPool pool(fuzz::small_fixed(in.ConsumeIntegralInRange<std::size_t>(1, 300)));
       drive(pool, in, pool.chunk_size() + 8);
@@ -47,6 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 4: {
       BuddyPool pool(fuzz::small_buddy());
+      drive(pool, in, 5000);
+      break;
+    }
+    case 6: {
+      test::PoolSetPool pool(fuzz::small_heap(false), in.ConsumeIntegral<std::uint32_t>());
       drive(pool, in, 5000);
       break;
     }

@@ -75,6 +75,10 @@ int main(int argc, char** argv) {
     poolkit::BuddyPool p(poolkit::BuddyPool::Options{});
     return misuse(p, bug);
   }
+  if (pool == "PoolSet") {
+    poolkit::test::PoolSetPool p;
+    return misuse(p, bug);
+  }
   if (pool == "Guarded<FixedPool>") {
     poolkit::Guarded<poolkit::FixedPool> p(quiet(), 128);
     return misuse(p, bug);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <string>
 
@@ -56,7 +57,7 @@ class ToolReports : public ::testing::TestWithParam<const char*> {
 
 // Every pool the tools must see into (the real pools join as they land on main).
 INSTANTIATE_TEST_SUITE_P(Pools, ToolReports,
-                         ::testing::Values("FixedPool", "Arena", "Heap", "BuddyPool", "Guarded<FixedPool>",
+                         ::testing::Values("FixedPool", "Arena", "Heap", "BuddyPool", "PoolSet", "Guarded<FixedPool>",
                                            "Guarded<Heap>", "SlotPool", "Guarded<SlotPool>",
                                            "Guarded<MallocPool>"),
                          [](const auto& info) {

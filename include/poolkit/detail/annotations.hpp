@@ -10,8 +10,17 @@
 //   block returned by the user    block_freed(pool, p, n)
 //   pool writes its own metadata  metadata_open(p, n) ... metadata_close(p, n)
 //     inside a free block (a free-list link, a boundary tag)
-//   release(): all blocks freed   pool_reset(pool)
+//   release(): all blocks freed   pool_reset(pool), then region_unavailable for the
+//                                 memory (valgrind keeps a destroyed pool's chunks
+//                                 addressable; only this makes old pointers invalid)
 //   pool destroyed                pool_destroyed(pool)
+//
+// block_allocated's n should be the size the user asked for, not the rounded block:
+// the slack after it then stays unaddressable and an overflow by one byte is reported
+// (tests/tool_reports checks this for every pool). Decorators that keep their own
+// bytes inside a block (Guarded's guards, its quarantine) close them with
+// metadata_close and open them with metadata_open around their own reads and writes;
+// before giving a block back to the inner pool they open all of it.
 #pragma once
 
 #include <cstddef>
