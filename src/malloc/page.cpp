@@ -17,7 +17,7 @@ constinit Page g_empty_page{};
 
 namespace {
 
-constexpr std::size_t kExtendBytes = 16 * 1024;
+constexpr std::size_t kExtendBytes = 4 * 1024;
 
 constexpr std::size_t first_direct_slot(std::size_t cls) noexcept {
   return cls == 0 ? 0 : class_size(cls - 1) / kMinBlock + 1;
