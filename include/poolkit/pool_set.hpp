@@ -64,6 +64,9 @@ class PoolSet {
   std::size_t pool_count() const noexcept { return pools_.size(); }
   std::uint64_t bad_frees() const noexcept { return bad_frees_; }
   const Heap& heap() const noexcept { return heap_; }
+  /// Merges what the heap holds back unmerged (its front cache, deferred frees), so
+  /// free memory is in the fewest pieces; blocks and pools are untouched.
+  void coalesce() noexcept { heap_.coalesce(); }
 
   /// The heap's invariants, then every pool's list: links, check words, counts.
   bool check() const noexcept;
