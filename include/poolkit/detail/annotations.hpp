@@ -8,6 +8,7 @@
 //   region taken from the OS      region_unavailable(p, n)   nobody may touch it yet
 //   block handed to the user      block_allocated(pool, p, n)
 //   block returned by the user    block_freed(pool, p, n)
+//   block resized in place        block_resized(pool, p, old_n, new_n)
 //   pool writes its own metadata  metadata_open(p, n) ... metadata_close(p, n)
 //     inside a free block (a free-list link, a boundary tag)
 //   release(): all blocks freed   pool_reset(pool), then region_unavailable for the
@@ -114,6 +115,33 @@ inline void block_freed([[maybe_unused]] const void* pool, [[maybe_unused]] void
 #if POOLKIT_ASAN
   ASAN_POISON_MEMORY_REGION(p, n);
 #endif
+}
+
+/// A live block changed size in place (a resize): [p, p+old_n) becomes [p, p+new_n).
+/// Valgrind must hear of it (MEMPOOL_CHANGE): it keeps each block's size from
+/// block_allocated and, at block_freed, makes that whole old extent unaddressable,
+/// which after a shrink would hit whatever block now lives in the split-off tail.
+inline void block_resized([[maybe_unused]] const void* pool, [[maybe_unused]] void* p,
+                          [[maybe_unused]] std::size_t old_n, [[maybe_unused]] std::size_t new_n) noexcept {
+#if POOLKIT_VALGRIND
+  VALGRIND_MEMPOOL_CHANGE(pool, p, p, new_n);
+#endif
+  [[maybe_unused]] auto* c = static_cast<unsigned char*>(p);
+  if (new_n > old_n) {
+#if POOLKIT_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(c + old_n, new_n - old_n);
+#endif
+#if POOLKIT_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED(c + old_n, new_n - old_n);
+#endif
+  } else if (new_n < old_n) {
+#if POOLKIT_ASAN
+    ASAN_POISON_MEMORY_REGION(c + new_n, old_n - new_n);
+#endif
+#if POOLKIT_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS(c + new_n, old_n - new_n);
+#endif
+  }
 }
 
 /// Lets the pool itself read and write [p, p+n) inside a free block.
