@@ -100,8 +100,25 @@ std::uintptr_t Heap::find_or_grow(std::size_t search) noexcept {
     coalesce();
     if (std::uintptr_t block = index_.find(search)) return block;
   }
+  // Before growing, give back regions that are wholly free (release() keeps one,
+  // which may be too small for this request): the heap never holds an empty
+  // region beside another.
+  if (options_.return_empty_regions) return_empty_regions();
   Region* region = add_region(search);
   return region ? region->first_block() : 0;
+}
+
+void Heap::return_empty_regions() noexcept {
+  for (Region* r = regions_; r;) {
+    Region* next = r->next;
+    const std::uintptr_t block = r->first_block();
+    const std::uint64_t h = header(block);
+    if (L::is_free(h) && L::size_of(h) == r->span()) {
+      index_.remove(block, r->span());
+      return_region(r);
+    }
+    r = next;
+  }
 }
 
 // Deferred coalescing walks every block of every region, so it runs only when it
@@ -337,6 +354,7 @@ void* Heap::resize(void* p, std::size_t size) noexcept {
     annotate::metadata_open(reinterpret_cast<void*>(next), new_size - old_size);  // now the user's
   }
   write_header(block, new_size, h & L::kPrevFreeBit, new_size - L::kHeaderSize - size);
+  annotate::block_resized(this, p, old_size - L::kHeaderSize, new_size - L::kHeaderSize);
   bytes_in_use_ = bytes_in_use_ - old_size + new_size;
   bytes_requested_ = bytes_requested_ - old_requested + size;
   peak_in_use_ = std::max(peak_in_use_, bytes_in_use_);

@@ -329,6 +329,30 @@ TEST(Heap, ReleaseFreesEveryBlockAtOnce) {
   EXPECT_NE(heap.allocate(100), nullptr);
 }
 
+TEST(Heap, GrowingAfterReleaseGivesBackTheEmptyKeptRegion) {
+  // Found by fuzz_pools: release() keeps one region; a request too big for it used
+  // to add a second region beside the empty one, breaking "no wholly free region
+  // is kept beside another" (check() failed).
+  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
+  Heap::Options options;
+  options.region_size = 16 * 1024;
+  Heap heap(options);
+  void* first = heap.allocate(3528);
+  ASSERT_NE(heap.allocate(3848), nullptr);
+  ASSERT_NE(heap.allocate(0), nullptr);
+  ASSERT_NE(heap.allocate(3500), nullptr);
+  heap.deallocate(first);
+  ASSERT_NE(heap.allocate(18715), nullptr);
+  heap.release();
+  ASSERT_NE(heap.allocate(2857), nullptr);
+  ASSERT_NE(heap.allocate(1942), nullptr);
+  ASSERT_NE(heap.allocate(0), nullptr);
+  heap.release();
+  ASSERT_NE(heap.allocate(16967), nullptr);
+  EXPECT_TRUE(heap.check());
+  EXPECT_EQ(heap.stats().regions, 1u);
+}
+
 // ---- stats ------------------------------------------------------------------------
 
 TEST(Heap, StatsCountRequestsOverheadAndFragmentation) {

@@ -224,6 +224,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL Region* add_region(std::size_t min_span) noexcept;
   POOLKIT_HEAP_INTERNAL void init_region(Region* region) noexcept;
   POOLKIT_HEAP_INTERNAL void return_region(Region* region) noexcept;
+  POOLKIT_HEAP_INTERNAL void return_empty_regions() noexcept;
   POOLKIT_HEAP_INTERNAL bool region_returnable(const Region* region, std::uintptr_t block,
                                                std::size_t size) const noexcept;
   POOLKIT_HEAP_INTERNAL bool coalesce_region(Region* region) noexcept;

@@ -22,16 +22,8 @@ inline Arena::Options small_arena() {
   o.max_size = 1 << 20;
   return o;
 }
-// KNOWN BUG masked here (found by fuzz_pools, see docs/fuzzing.md): Heap::check()
-// fails with "a wholly free region was kept" when, after release(), a request too big
-// for the kept region makes a new one while the kept region is still empty. Until the
-// Heap is fixed the fuzzers build heaps that keep empty regions; set this to true to
-// fuzz the region-returning path again.
-inline constexpr bool kFuzzHeapRegionReturn = false;
-
 inline Heap::Options small_heap(bool deferred) {
   Heap::Options o;
-  o.return_empty_regions = kFuzzHeapRegionReturn;
   o.region_size = 16 * 1024;
   o.max_bytes = 1 << 20;
   if (deferred) o.coalescing = Heap::Coalescing::kDeferred;
@@ -50,8 +42,5 @@ template <> inline constexpr bool kFreeReturnsBlocks<Arena> = false;
 /// counted). FixedPool only checks them in debug builds, so the fuzzers spare it.
 template <class P> inline constexpr bool kSurvivesBadFrees = true;
 template <> inline constexpr bool kSurvivesBadFrees<FixedPool> = false;
-// KNOWN BUG (found by fuzz_pools): Arena::deallocate(p + k, n) with p + k + n == top
-// moves the top back into a live block. Spared until Arena checks the block's start.
-template <> inline constexpr bool kSurvivesBadFrees<Arena> = false;
 
 }  // namespace poolkit::fuzz
