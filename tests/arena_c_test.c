@@ -8,14 +8,7 @@
 
 #include "poolkit/poolkit.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
+#include "c_check.h"
 
 static void test_alloc_alignment_and_stats(void) {
   poolkit_arena* arena = poolkit_arena_create(NULL);

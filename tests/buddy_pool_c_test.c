@@ -7,15 +7,7 @@
 
 #include "poolkit/poolkit.h"
 
-static int failures = 0;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
+#include "c_check.h"
 
 static void three_thousand_bytes_take_a_4096_byte_block(void) {
   poolkit_buddy_pool* pool = poolkit_buddy_create(4, 20);

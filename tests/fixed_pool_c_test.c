@@ -8,14 +8,7 @@
 
 #include "poolkit/poolkit.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
+#include "c_check.h"
 
 static void test_alloc_free_reuse(void) {
   poolkit_fixed_pool_options options = {.chunk_size = 24};

@@ -9,14 +9,7 @@
 
 #include "mem_pool.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
+#include "../c_check.h"
 
 /* In a POOLKIT_FORWARD_TO_MALLOC build every piece is its own malloc, outside the block. */
 static int inside(const struct m_pool* pool, const void* p, size_t n) {

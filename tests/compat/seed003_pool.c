@@ -15,14 +15,7 @@
 #define POOLED 1
 #endif
 
-static int failures = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
+#include "../c_check.h"
 
 typedef struct {
   float x, y, z; /* 12 bytes: the seed would hand these out at a 12-byte stride */

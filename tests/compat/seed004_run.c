@@ -10,14 +10,7 @@ void *allocate(int pool, int size);
 void deallocate(void *ptr);
 void deallocate_pool(int pool);
 
-static int failures = 0;
-#define CHECK(cond)                                                    \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                      \
-    }                                                                  \
-  } while (0)
+#include "../c_check.h"
 
 int main(void) {
   /* 400 bytes from pool 1, 32 and 80 from pool 2. */
