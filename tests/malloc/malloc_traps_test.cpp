@@ -151,9 +151,9 @@ TEST(MallocTraps, DoubleFreeIsReportedUnderCheck) {
   setenv("POOLKIT_CHECK", "1", 1);  // read by the re-executed child at start-up
   EXPECT_DEATH(
       {
-        void* p = PK(malloc)(30);
+        void* p = poolkit::test::escape(PK(malloc)(30));
         PK(free)(p);
-        PK(free)(p);
+        PK(free)(poolkit::test::escape(p));
       },
       "poolkit: double free of 0x[0-9a-f]+ \\(block of 48 B\\)");
   unsetenv("POOLKIT_CHECK");
@@ -164,15 +164,15 @@ TEST(MallocTraps, OverflowPastABlockIsReportedUnderCheck) {
   setenv("POOLKIT_CHECK", "1", 1);
   EXPECT_DEATH(
       {
-        auto* p = static_cast<char*>(PK(malloc)(30));
+        auto* p = poolkit::test::escape(static_cast<char*>(PK(malloc)(30)));
         std::memset(p, 0, 31);
-        PK(free)(p);
+        PK(free)(poolkit::test::escape(p));
       },
       "poolkit: buffer overflow");
   EXPECT_DEATH(
       {
-        auto* p = static_cast<char*>(PK(malloc)(64));
-        PK(free)(p + 16);
+        auto* p = poolkit::test::escape(static_cast<char*>(PK(malloc)(64)));
+        PK(free)(poolkit::test::escape(p + 16));
       },
       "free\\(\\): invalid pointer");
   unsetenv("POOLKIT_CHECK");
