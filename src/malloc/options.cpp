@@ -37,7 +37,8 @@ namespace {
 constinit bool g_read_before_environ = false;
 
 // Other POOLKIT_ variables of the project (tests, scripts, the CLI): known, not ours.
-constexpr const char* kOtherKnown[] = {"TEST_SCALE", "TEST_SEED", "LANES", "JOBS", "RUN_", "SUITE_", "BENCH_"};
+constexpr const char* kOtherKnown[] = {"TEST_", "LANES", "JOBS", "RUN_", "SUITE_", "BENCH_", "FUZZ_", "PROBE_",
+                                       "CLI",   "REAL_MALLOC", "MALLOC", "QUICK", "GUARD"};
 
 bool parse_size(const char* s, std::size_t* out) noexcept {
   if (*s < '0' || *s > '9') return false;

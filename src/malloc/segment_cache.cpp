@@ -74,7 +74,7 @@ Segment* segment_cache_take() noexcept {
 // Decommits cached segments older than the decay (all of them, and unmaps them, when
 // `all`). Runs at most once per decay period unless `all`. True if anything was released.
 bool segment_cache_trim(bool all) noexcept {
-  if (all) huge_cache_trim(true);
+  huge_cache_trim(all);
   std::uint64_t now = now_ms();
   if (!all) {
     std::uint64_t next = g_next_trim_ms.load(std::memory_order_relaxed);

@@ -280,7 +280,7 @@ TEST(MallocApi, HugeBlocksAreZeroAndGiveMemoryBack) {
 
 TEST(MallocApi, OwnsOnlyItsOwnBlocks) {
   int local = 0;
-  void* p = PK(malloc)(10);
+  void* p = poolkit::test::escape(PK(malloc)(10));
   EXPECT_TRUE(poolkit_malloc_owns(p));
   EXPECT_FALSE(poolkit_malloc_owns(&local));
   EXPECT_FALSE(poolkit_malloc_owns(nullptr));
@@ -409,7 +409,7 @@ TEST(MallocOverride, MallinfoCountsBlocksInPages) {
   for (void* p : blocks) free(p);
   struct mallinfo2 after = mallinfo2();
   EXPECT_LT(after.uordblks, during.uordblks);
-  void* big = malloc(8 << 20);
+  void* big = poolkit::test::escape(malloc(8 << 20));
   EXPECT_GE(mallinfo2().hblkhd, after.hblkhd + (8u << 20));
   free(big);
 }

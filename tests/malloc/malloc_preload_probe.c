@@ -26,6 +26,11 @@ extern void __libc_free(void*);
     }                                                                 \
   } while (0)
 
+/* Called through volatile pointers so that an optimizing compiler cannot drop
+ * the deliberately wrong malloc/free pairs below. */
+static void* (*volatile g_malloc)(size_t) = malloc;
+static void (*volatile g_free)(void*) = free;
+
 enum { kBlocks = 20000 };
 static void* g_blocks[kBlocks];
 
@@ -44,19 +49,19 @@ int main(int argc, char** argv) {
   CHECK(owns != NULL);
   if (argc > 1 && strcmp(argv[1], "invalid") == 0) {
     int local;
-    free(&local);
+    g_free(&local);
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "double") == 0) {
-    void* p = malloc(30);
-    free(p);
-    free(p);
+    void* p = g_malloc(30);
+    g_free(p);
+    g_free(p);
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "overflow") == 0) {
-    char* p = malloc(30);
+    char* p = g_malloc(30);
     memset(p, 1, 31);
-    free(p);
+    g_free(p);
     return 0;
   }
   void* p = malloc(10);

@@ -24,6 +24,14 @@
 
 namespace poolkit::test {
 
+/// Makes a pointer escape, so that an optimizing compiler cannot drop a malloc/free
+/// pair the test makes on purpose (release builds elide unused allocations).
+template <class T>
+inline T* escape(T* p) {
+  asm volatile("" : "+r"(p) : : "memory");
+  return p;
+}
+
 inline poolkit_malloc_info malloc_info_now() {
   poolkit_malloc_info info;
   poolkit_malloc_get_info(&info);
