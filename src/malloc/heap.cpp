@@ -93,7 +93,6 @@ Heap* heap_for_thread() noexcept {
   }
   if (heap == nullptr) return nullptr;
   reset_lists(heap);
-  heap->in_use = true;
   heap->free_next = nullptr;
   g_counters.threads.fetch_add(1, std::memory_order_relaxed);
   t_heap = heap;  // before pthread_setspecific, which may itself call calloc
@@ -123,9 +122,7 @@ void heap_teardown(Heap* heap) noexcept {
   for (Segment* segment = heap->segments; segment != nullptr;) {
     Segment* next = segment->next;
     if (segment->pages_in_use == 0) {
-      if (segment->prev) segment->prev->next = segment->next;
-      else heap->segments = segment->next;
-      if (segment->next) segment->next->prev = segment->prev;
+      heap_unlink_segment(heap, segment);
       segment_cache_put(segment);
     } else {
       segment_abandon(heap, segment);
@@ -134,7 +131,6 @@ void heap_teardown(Heap* heap) noexcept {
   }
   reset_lists(heap);
   LockGuard guard(g_heap_lock);
-  heap->in_use = false;
   heap->free_next = g_free_heaps;
   g_free_heaps = heap;
 }

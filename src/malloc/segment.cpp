@@ -46,6 +46,8 @@ void heap_link_segment(Heap* heap, Segment* segment) noexcept {
   segment->owner.store(heap, std::memory_order_relaxed);
 }
 
+}  // namespace
+
 void heap_unlink_segment(Heap* heap, Segment* segment) noexcept {
   if (segment->prev) segment->prev->next = segment->next;
   else heap->segments = segment->next;
@@ -53,6 +55,8 @@ void heap_unlink_segment(Heap* heap, Segment* segment) noexcept {
   segment->next = segment->prev = nullptr;
   segment->owner.store(nullptr, std::memory_order_relaxed);
 }
+
+namespace {
 
 Segment* segment_new(Heap* heap) noexcept {
   Segment* segment = segment_cache_take();
@@ -107,24 +111,6 @@ void segment_maybe_release(Heap* heap, Segment* segment, bool keep_last) noexcep
   segment_cache_put(segment);
 }
 
-}  // namespace
-
-void segment_purge(Segment* segment) noexcept {
-  if (segment->dirty_slices == 0) return;
-  decommit_runs(segment, segment->dirty_slices);
-  segment->dirty_slices = 0;
-  segment->purge_at_ms = 0;
-}
-
-Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
-  for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
-    if (std::size_t first = find_free_run(segment->used_slices, slices)) return take_run(segment, first, slices);
-  }
-  Segment* segment = segment_new(heap);
-  if (segment == nullptr) return nullptr;
-  return take_run(segment, 1, slices);
-}
-
 // Returns the page's slices to its segment (dirty until the decay, or decommitted
 // now with POOLKIT_DECAY_MS=0); the segment itself stays with the heap.
 void release_slices(Page* page) noexcept {
@@ -142,6 +128,37 @@ void release_slices(Page* page) noexcept {
     segment->dirty_slices |= mask;
     if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
   }
+}
+
+// Calls fn(page) once per page in use (on its first slice), in address order. The
+// set is read once up front, so fn may release the page's slices.
+template <class Fn>
+void for_each_used_page(Segment* segment, Fn fn) noexcept {
+  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};  // slice 0: the header
+  while (used != 0) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
+    Page* page = &segment->pages[i];
+    used &= ~run_mask(i, page->slice_count);
+    fn(page);
+  }
+}
+
+}  // namespace
+
+void segment_purge(Segment* segment) noexcept {
+  if (segment->dirty_slices == 0) return;
+  decommit_runs(segment, segment->dirty_slices);
+  segment->dirty_slices = 0;
+  segment->purge_at_ms = 0;
+}
+
+Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
+  for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
+    if (std::size_t first = find_free_run(segment->used_slices, slices)) return take_run(segment, first, slices);
+  }
+  Segment* segment = segment_new(heap);
+  if (segment == nullptr) return nullptr;
+  return take_run(segment, 1, slices);
 }
 
 void segment_page_free(Heap* heap, Page* page) noexcept {
@@ -162,15 +179,11 @@ void heap_purge(Heap* heap, bool force) noexcept {
 
 void segment_abandon(Heap* heap, Segment* segment) noexcept {
   heap_unlink_segment(heap, segment);
-  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
-  while (used != 0) {
-    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
-    Page* page = &segment->pages[i];
-    used &= ~run_mask(i, page->slice_count);
+  for_each_used_page(segment, [](Page* page) {
     page->next = page->prev = nullptr;
     page->in_full.store(0, std::memory_order_relaxed);
     page->heap.store(nullptr, std::memory_order_release);
-  }
+  });
   LockGuard guard(g_abandoned_lock);
   segment->next = g_abandoned;
   g_abandoned = segment;
@@ -190,16 +203,12 @@ bool segment_adopt_one(Heap* heap) noexcept {
   }
   g_counters.adoptions.fetch_add(1, std::memory_order_relaxed);
   heap_link_segment(heap, segment);
-  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
-  while (used != 0) {
-    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
-    Page* page = &segment->pages[i];
-    used &= ~run_mask(i, page->slice_count);
+  for_each_used_page(segment, [heap](Page* page) {
     page->heap.store(heap, std::memory_order_release);
     page_collect(page);
     if (page->used == 0) release_slices(page);
     else queue_push_front(heap, page);
-  }
+  });
   segment_maybe_release(heap, segment, true);
   return true;
 }
@@ -208,11 +217,5 @@ std::size_t abandoned_segment_count() noexcept { return g_abandoned_count.load(s
 
 void abandoned_lock() noexcept { g_abandoned_lock.lock(); }
 void abandoned_unlock() noexcept { g_abandoned_lock.unlock(); }
-
-// For the heap walk and malloc_trim: visit abandoned segments under the lock.
-void abandoned_for_each(void (*fn)(Segment*, void*), void* arg) noexcept {
-  LockGuard guard(g_abandoned_lock);
-  for (Segment* s = g_abandoned; s != nullptr; s = s->next) fn(s, arg);
-}
 
 }  // namespace poolkit::malloc_impl

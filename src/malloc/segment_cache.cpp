@@ -11,8 +11,6 @@
 
 namespace poolkit::malloc_impl {
 
-void segment_purge(Segment* segment) noexcept;
-
 namespace {
 
 constexpr std::uint32_t kSegmentsPerCpu = 4;
