@@ -1,6 +1,6 @@
 // internal.hpp (private): the functions the files of src/malloc/ share, one
 // section per file that defines them. The data structures are in types.hpp, the
-// OS layer in os.hpp; every cross-file declaration of src/malloc/ is here or there.
+// OS layer in os.hpp, the options and their table in options.hpp; every cross-file declaration of src/malloc/ is here or there.
 //
 // Nothing in this directory may call malloc: it *is* malloc.
 #pragma once
@@ -9,22 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "options.hpp"
 #include "os.hpp"
 #include "types.hpp"
 
 namespace poolkit::malloc_impl {
-
-// ---- options (options.cpp) ---------------------------------------------------
-struct Options {
-  int stats;                  // POOLKIT_STATS
-  int check;                  // POOLKIT_CHECK: 1 guards + double free, 2 also a heap walk per call
-  int verbose;                // POOLKIT_VERBOSE
-  std::uint64_t decay_ms;     // POOLKIT_DECAY_MS
-  std::size_t mmap_threshold; // POOLKIT_MMAP_THRESHOLD
-};
-extern constinit Options g_options;
-void options_init() noexcept;
-void options_reread_if_early() noexcept;
 
 // ---- segments and the shared layer (segment.cpp, segment_cache.cpp) -------------
 Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept;
