@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "poolkit/detail/size_classes.hpp"
+
 #define PK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PK_NOINLINE __attribute__((noinline))
@@ -38,16 +40,12 @@ inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << 47;  // x86
 inline constexpr std::size_t kMaxPageAlignment = kSliceSize;
 
 // ---- size classes: 16..128 by 16, then 4 classes per power of two ------------
-constexpr std::size_t class_of(std::size_t size) noexcept {
-  if (size <= 128) return size <= 16 ? 0 : (size - 1) >> 4;
-  unsigned b = static_cast<unsigned>(64 - __builtin_clzll(size - 1));  // 2^(b-1) < size <= 2^b
-  return 8 + (b - 8) * 4 + (((size - 1) >> (b - 3)) & 3);
-}
-constexpr std::size_t class_size(std::size_t cls) noexcept {
-  if (cls < 8) return (cls + 1) * 16;
-  std::size_t b = 8 + (cls - 8) / 4, k = (cls - 8) % 4;
-  return (std::size_t{1} << (b - 1)) + (k + 1) * (std::size_t{1} << (b - 3));
-}
+// The library's log-linear classes (detail/size_classes.hpp) with 16-byte granules
+// and 4 steps per power of two, used as ceiling classes: class_of(size) is the
+// smallest class whose blocks hold `size` bytes, class_size(cls) its block size.
+using Classes = detail::LogLinearClasses<4, 2>;
+constexpr std::size_t class_of(std::size_t size) noexcept { return size <= kMinBlock ? 0 : Classes::index_of(size - 1); }
+constexpr std::size_t class_size(std::size_t cls) noexcept { return Classes::bound(cls + 1); }
 static_assert(class_size(kClassCount - 1) == kMaxClassSize);
 static_assert(class_of(kMaxClassSize) == kClassCount - 1);
 
