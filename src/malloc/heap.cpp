@@ -11,6 +11,7 @@
 #include <new>
 #include <utility>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -117,6 +118,8 @@ void heap_collect_all(Heap* heap, bool keep_first) noexcept {
 }
 
 void heap_teardown(Heap* heap) noexcept {
+  PK_ASSERT(!heap->is_empty_sentinel);
+  PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
   heap_collect_all(heap, false);
   heap_purge(heap, true);
   for (Segment* segment = heap->segments; segment != nullptr;) {

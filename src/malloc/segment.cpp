@@ -9,6 +9,7 @@
 // mappings for small blocks, far below vm.max_map_count (65530 by default).
 #include <cstring>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -49,6 +50,8 @@ void heap_link_segment(Heap* heap, Segment* segment) noexcept {
 }  // namespace
 
 void heap_unlink_segment(Heap* heap, Segment* segment) noexcept {
+  PK_ASSERT(segment->owner.load(std::memory_order_relaxed) == heap);
+  PK_ASSERT(segment->prev ? segment->prev->next == segment : heap->segments == segment);
   if (segment->prev) segment->prev->next = segment->next;
   else heap->segments = segment->next;
   if (segment->next) segment->next->prev = segment->prev;
@@ -80,7 +83,9 @@ Segment* segment_new(Heap* heap) noexcept {
 }
 
 Page* take_run(Segment* segment, std::size_t first, std::size_t count) noexcept {
+  PK_ASSERT(first >= 1 && count >= 1 && first + count <= kSlicesPerSegment);
   std::uint64_t mask = run_mask(first, count);
+  PK_ASSERT((segment->used_slices & mask) == 0);  // the run was free
   segment->used_slices |= mask;
   segment->dirty_slices &= ~mask;
   for (std::size_t k = 0; k < count; ++k) segment->pages[first + k].slice_offset = static_cast<std::uint8_t>(k);
@@ -117,6 +122,9 @@ void release_slices(Page* page) noexcept {
   Segment* segment = segment_of(page);
   std::size_t first = static_cast<std::size_t>(page - segment->pages);
   std::uint64_t mask = run_mask(first, page->slice_count);
+  PK_ASSERT(page->used == 0 && page->slice_offset == 0);
+  PK_ASSERT((segment->used_slices & mask) == mask && segment->pages_in_use > 0);
+  PK_ASSERT((segment->dirty_slices & mask) == 0);  // dirty and used slices are disjoint
   page->heap.store(nullptr, std::memory_order_relaxed);
   page->free = page->local_free = nullptr;
   segment->used_slices &= ~mask;
@@ -178,6 +186,7 @@ void heap_purge(Heap* heap, bool force) noexcept {
 }
 
 void segment_abandon(Heap* heap, Segment* segment) noexcept {
+  PK_ASSERT(segment->pages_in_use != 0 && segment->kind == SegmentKind::kSmall);
   heap_unlink_segment(heap, segment);
   for_each_used_page(segment, [](Page* page) {
     page->next = page->prev = nullptr;
@@ -209,6 +218,7 @@ bool segment_adopt_one(Heap* heap) noexcept {
     if (page->used == 0) release_slices(page);
     else queue_push_front(heap, page);
   });
+  PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
   segment_maybe_release(heap, segment, true);
   return true;
 }
