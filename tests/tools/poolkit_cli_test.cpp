@@ -41,7 +41,7 @@ class PoolkitCli : public ::testing::Test {
   // Runs `poolkit ARGS` (ARGS as shell words) with the probe's output file set.
   Result poolkit(const std::string& args, const std::string& env = "") {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string command = "POOLKIT_PROBE_OUT='" + probe_file().string() + "' " + env + " '" +
+    const std::string command = "PKTEST_PROBE_OUT='" + probe_file().string() + "' " + env + " '" +
                                 POOLKIT_CLI + "' " + args + " >'" + out.string() + "' 2>'" +
                                 err.string() + "'";
     const int raw = std::system(command.c_str());
