@@ -103,7 +103,10 @@ int run_program(const RunOptions& options) {
   const int spawn_error = posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   if (spawn_error != 0) {
-    std::fprintf(stderr, "poolkit run: cannot run '%s': %s\n", argv[0], std::strerror(spawn_error));
+    const char* what_to_do = spawn_error == ENOENT   ? "; check the name, or give its path"
+                             : spawn_error == EACCES ? "; is it executable (chmod +x)?"
+                                                     : "";
+    std::fprintf(stderr, "poolkit run: cannot run '%s': %s%s\n", argv[0], std::strerror(spawn_error), what_to_do);
     return spawn_error == ENOENT ? 127 : 126;
   }
 

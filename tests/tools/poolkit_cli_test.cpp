@@ -290,6 +290,16 @@ TEST_F(PoolkitCli, RunOfAMissingProgramExits127) {
   const Result r = poolkit("run " + probe() + " -- /nonexistent/program");
   EXPECT_EQ(r.status, 127);
   EXPECT_NE(r.err.find("cannot run '/nonexistent/program'"), std::string::npos);
+  EXPECT_NE(r.err.find("check the name, or give its path"), std::string::npos) << r.err;
+}
+
+TEST_F(PoolkitCli, RunOfAFileThatIsNotExecutableExits126AndSaysWhy) {
+  const fs::path script = dir_ / "not_executable.sh";
+  std::ofstream(script) << "#!/bin/sh\nexit 0\n";
+  fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write);
+  const Result r = poolkit("run " + probe() + " -- '" + script.string() + "'");
+  EXPECT_EQ(r.status, 126);
+  EXPECT_NE(r.err.find("is it executable (chmod +x)?"), std::string::npos) << r.err;
 }
 
 TEST_F(PoolkitCli, RunPutsOurLibraryBeforeAnEarlierPreload) {
