@@ -92,7 +92,7 @@ void print_malloc_help(std::FILE* out) {
     std::fputs("      Accepts: ", out);
     const std::size_t first_end = o.range.find('\n');
     std::fprintf(out, "%.*s\n", static_cast<int>(o.range.substr(0, first_end).size()), o.range.data());
-    if (first_end != std::string_view::npos) print_indented(o.range.substr(first_end + 1), 14, out);
+    if (first_end != std::string_view::npos) print_indented(o.range.substr(first_end + 1), 15, out);
   }
 }
 

@@ -21,7 +21,7 @@ inline constexpr OptionDoc kOptionDocs[] = {
     {"POOLKIT_STATS", "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
      "At exit, print a readable summary on stderr: calls, bytes by size class, peak,\n"
      "RSS, fragmentation, time in system calls."},
-    {"POOLKIT_CHECK", "0|1|2", "0 (2 in a build with POOLKIT_MALLOC_DEBUG)",
+    {"POOLKIT_CHECK", "0|1|2", "0, or 2 in a POOLKIT_MALLOC_DEBUG build",
      "0, 1 or 2; numbers above 2 mean 2, a value that is not a number means 1;\n"
      "read once at start-up (blocks already handed out carry no guards)",
      "1: guard bytes after every block and double-free detection; a violation aborts\n"
