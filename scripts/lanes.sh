@@ -119,6 +119,23 @@ lane_programs() {
 }
 # --- end of suite section ---
 
+# --- packages: scripts/package.sh builds the Debian packages into dist/ (lintian must
+# report no error), then tests/packages/run.sh unpacks them into a scratch root and
+# builds and runs the C and C++ consumers against it. Each check counts as a test.
+lane_packages() {
+  scripts/deps.sh build package
+  local log rc=0
+  log=$(mktemp)
+  { scripts/package.sh && tests/packages/run.sh dist; } 2>&1 | tee "$log" || rc=$?
+  TOTAL_PASSED=$((TOTAL_PASSED + $(grep -c '^PASS ' "$log" || true)))
+  TOTAL_FAILED=$((TOTAL_FAILED + $(grep -c '^FAIL ' "$log" || true)))
+  # A package build or lintian failure comes before any check: count it as one.
+  if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log"; then TOTAL_FAILED=$((TOTAL_FAILED + 1)); fi
+  rm -f "$log"
+  return $rc
+}
+# --- end of packages ---
+
 run_lane() {
   local lane=$1 start=$SECONDS rc=0
   echo "=== lane $lane"
