@@ -2,7 +2,7 @@
 // the man pages and the bash completion from the same tables the `poolkit` program
 // prints its help from, so that none of them can drift from --help:
 //   poolkit_docgen man1 OUT                 poolkit(1): commands.cpp's table
-//   poolkit_docgen man7 MALLOC_H OUT        poolkit-malloc(7): src/malloc/option_docs.hpp, malloc.h
+//   poolkit_docgen man7 MALLOC_H OUT        poolkit-malloc(7): src/malloc/options.hpp, malloc.h
 //   poolkit_docgen man3 POOLKIT_H OUT       poolkit(3): the C API header itself
 //   poolkit_docgen completion OUT           bash completion: commands.cpp's table
 #include <cstdio>
@@ -15,7 +15,7 @@
 
 #include "commands.hpp"
 #include "help.hpp"
-#include "malloc/option_docs.hpp"
+#include "malloc/options.hpp"
 
 namespace {
 
@@ -198,7 +198,7 @@ std::string man7(const std::string& malloc_h) {
   out += ".SH ENVIRONMENT\n.PP\n"
          "The variables are read once, at start\\-up. An unknown POOLKIT_* variable gets a\n"
          "warning on stderr. \\fBpoolkit help malloc\\fR prints this same table.\n";
-  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+  for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) {
     out += ".TP\n\\fB" + roff(o.name) + "\\fR=\\fI" + roff(o.values) + "\\fR\n" + roff(o.effect) + "\n";
     out += ".RS\n.PP\nDefault: " + roff(o.default_value) + ".\nAccepted: " + roff(o.range) + ".\n.RE\n";
   }

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "help.hpp"
-#include "malloc/option_docs.hpp"
+#include "malloc/options.hpp"
 #include "suggest.hpp"
 
 namespace poolkit::cli {
@@ -79,12 +79,19 @@ void print_command_help(const Command& command, std::FILE* out) {
   print_indented(command.description, 0, out);
 }
 
+std::vector<OptionText> malloc_option_texts() {
+  std::vector<OptionText> texts;
+  for (const malloc_impl::OptionSpec& spec : malloc_impl::kOptions)
+    texts.push_back({std::string("POOLKIT_") + spec.name, spec.values, spec.default_text, spec.range, spec.effect});
+  return texts;
+}
+
 void print_malloc_help(std::FILE* out) {
   std::fputs(
       "libpoolkit-malloc reads these environment variables once, at start-up. An unknown\n"
       "POOLKIT_* variable gets a warning on stderr.\n",
       out);
-  for (const malloc_impl::OptionDoc& o : malloc_impl::kOptionDocs) {
+  for (const OptionText& o : malloc_option_texts()) {
     std::fprintf(out, "\n  %.*s=%.*s   (default %.*s)\n", static_cast<int>(o.name.size()), o.name.data(),
                  static_cast<int>(o.values.size()), o.values.data(), static_cast<int>(o.default_value.size()),
                  o.default_value.data());

@@ -39,7 +39,12 @@ struct OptionSpec {
   int Options::*int_field;        // where the value goes: exactly one of the two is set
   std::uint64_t Options::*u64_field;
   const char* what;               // the unit, for messages ("milliseconds", "size")
-  const char* meaning;            // one line, for --help and the docs
+  // For people: `poolkit help malloc` prints these and poolkit-malloc(7) is generated
+  // from them (tools/help_command.cpp, tools/docgen.cpp). Lines break at '\n'.
+  const char* values;             // what may follow '=': "0|1", "N", "SIZE"
+  const char* default_text;       // the default as the user would write it
+  const char* range;              // what is accepted, and what happens to anything else
+  const char* effect;             // what the option does
 };
 
 inline constexpr std::uint64_t kDefaultCheck =
@@ -52,17 +57,31 @@ inline constexpr std::uint64_t kDefaultCheck =
 // The table. The mmap threshold is at most the largest size class (1 MiB).
 inline constexpr OptionSpec kOptions[] = {
     {"STATS", OptionKind::kSwitch, 0, 0, 1, false, &Options::stats, nullptr, "switch",
-     "print a summary of the allocator's work on stderr at exit"},
+     "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
+     "At exit, print a readable summary on stderr: calls, bytes by size class, peak,\n"
+     "RSS, fragmentation, time in system calls."},
     {"CHECK", OptionKind::kLevel, kDefaultCheck, 0, 2, true, &Options::check, nullptr, "level",
-     "1: guard bytes after every block and double-free detection; 2: also walk the calling "
-     "thread's heap on every call"},
+     "0|1|2", kDefaultCheck ? "2 (a POOLKIT_MALLOC_DEBUG build)" : "0",
+     "0, 1 or 2; numbers above 2 mean 2, a value that is not a number means 1;\n"
+     "read once at start-up (blocks already handed out carry no guards)",
+     "1: guard bytes after every block and double-free detection; a violation aborts\n"
+     "with a message naming the block. 2: also walk the calling thread's heap on\n"
+     "every call (slow; for hunting a corruption)."},
     {"VERBOSE", OptionKind::kSwitch, 0, 0, 1, false, &Options::verbose, nullptr, "switch",
-     "say what the allocator does (start-up, options, trims) on stderr"},
+     "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
+     "Say on stderr what the allocator does: start-up, the options in force, trims."},
     {"DECAY_MS", OptionKind::kNumber, 50, 0, ~std::uint64_t{0}, false, nullptr, &Options::decay_ms,
-     "number of milliseconds", "empty pages are decommitted this many ms after they empty"},
+     "number of milliseconds", "N", "50",
+     "a whole number of milliseconds, 0 and up (0: at once); a value that is not a\n"
+     "number is refused with a warning and the default kept",
+     "How long empty pages wait before they are handed back to the OS (madvise). Longer\n"
+     "keeps memory for a program that frees and allocates again; shorter lowers RSS."},
     {"MMAP_THRESHOLD", OptionKind::kSize, kMaxClassSize, 4096, kMaxClassSize, false,
-     nullptr, &Options::mmap_threshold, "size",
-     "requests above this many bytes go straight to mmap (suffix k/m)"},
+     nullptr, &Options::mmap_threshold, "size", "SIZE", "1 MiB",
+     "4 KiB to 1 MiB, in bytes or with a suffix k, m, g (KiB, MiB, GiB; \"64k\", \"1MiB\");\n"
+     "outside that range the nearest bound is used, with a warning",
+     "Requests above SIZE bytes come straight from mmap and go back to the OS on free;\n"
+     "smaller ones come from size-class pages."},
 };
 
 /// The defaults of the table, as an Options (constant-initialised: no constructor runs).

@@ -11,7 +11,8 @@
 #include <string>
 
 #include "commands.hpp"
-#include "malloc/option_docs.hpp"
+#include "help.hpp"
+#include "malloc/options.hpp"
 #include "suggest.hpp"
 
 namespace {
@@ -158,7 +159,7 @@ TEST_F(PoolkitCli, HelpOfAnUnknownTopicSuggestsTheNearestAndListsThem) {
 TEST_F(PoolkitCli, HelpMallocDocumentsEveryOptionWithDefaultAndRange) {
   const Result r = poolkit("help malloc");
   EXPECT_EQ(r.status, 0);
-  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+  for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) {
     EXPECT_NE(r.out.find("  " + std::string(o.name) + "=" + std::string(o.values)), std::string::npos) << o.name;
     EXPECT_NE(r.out.find("(default " + std::string(o.default_value) + ")"), std::string::npos) << o.name;
     const std::string first_range_line(o.range.substr(0, o.range.find('\n')));
@@ -172,7 +173,7 @@ TEST_F(PoolkitCli, HelpAllHoldsEveryCommandAndTheMallocOptions) {
   for (const poolkit::cli::Command& c : poolkit::cli::commands()) {
     EXPECT_NE(r.out.find("usage: poolkit " + poolkit::cli::synopsis(c)), std::string::npos) << c.name;
   }
-  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+  for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) {
     EXPECT_NE(r.out.find(std::string(o.name)), std::string::npos) << o.name;
   }
   EXPECT_NE(poolkit("help --al").err.find("did you mean '--all'?"), std::string::npos);
@@ -333,10 +334,10 @@ TEST_F(PoolkitCli, RunOnTheRealMallocKeepsTheProgramsOutputAndStatus) {
 }
 
 // The malloc's options are parsed in src/malloc/options.cpp and documented in
-// src/malloc/option_docs.hpp (help, man page): these two tests keep them in step.
+// src/malloc/options.hpp (help, man page): these two tests keep them in step.
 TEST_F(PoolkitCli, EveryDocumentedMallocOptionIsKnownToTheMalloc) {
   if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
-  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+  for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) {
     // A value in range for every option: the malloc must not call the name unknown.
     const std::string value = o.name == "POOLKIT_MMAP_THRESHOLD" ? "64k" : o.name == "POOLKIT_DECAY_MS" ? "50" : "0";
     const Result r = poolkit("run -- true", std::string(o.name) + "=" + value);
@@ -359,12 +360,12 @@ TEST_F(PoolkitCli, EveryOptionTheMallocKnowsIsDocumented) {
     if (end == std::string::npos) end = list.size();
     const std::string name = list.substr(start, end - start);
     bool documented = false;
-    for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) documented |= o.name == name;
-    EXPECT_TRUE(documented) << name << " is not in src/malloc/option_docs.hpp";
+    for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) documented |= o.name == name;
+    EXPECT_TRUE(documented) << name << " is not in src/malloc/options.hpp";
     ++count;
     start = end + 2;
   }
-  EXPECT_EQ(count, static_cast<int>(std::size(poolkit::malloc_impl::kOptionDocs)));
+  EXPECT_EQ(count, static_cast<int>(std::size(poolkit::malloc_impl::kOptions)));
 }
 
 }  // namespace
