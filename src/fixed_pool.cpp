@@ -1,12 +1,10 @@
-// fixed_pool.cpp: FixedPool's slow paths: new blocks, release, the checks, the
-// POOLKIT_FORWARD_TO_MALLOC build. The hot paths are inline in the header.
+// fixed_pool.cpp: FixedPool's slow paths: new blocks, release, the checks. The hot
+// paths are inline in the header.
 #include "poolkit/fixed_pool.hpp"
 
 #include <cstdio>
 #include <new>
 #include <stdexcept>
-
-#include "forwarded_blocks.hpp"
 
 namespace poolkit {
 namespace {
@@ -104,9 +102,7 @@ FixedPool::FixedPool(const Options& o) {
   }
   std::size_t capacity_bytes;
   if (fixed_capacity_ && !checked_mul(fixed_capacity_, chunk_size_, &capacity_bytes)) throw std::bad_alloc();
-  if constexpr (kForwardToMalloc) {
-    forwarded_ = new detail::ForwardedBlocks;  // may throw bad_alloc: nothing else is held yet
-  } else if (fixed_capacity_) {
+  if (fixed_capacity_) {
     // Embedded and real-time users: all memory now, none later.
     if (!add_block()) throw std::bad_alloc();
     current_ = first_;
@@ -117,7 +113,6 @@ FixedPool::FixedPool(const Options& o) {
 }
 
 FixedPool::~FixedPool() {
-  delete forwarded_;  // frees every forwarded block
   for (Block* b = first_; b;) {
     Block* next = b->next;
     std::byte* base = b->base;
@@ -206,7 +201,6 @@ bool FixedPool::accept_free(void* p) noexcept {
 }
 
 bool FixedPool::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_->owns(p);
   return find_block(p) != nullptr;
 }
 
@@ -214,11 +208,6 @@ void FixedPool::release() noexcept {
   if constexpr (kCountsCalls) {
     released_ = allocations_ - deallocations_;
     bytes_requested_ = 0;
-  }
-  if constexpr (kForwardToMalloc) {
-    forwarded_->free_all();
-    annotate::pool_reset(this);
-    return;
   }
   std::size_t carved = carved_chunks();
   if (carved > peak_carved_) peak_carved_ = carved;
@@ -248,7 +237,6 @@ std::size_t FixedPool::free_list_length(std::size_t limit) const noexcept {
 }
 
 std::size_t FixedPool::live_chunks() const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_->count();
   std::size_t carved = carved_chunks();
   return carved - free_list_length(carved);
 }
@@ -256,39 +244,28 @@ std::size_t FixedPool::live_chunks() const noexcept {
 PoolStats FixedPool::stats() const noexcept {
   PoolStats s;
   const std::size_t live = live_chunks();
-  std::size_t free_chunks = total_chunks_ - live;
-  std::size_t reserved = bytes_reserved_;
-  std::size_t regions = blocks_;
+  const std::size_t free_chunks = total_chunks_ - live;
   // The peak of live chunks is the peak of carved ones (see the invariants).
   std::size_t peak = peak_carved_ > live ? peak_carved_ : live;
-  if constexpr (kForwardToMalloc) {
-    free_chunks = fixed_capacity_ ? fixed_capacity_ - live : 0;
-    reserved = live * chunk_size_;
-    regions = live;
-  } else {
-    std::size_t carved = carved_chunks();
-    if (carved > peak) peak = carved;
-  }
+  std::size_t carved = carved_chunks();
+  if (carved > peak) peak = carved;
   s.bytes_in_use = live * chunk_size_;
   s.bytes_requested = kCountsCalls ? bytes_requested_ : s.bytes_in_use;
   s.peak_in_use = peak * chunk_size_;
   s.bytes_free = free_chunks * chunk_size_;
   s.largest_free = free_chunks ? chunk_size_ : 0;
-  s.bytes_reserved = reserved;
+  s.bytes_reserved = bytes_reserved_;
   s.live_blocks = live;
   s.allocations = allocations_;
   s.deallocations = deallocations_;
   s.failures = failures_;
-  s.regions = regions;
+  s.regions = blocks_;
   s.fixed_size_blocks = true;
   s.calls_counted = kCountsCalls;
   return s;
 }
 
 bool FixedPool::check() const noexcept {
-  if constexpr (kForwardToMalloc) {
-    return forwarded_->count() == counted_live() || broken("forwarded blocks disagree with the live count");
-  }
   std::size_t blocks = 0, chunks = 0, carved = 0;
   bool past_current = false;
   const Block* last = nullptr;
@@ -327,36 +304,7 @@ bool FixedPool::check() const noexcept {
   return true;
 }
 
-void* FixedPool::forward_allocate(std::size_t size, std::size_t align) noexcept {
-  if (size > chunk_size_ || !is_pow2(align) || align > chunk_align_ ||
-      (fixed_capacity_ && forwarded_->count() >= fixed_capacity_)) {
-    ++failures_;
-    return nullptr;
-  }
-  void* p = forwarded_->allocate(size, chunk_align_);
-  if (!p) {
-    ++failures_;
-    return nullptr;
-  }
-  note_allocated(size);
-  if (forwarded_->count() > peak_carved_) peak_carved_ = forwarded_->count();
-  return p;
-}
-
-void FixedPool::forward_deallocate(void* p, std::size_t size) noexcept {
-  if (!p) return;
-  if (!forwarded_->free(p)) {  // foreign pointer or double free: malloc would crash, we refuse
-    ++rejected_frees_;
-    return;
-  }
-  note_freed(size);
-}
-
 void FixedPool::for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx) {
-  if constexpr (kForwardToMalloc) {
-    forwarded_->for_each([&](void* p) { fn(ctx, p); });
-    return;
-  }
   std::size_t free_count = 0;
   for (FreeChunk* c = free_; c; c = link_of(c)) ++free_count;
   FreeChunk* list = free_;

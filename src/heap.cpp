@@ -3,7 +3,6 @@
 // size classes in detail/size_class_map.hpp.
 #include "poolkit/heap.hpp"
 
-#include <malloc.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -11,7 +10,6 @@
 #include <new>
 #include <vector>
 
-#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -43,17 +41,13 @@ Heap::Heap(Options options) noexcept
       source_(options.source ? options.source : &PageSource::system()),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
       next_region_size_(options.region_size),
-      cache_(options.front_cache && !kForwardToMalloc ? options.front_cache_depth : 0) {
+      cache_(options.front_cache ? options.front_cache_depth : 0) {
   if (options_.growth == 0) options_.growth = 1;
   annotate::pool_created(this);
 }
 
 Heap::~Heap() {
-  if constexpr (kForwardToMalloc) {
-    release();
-  } else {
-    while (regions_) return_region(regions_);
-  }
+  while (regions_) return_region(regions_);
   annotate::pool_destroyed(this);
 }
 
@@ -65,7 +59,6 @@ void* Heap::allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t 
     ++failures_;
     return nullptr;
   }
-  if constexpr (kForwardToMalloc) return forward_allocate(prefix, size, align);
   return allocate_block(prefix, total, align);
 }
 
@@ -196,10 +189,6 @@ void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
 // the last region used, big blocks, and a size class that is full (flushed first).
 void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
   if (!p) return;
-  if constexpr (kForwardToMalloc) {
-    forward_deallocate(p);
-    return;
-  }
   Region* region;
   if (!validate(p, &region)) return;
   const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
@@ -300,13 +289,6 @@ void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
 
 void* Heap::resize(void* p, std::size_t size) noexcept {
   if (!p) return nullptr;
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    if (it == forwarded_.end() || size > it->second.usable) return nullptr;
-    bytes_requested_ = bytes_requested_ - it->second.size + size;
-    it->second.size = size;
-    return p;
-  }
   Region* region;
   if (!validate(p, &region)) return nullptr;
   std::size_t needed;
@@ -397,7 +379,6 @@ Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) co
 
 Heap::BlockState Heap::inspect(const void* p) const noexcept {
   if (!p) return BlockState::kForeign;
-  if constexpr (kForwardToMalloc) return forwarded_.count(p) ? BlockState::kLive : BlockState::kForeign;
   const Region* region = find_region(reinterpret_cast<std::uintptr_t>(p));
   return region ? classify(region, reinterpret_cast<std::uintptr_t>(p)) : BlockState::kForeign;
 }
@@ -426,26 +407,17 @@ void Heap::report_bad(const void* p, BadFree what) noexcept {
 }
 
 std::size_t Heap::usable_size(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    return it == forwarded_.end() ? 0 : it->second.usable;
-  }
   if (inspect(p) != BlockState::kLive) return 0;
   return L::size_of(header(L::block_of(reinterpret_cast<std::uintptr_t>(p)))) - L::kHeaderSize;
 }
 
 std::size_t Heap::requested_size(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    return it == forwarded_.end() ? 0 : it->second.size;
-  }
   if (inspect(p) != BlockState::kLive) return 0;
   const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
   return L::size_of(h) - L::kHeaderSize - L::slack_of(h);
 }
 
 bool Heap::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_.count(p) != 0;
   return p && find_region(reinterpret_cast<std::uintptr_t>(p)) != nullptr;
 }
 
@@ -507,7 +479,6 @@ bool Heap::region_returnable(const Region* region, std::uintptr_t block, std::si
 }
 
 void Heap::coalesce() noexcept {
-  if constexpr (kForwardToMalloc) return;
   flush_cache();
   frees_since_coalesce_ = 0;
   for (Region* r = regions_; r;) {
@@ -552,17 +523,12 @@ bool Heap::coalesce_region(Region* region) noexcept {
 }
 
 void Heap::release() noexcept {
-  if constexpr (kForwardToMalloc) {
-    for (auto& [p, f] : forwarded_) std::free(const_cast<void*>(f.base));
-    forwarded_.clear();
-  } else {
-    index_.clear();
-    cache_.reset(cache_.depth());
-    if (options_.return_empty_regions) {
-      while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
-    }
-    for (Region* r = regions_; r; r = r->next) init_region(r);
+  index_.clear();
+  cache_.reset(cache_.depth());
+  if (options_.return_empty_regions) {
+    while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
   }
+  for (Region* r = regions_; r; r = r->next) init_region(r);
   bytes_requested_ = bytes_in_use_ = live_blocks_ = 0;
   annotate::pool_reset(this);
 }
@@ -594,12 +560,12 @@ PoolStats Heap::stats() const noexcept {
                  cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
-  s.bytes_reserved = kForwardToMalloc ? bytes_in_use_ : bytes_reserved_;
+  s.bytes_reserved = bytes_reserved_;
   s.live_blocks = live_blocks_;
   s.allocations = allocations_;
   s.deallocations = deallocations_;
   s.failures = failures_;
-  s.regions = kForwardToMalloc ? 0 : region_count_;
+  s.regions = region_count_;
   return s;
 }
 
@@ -680,7 +646,6 @@ bool Heap::check_index() const noexcept {
 }
 
 bool Heap::check() const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_.size() == live_blocks_;
   std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0,
               cached_bytes = 0;
   for (const Region* r = regions_; r; r = r->next) {
@@ -723,48 +688,6 @@ bool Heap::check_cache() const noexcept {
   }
   if (total != cached.size()) return fail_check("a cached block is on no cache list", 0);
   return true;
-}
-
-// ---- POOLKIT_FORWARD_TO_MALLOC ------------------------------------------------
-
-void* Heap::forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
-  // The pointer returned is base + lead, so that it plus prefix is aligned.
-  std::size_t lead = align_up(prefix, align) - prefix, bytes;
-  if (!checked_add(lead + prefix, size ? size : 1, &bytes) || !checked_align_up(bytes, align, &bytes)) {
-    ++failures_;
-    return nullptr;
-  }
-  if (options_.max_bytes && bytes_in_use_ + bytes > options_.max_bytes) {
-    ++failures_;
-    return nullptr;
-  }
-  void* base = align <= alignof(std::max_align_t) ? std::malloc(bytes) : std::aligned_alloc(align, bytes);
-  if (!base) {
-    ++failures_;
-    return nullptr;
-  }
-  void* p = static_cast<char*>(base) + lead;
-  std::size_t usable = malloc_usable_size(base) - lead;
-  try {
-    forwarded_[p] = Forwarded{prefix + size, usable, base};
-  } catch (...) {
-    std::free(base);
-    ++failures_;
-    return nullptr;
-  }
-  note_allocated(usable, prefix + size);
-  return p;
-}
-
-void Heap::forward_deallocate(void* p) noexcept {
-  auto it = forwarded_.find(p);
-  if (it == forwarded_.end()) {
-    report_bad(p, BadFree::kForeignPointer);
-    return;
-  }
-  note_freed(it->second.usable, it->second.size);
-  std::free(const_cast<void*>(it->second.base));
-  forwarded_.erase(it);
 }
 
 }  // namespace poolkit

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <new>
 
-#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -37,8 +36,8 @@ std::uint64_t PoolSet::check_word(const void* header) const noexcept {
 }
 
 std::size_t PoolSet::footprint(const BlockHeader* h) const noexcept {
-  // What the heap counts in its bytes_in_use for this block (forwarding: malloc's usable size).
-  return heap_.usable_size(h) + (kForwardToMalloc ? 0 : Heap::kBlockOverhead);
+  // What the heap counts in its bytes_in_use for this block.
+  return heap_.usable_size(h) + Heap::kBlockOverhead;
 }
 
 PoolSet::PoolEntry* PoolSet::entry(PoolId pool) noexcept {
@@ -186,7 +185,6 @@ std::optional<PoolSet::PoolId> PoolSet::pool_of(const void* p) const noexcept {
 }
 
 bool PoolSet::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return live_header(p) != nullptr;  // the heap knows only headers
   return heap_.owns(p);
 }
 

@@ -18,7 +18,6 @@
 #include "test_support.hpp"
 
 using poolkit::FixedPool;
-using poolkit::kForwardToMalloc;
 
 namespace {
 
@@ -67,7 +66,6 @@ TEST(FixedPool, ChunksDoNotOverlapAndKeepTheirContents) {
 }
 
 TEST(FixedPool, FreedChunkIsReusedFirst) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: malloc decides";
   FixedPool pool(32);
   void* a = pool.allocate(32);
   void* b = pool.allocate(32);
@@ -106,7 +104,6 @@ TEST(FixedPool, SizeZeroGetsAUniqueChunk) {
 }
 
 TEST(FixedPool, GrowsByBlocksGeometricallyUpToTheCap) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no blocks";
   FixedPool pool({.chunk_size = 64, .first_block_chunks = 100, .max_block_chunks = 400, .growth_factor = 2});
   std::vector<void*> chunks;
   std::vector<std::size_t> capacities;
@@ -148,7 +145,6 @@ TEST(FixedPool, FixedCapacityHandsOutExactlyThatManyThenNullptr) {
 }
 
 TEST(FixedPool, FixedCapacityReservesAtConstructionAndNeverAsksAgain) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no regions";
   poolkit::PageSource source;
   FixedPool pool({.chunk_size = 64, .fixed_capacity = 1000, .source = &source});
   EXPECT_EQ(source.stats().mmap_calls, 1u);
@@ -184,7 +180,6 @@ TEST(FixedPool, ReleaseFreesEveryChunkAndKeepsTheBlocks) {
   }
   EXPECT_EQ(after.peak_in_use, before.bytes_in_use);
   EXPECT_TRUE(pool.check());
-  if (kForwardToMalloc) return;  // no blocks to keep
   EXPECT_EQ(after.bytes_reserved, before.bytes_reserved);
   EXPECT_EQ(after.regions, before.regions);
   EXPECT_TRUE(pool.check());
@@ -197,7 +192,6 @@ TEST(FixedPool, ReleaseFreesEveryChunkAndKeepsTheBlocks) {
 }
 
 TEST(FixedPool, DestructorReturnsAllMemory) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no regions";
   poolkit::PageSource source;
   {
     FixedPool pool({.chunk_size = 128, .source = &source});
@@ -228,7 +222,7 @@ TEST(FixedPool, OwnsItsChunksAndNothingElse) {
 }
 
 TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
-  if (!FixedPool::kChecksFrees && !kForwardToMalloc) GTEST_SKIP() << "release build: unchecked (use Guarded)";
+  if (!FixedPool::kChecksFrees) GTEST_SKIP() << "release build: unchecked (use Guarded)";
   FixedPool pool(32);
   FixedPool other(32);
   void* p = pool.allocate(32);
@@ -236,10 +230,10 @@ TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
   int local = 0;
   pool.deallocate(q, 32);                                // another pool's chunk
   pool.deallocate(&local, 32);                           // not a pool's at all
-  if (!kForwardToMalloc) pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
+  pool.deallocate(static_cast<char*>(p) + 8, 32);        // interior
   pool.deallocate(p, 32);
   pool.deallocate(p, 32);                                // immediate double free
-  EXPECT_EQ(pool.rejected_frees(), kForwardToMalloc ? 3u : 4u);
+  EXPECT_EQ(pool.rejected_frees(), 4u);
   EXPECT_TRUE(pool.check());
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   void* a = pool.allocate(32);
@@ -249,7 +243,7 @@ TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
 }
 
 TEST(FixedPool, CheckFindsACycleInTheFreeList) {
-  if (FixedPool::kChecksFrees || kForwardToMalloc) GTEST_SKIP() << "checked builds refuse the double free";
+  if (FixedPool::kChecksFrees) GTEST_SKIP() << "checked builds refuse the double free";
   FixedPool pool(32);
   void* a = pool.allocate(32);
   void* b = pool.allocate(32);
@@ -274,7 +268,6 @@ TEST(FixedPool, BadOptionsThrowInvalidArgument) {
 
 TEST(FixedPool, HugeSizesThrowBadAllocNotATinyPool) {
   EXPECT_THROW(FixedPool(SIZE_MAX - 8, 16), std::bad_alloc);
-  if (kForwardToMalloc) return;
   EXPECT_THROW(FixedPool({.chunk_size = 1 << 20, .fixed_capacity = SIZE_MAX / 1024}), std::bad_alloc);
   FixedPool growing({.chunk_size = SIZE_MAX / 4, .first_block_chunks = 8});
   EXPECT_EQ(growing.allocate(16), nullptr);  // the block cannot be had: nullptr, not a crash
@@ -305,12 +298,10 @@ TEST(FixedPool, StatsCountEverything) {
     EXPECT_EQ(s.allocations, 0u);
     EXPECT_EQ(s.deallocations, 0u);
   }
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(s.bytes_free, (pool.capacity() - 2) * 24);
-    EXPECT_EQ(s.largest_free, 24u);
-    EXPECT_EQ(s.regions, 1u);
-    EXPECT_EQ(s.bytes_reserved, 4096u);
-  }
+  EXPECT_EQ(s.bytes_free, (pool.capacity() - 2) * 24);
+  EXPECT_EQ(s.largest_free, 24u);
+  EXPECT_EQ(s.regions, 1u);
+  EXPECT_EQ(s.bytes_reserved, 4096u);
   pool.deallocate(a, 10, 8);
   pool.deallocate(c, 1, 8);
   EXPECT_EQ(pool.stats().bytes_requested, 0u);
@@ -354,7 +345,6 @@ TEST(FixedPool, PrintedStatsShowNoExternalFragmentation) {
 }
 
 TEST(FixedPool, CarvesChunksInAddressOrderFromTheBlockStart) {
-  if (kForwardToMalloc) GTEST_SKIP();
   FixedPool pool({.chunk_size = 64, .first_block_chunks = 1 << 16});
   void* a = pool.allocate(64);
   void* b = pool.allocate(64);
@@ -376,9 +366,7 @@ TEST(FixedPool, ForEachLiveChunkSkipsFreeChunksInAddressOrder) {
   std::set<void*> seen_set(seen.begin(), seen.end());
   EXPECT_EQ(seen_set, live);
   EXPECT_EQ(seen.size(), live.size());
-  if (!kForwardToMalloc) {
-    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end(), [](void* x, void* y) { return addr(x) < addr(y); }));
-  }
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end(), [](void* x, void* y) { return addr(x) < addr(y); }));
   EXPECT_TRUE(pool.check());
 }
 

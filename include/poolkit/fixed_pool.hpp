@@ -9,17 +9,12 @@
 #include <cstdint>
 
 #include "poolkit/align.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
 
 namespace poolkit {
-namespace detail {
-class ForwardedBlocks;
-}
-
 class FixedPool {
  public:
   struct Options {
@@ -40,12 +35,11 @@ class FixedPool {
 #else
   static constexpr bool kChecksFrees = true;
 #endif
-  /// Whether allocate/deallocate count calls and requested bytes: debug builds and the
-  /// POOLKIT_FORWARD_TO_MALLOC build. NDEBUG builds keep no counter on the hot path:
+  /// Whether allocate/deallocate count calls and requested bytes: debug builds. NDEBUG builds keep no counter on the hot path:
   /// stats() derives live chunks, peak and bytes from the blocks and the free list,
   /// and says calls_counted = false. The hot path is inline: build poolkit and the
   /// code that calls the pool with the same NDEBUG setting.
-  static constexpr bool kCountsCalls = kChecksFrees || kForwardToMalloc;
+  static constexpr bool kCountsCalls = kChecksFrees;
 
   /// nullptr when options are acceptable, else why not (the constructor throws
   /// std::invalid_argument with that text). Sizes too large for memory are not
@@ -122,8 +116,6 @@ class FixedPool {
   void* allocate_slow(std::size_t size, std::size_t align) noexcept;
   bool accept_free(void* p) noexcept;
   bool add_block() noexcept;
-  void* forward_allocate(std::size_t size, std::size_t align) noexcept;
-  void forward_deallocate(void* p, std::size_t size) noexcept;
   void for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx);
   const Block* find_block(const void* p) const noexcept;
   std::byte* carved_end(const Block* b) const noexcept { return b == current_ ? bump_ : b->carved_end; }
@@ -167,7 +159,6 @@ class FixedPool {
   std::size_t growth_factor_ = 2;
   std::size_t fixed_capacity_ = 0;
   PageSource* source_ = nullptr;
-  detail::ForwardedBlocks* forwarded_ = nullptr;  // POOLKIT_FORWARD_TO_MALLOC builds only
 };
 
 static_assert(Pool<FixedPool>);
@@ -179,7 +170,6 @@ static_assert(Pool<FixedPool>);
 // (RSS grows only when the live set does). Bumping through the current block, a new
 // block and bad requests are out of line in allocate_slow.
 inline void* FixedPool::allocate(std::size_t size, std::size_t align) noexcept {
-  if constexpr (kForwardToMalloc) return forward_allocate(size, align);
   FreeChunk* chunk = free_;
   if (chunk && size <= chunk_size_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
     annotate::metadata_open(chunk, sizeof(FreeChunk));
@@ -193,7 +183,6 @@ inline void* FixedPool::allocate(std::size_t size, std::size_t align) noexcept {
 }
 
 inline void FixedPool::deallocate(void* p, std::size_t size, std::size_t) noexcept {
-  if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
   if (!p) [[unlikely]]
     return;
   if constexpr (kChecksFrees) {
