@@ -6,6 +6,8 @@
 #include <new>
 #include <stdexcept>
 
+#include "common/assert.hpp"
+
 namespace poolkit {
 namespace {
 
@@ -69,10 +71,20 @@ bool broken(const char* what) noexcept {
 
 }  // namespace
 
+bool FixedPool::checks_by_default() noexcept {
+#ifdef NDEBUG
+  return false;
+#else
+  return true;
+#endif
+}
+
 const char* FixedPool::validate(const Options& o) noexcept {
   if (o.chunk_size == 0) return "FixedPool: chunk_size is 0";
   if (!is_valid_alignment(o.chunk_align)) return "FixedPool: chunk_align is not a power of two up to 4096";
   if (o.growth_factor == 0) return "FixedPool: growth_factor is 0";
+  if (o.checks != Checks::kLibraryDefault && o.checks != Checks::kOff && o.checks != Checks::kOn)
+    return "FixedPool: checks is not one of Checks::kLibraryDefault, kOff, kOn";
   if (o.fixed_capacity == 0 && o.max_block_chunks != 0 && o.first_block_chunks > o.max_block_chunks)
     return "FixedPool: first_block_chunks is above max_block_chunks";
   return nullptr;
@@ -87,6 +99,10 @@ FixedPool::FixedPool(const Options& o) {
   // lowest set bit, which is at least the alignment asked for.
   std::size_t natural = chunk_size_ & (~chunk_size_ + 1);
   chunk_align_ = natural < kMaxAlignment ? natural : kMaxAlignment;
+  checked_ = o.checks == Checks::kOn || (o.checks == Checks::kLibraryDefault && checks_by_default());
+  // chunk_size_ + 1 cannot wrap: checked_align_up kept it below SIZE_MAX - align.
+  fast_size_bound_ = checked_ ? 0 : chunk_size_ + 1;
+  slow_free_max_ = checked_ ? UINTPTR_MAX : 0;
   source_ = o.source ? o.source : &PageSource::system();
   fixed_capacity_ = o.fixed_capacity;
   growth_factor_ = o.growth_factor;
@@ -132,6 +148,7 @@ bool FixedPool::add_block() noexcept {
     return false;
   void* region = source_->allocate(bytes);
   if (!region) return false;
+  PK_ASSERT(reinterpret_cast<std::uintptr_t>(region) % chunk_align_ == 0);  // chunks need no padding
   // A growing pool puts the page-rounding slack to use; a fixed one holds exactly its capacity.
   if (grows()) chunks = (bytes - sizeof(Block)) / chunk_size_;
   auto* base = static_cast<std::byte*>(region);
@@ -160,6 +177,13 @@ void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
     ++failures_;
     return nullptr;
   }
+  if (FreeChunk* chunk = free_) {  // only a checked pool gets here with a free chunk
+    PK_ASSERT(checked_);
+    free_ = link_of(chunk);
+    annotate::block_allocated(this, chunk, size);
+    note_allocated(size);
+    return chunk;
+  }
   // The inline path takes every good request while the free list has a chunk: carve
   // the next chunk of the current block, else move to the next block kept by
   // release(), or grow.
@@ -176,11 +200,25 @@ void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
     bump_ = next->carved_end;
     bump_end_ = next->base + next->chunks * chunk_size_;
   }
+  PK_ASSERT(bump_ < bump_end_ && std::size_t(bump_end_ - bump_) % chunk_size_ == 0);
   void* p = bump_;
   bump_ += chunk_size_;
   annotate::block_allocated(this, p, size);
-  if constexpr (kCountsCalls) note_allocated(size);
+  if (checked_) note_allocated(size);
   return p;
+}
+
+// Null, and every free of a checked pool.
+void FixedPool::deallocate_slow(void* p, std::size_t size) noexcept {
+  if (!p) return;
+  PK_ASSERT(checked_);  // the inline path takes an unchecked pool's frees
+  if (!accept_free(p)) return;
+  annotate::block_freed(this, p, chunk_size_);
+  auto* chunk = static_cast<FreeChunk*>(p);
+  set_link(chunk, free_);
+  free_ = chunk;
+  note_freed(size);
+  PK_ASSERT(allocations_ >= deallocations_ + released_);
 }
 
 const FixedPool::Block* FixedPool::find_block(const void* p) const noexcept {
@@ -205,7 +243,7 @@ bool FixedPool::owns(const void* p) const noexcept {
 }
 
 void FixedPool::release() noexcept {
-  if constexpr (kCountsCalls) {
+  if (checked_) {
     released_ = allocations_ - deallocations_;
     bytes_requested_ = 0;
   }
@@ -250,7 +288,7 @@ PoolStats FixedPool::stats() const noexcept {
   std::size_t carved = carved_chunks();
   if (carved > peak) peak = carved;
   s.bytes_in_use = live * chunk_size_;
-  s.bytes_requested = kCountsCalls ? bytes_requested_ : s.bytes_in_use;
+  s.bytes_requested = checked_ ? bytes_requested_ : s.bytes_in_use;
   s.peak_in_use = peak * chunk_size_;
   s.bytes_free = free_chunks * chunk_size_;
   s.largest_free = free_chunks ? chunk_size_ : 0;
@@ -261,7 +299,7 @@ PoolStats FixedPool::stats() const noexcept {
   s.failures = failures_;
   s.regions = blocks_;
   s.fixed_size_blocks = true;
-  s.calls_counted = kCountsCalls;
+  s.calls_counted = checked_;
   return s;
 }
 
@@ -299,7 +337,7 @@ bool FixedPool::check() const noexcept {
     if (!b || x >= carved_end(b) || std::size_t(x - b->base) % chunk_size_ != 0)
       return broken("a free-list node is not a carved chunk of this pool");
   }
-  if (kCountsCalls && free_count + counted_live() != carved)
+  if (checked_ && free_count + counted_live() != carved)
     return broken("free + live chunks != carved chunks (live as counted by allocate and deallocate)");
   return true;
 }
