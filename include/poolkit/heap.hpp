@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "poolkit/align.hpp"
 #include "poolkit/detail/front_cache.hpp"
@@ -229,6 +230,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
                     std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept;
   POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
+  POOLKIT_HEAP_INTERNAL bool sorted_blocks_with(std::uint64_t bit, std::vector<std::uintptr_t>* out) const noexcept;
 
   POOLKIT_HEAP_INTERNAL void note_allocated(std::size_t block_size, std::size_t requested) noexcept;
   POOLKIT_HEAP_INTERNAL void note_freed(std::size_t block_size, std::size_t requested) noexcept;
