@@ -6,6 +6,8 @@
 #include <new>
 #include <stdexcept>
 
+#include "common/assert.hpp"
+
 namespace poolkit {
 namespace {
 
@@ -56,6 +58,7 @@ Arena::~Arena() {
 
 void Arena::give_back(Region* r) noexcept {
   std::size_t bytes = r->bytes;
+  PK_ASSERT(regions_ > 0 && bytes_reserved_ >= bytes);
   --regions_;
   bytes_reserved_ -= bytes;
   annotate::region_returned(r, bytes);
@@ -68,6 +71,7 @@ void Arena::enter(Region* r, std::uintptr_t top) noexcept {
   end_ = region_end(r);
   top_ = top;
   last_ = 0;
+  PK_ASSERT(begin_ <= top_ && top_ <= end_);  // the bump pointer stays in its region
 }
 
 // Unwinds the chain down to keep (nullptr: all of it): the largest dropped region
@@ -124,6 +128,7 @@ bool Arena::add_region(std::size_t need) noexcept {
   else if (buffer_begin_)
     buffer_top_ = top_;
   used_before_ += top_ - begin_;
+  PK_ASSERT(r->bytes >= need && r != current_);
   r->prev = current_;
   r->top = region_begin(r);
   enter(r, region_begin(r));

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -62,6 +63,9 @@ BuddyPool::~BuddyPool() {
 // lives inside a free block, which memory checkers otherwise treat as off limits.
 
 void BuddyPool::push_free(std::size_t offset, unsigned order) noexcept {
+  PK_ASSERT(order >= min_order_ && order <= max_order_);
+  PK_ASSERT((offset & (bit(order) - 1)) == 0);  // a block lies at a multiple of its size
+  PK_ASSERT(offset + bit(order) <= max_block());
   auto* node = reinterpret_cast<FreeNode*>(base_ + offset);
   FreeNode* head = heads_[order];
   annotate::metadata_open(node, sizeof *node);
@@ -84,6 +88,8 @@ void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
   FreeNode* prev = node->prev;
   FreeNode* next = node->next;
   annotate::metadata_close(node, sizeof *node);
+  PK_ASSERT(table_[index_of(offset)] == start_byte(kFreeStart, order));  // listed blocks are free
+  PK_ASSERT(prev || heads_[order] == node);  // no back link: the list's head
   if (prev) {
     annotate::metadata_open(prev, sizeof *prev);
     prev->next = next;
@@ -101,6 +107,7 @@ void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
 
 std::size_t BuddyPool::pop_free(unsigned order) noexcept {
   FreeNode* head = heads_[order];
+  PK_ASSERT(head != nullptr);  // nonempty_ said this order has a block
   std::size_t offset = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(head) - base_);
   unlink_free(offset, order);
   return offset;
@@ -134,6 +141,7 @@ void BuddyPool::note_allocated(std::size_t size, std::size_t block) noexcept {
 void BuddyPool::note_freed(std::size_t size, std::size_t block) noexcept {
   // size is the caller's word; clamp it so a wrong one skews the count, never wraps it.
   const std::size_t asked = size < block ? size : block;
+  PK_ASSERT(live_ > 0 && in_use_ >= block);
   requested_ -= asked < requested_ ? asked : requested_;
   in_use_ -= block;
   --live_;

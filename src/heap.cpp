@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <new>
 
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -121,6 +122,7 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
   const std::uint64_t h = header(block);
   std::size_t size = L::size_of(h);
   bool prev_free = L::prev_is_free(h);
+  PK_ASSERT(L::is_free(h) && size >= needed);  // the index hands out free blocks big enough
 
   if (align <= L::kGranule && size - needed >= L::kMinBlock) {
     // The common case: the tail stays free and usually in the same size class, so
@@ -162,6 +164,8 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
 // Writes the header of the block being handed out and accounts for it.
 void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested) noexcept {
   const std::size_t usable = size - L::kHeaderSize;
+  // The boundary tag keeps the slack in 6 bits and the size in granules.
+  PK_ASSERT(size % L::kGranule == 0 && size >= L::kMinBlock && usable >= requested && usable - requested < 64);
   write_header(block, size, prev_free ? L::kPrevFreeBit : 0, usable - requested);
   note_allocated(size, requested);
   void* p = reinterpret_cast<void*>(L::payload_of(block));
@@ -220,6 +224,7 @@ void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
 void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
   const std::uint64_t h = header(block);
   const std::size_t size = L::size_of(h);
+  PK_ASSERT(L::tag_ok(block, h, secret_) && !L::is_free(h));
   if (options_.coalescing == Coalescing::kDeferred) {
     write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
     L::write_footer(block, size);
@@ -243,6 +248,8 @@ void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
     L::store_word(block, h | L::kFreeBit);
     const std::size_t prev_size = L::prev_footer(block);
     const std::uintptr_t prev = block - prev_size;
+    // The footer before this header and the left neighbour's header agree.
+    PK_ASSERT(L::is_free(header(prev)) && L::size_of(header(prev)) == prev_size);
     const std::size_t total = prev_size + size + next_size;
     if (next_size) index_.remove(next, next_size);
     if (region_returnable(region, prev, total)) {
@@ -477,6 +484,7 @@ void Heap::coalesce() noexcept {
     coalesce_region(r);
     r = next;
   }
+  PK_ASSERT_EXPENSIVE(check());
 }
 
 // Merges each run of free neighbours in one region; true if the region was returned.
@@ -535,6 +543,7 @@ void Heap::note_allocated(std::size_t block_size, std::size_t requested) noexcep
 }
 
 void Heap::note_freed(std::size_t block_size, std::size_t requested) noexcept {
+  PK_ASSERT(live_blocks_ > 0 && bytes_in_use_ >= block_size && bytes_requested_ >= requested);
   bytes_in_use_ -= block_size;
   bytes_requested_ -= requested;
   --live_blocks_;

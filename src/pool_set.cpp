@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <new>
 
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -113,16 +114,21 @@ void PoolSet::unlink(BlockHeader* h) noexcept {
     e = h->pool;
     h->check = 0;
   }
+  // Both neighbours point back at h (invariant: a circular doubly-linked list).
   if (prev == &e->blocks) {
+    PK_ASSERT(prev->next == &h->link);
     prev->next = next;
   } else {
     OpenHeader open(prev);
+    PK_ASSERT(prev->next == &h->link);
     prev->next = next;
   }
   if (next == &e->blocks) {
+    PK_ASSERT(next->prev == &h->link);
     next->prev = prev;
   } else {
     OpenHeader open(next);
+    PK_ASSERT(next->prev == &h->link);
     next->prev = prev;
   }
 }
@@ -143,6 +149,7 @@ void PoolSet::deallocate(void* p) noexcept {
   e->bytes_in_use -= footprint(h);
   e->bytes_requested -= requested;
   bytes_requested_ -= requested;
+  PK_ASSERT(e->live > 0);
   --e->live;
   ++e->deallocations;
   unlink(h);
