@@ -18,7 +18,7 @@ target_include_directories(poolkit-shared PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(poolkit-shared PRIVATE Threads::Threads)
-# POOLKIT_FORWARD_TO_MALLOC and POOLKIT_VALGRIND change the library, not the C API.
+# POOLKIT_VALGRIND changes the library, not the C API.
 set(_poolkit_map ${PROJECT_SOURCE_DIR}/abi/libpoolkit.map)
 target_link_options(poolkit-shared PRIVATE -Wl,--version-script=${_poolkit_map} -Wl,-z,defs
   -Wl,-z,relro -Wl,-z,now)

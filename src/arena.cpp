@@ -1,12 +1,12 @@
-// arena.cpp: Arena's slow paths: new regions, rewind, release, the checks, the
-// POOLKIT_FORWARD_TO_MALLOC build. allocate and deallocate are inline in the header.
+// arena.cpp: Arena's slow paths: new regions, rewind, release, the checks.
+// allocate and deallocate are inline in the header.
 #include "poolkit/arena.hpp"
 
 #include <cstdio>
 #include <new>
 #include <stdexcept>
 
-#include "forwarded_blocks.hpp"
+#include "common/assert.hpp"
 
 namespace poolkit {
 namespace {
@@ -31,9 +31,7 @@ Arena::Arena(const Options& options) : options_(options) {
   if (const char* why = validate(options)) throw std::invalid_argument(why);
   source_ = options.source ? options.source : &PageSource::system();
   next_region_size_ = options.initial_size;
-  if constexpr (kForwardToMalloc) {
-    forwarded_ = new detail::ForwardedBlocks;
-  } else if (options.fixed) {
+  if (options.fixed) {
     if (!add_region(sizeof(Region) + 1)) throw std::bad_alloc();
   }
   annotate::pool_created(this);
@@ -44,7 +42,6 @@ Arena::Arena(void* buffer, std::size_t size, const Options& options) : options_(
   if (!buffer && size) throw std::invalid_argument("Arena: null buffer with a non-zero size");
   source_ = options.source ? options.source : &PageSource::system();
   next_region_size_ = options.initial_size;
-  if constexpr (kForwardToMalloc) forwarded_ = new detail::ForwardedBlocks;
   auto b = reinterpret_cast<std::uintptr_t>(buffer);
   buffer_begin_ = buffer_top_ = begin_ = top_ = b;
   buffer_end_ = end_ = b + size;
@@ -53,7 +50,6 @@ Arena::Arena(void* buffer, std::size_t size, const Options& options) : options_(
 }
 
 Arena::~Arena() {
-  delete forwarded_;
   drop_newer_than(nullptr);
   if (spare_) give_back(spare_);
   if (buffer_end_ != buffer_begin_) annotate::region_returned(as_ptr(buffer_begin_), buffer_end_ - buffer_begin_);
@@ -62,6 +58,7 @@ Arena::~Arena() {
 
 void Arena::give_back(Region* r) noexcept {
   std::size_t bytes = r->bytes;
+  PK_ASSERT(regions_ > 0 && bytes_reserved_ >= bytes);
   --regions_;
   bytes_reserved_ -= bytes;
   annotate::region_returned(r, bytes);
@@ -74,6 +71,7 @@ void Arena::enter(Region* r, std::uintptr_t top) noexcept {
   end_ = region_end(r);
   top_ = top;
   last_ = 0;
+  PK_ASSERT(begin_ <= top_ && top_ <= end_);  // the bump pointer stays in its region
 }
 
 // Unwinds the chain down to keep (nullptr: all of it): the largest dropped region
@@ -130,6 +128,7 @@ bool Arena::add_region(std::size_t need) noexcept {
   else if (buffer_begin_)
     buffer_top_ = top_;
   used_before_ += top_ - begin_;
+  PK_ASSERT(r->bytes >= need && r != current_);
   r->prev = current_;
   r->top = region_begin(r);
   enter(r, region_begin(r));
@@ -147,7 +146,6 @@ void* Arena::allocate_slow(std::size_t size, std::size_t align) noexcept {
 }
 
 bool Arena::rewind(const Mark& m) noexcept {
-  if constexpr (kForwardToMalloc) return forward_rewind(m);
   Region* target = current_;
   while (target && target != m.region) target = target->prev;
   if (target != m.region) return false;  // not one of this arena's regions now
@@ -183,11 +181,6 @@ void Arena::release() noexcept {
   live_ = 0;
   requested_ = 0;
   used_before_ = 0;
-  if constexpr (kForwardToMalloc) {
-    forwarded_->free_all();
-    annotate::pool_reset(this);
-    return;
-  }
   // Keep the buffer, or else the oldest region.
   Region* oldest = current_;
   while (oldest && oldest->prev) oldest = oldest->prev;
@@ -207,7 +200,6 @@ void Arena::release() noexcept {
 }
 
 bool Arena::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_->owns(p);
   auto x = reinterpret_cast<std::uintptr_t>(p);
   if (x >= begin_ && x < top_) return true;
   for (const Region* r = current_ ? current_->prev : nullptr; r; r = r->prev)
@@ -230,13 +222,10 @@ PoolStats Arena::stats() const noexcept {
   s.deallocations = deallocations_;
   s.failures = failures_;
   s.regions = regions_;
-  if constexpr (kForwardToMalloc) s.bytes_reserved = used();
   return s;
 }
 
 bool Arena::check() const noexcept {
-  if constexpr (kForwardToMalloc)
-    return forwarded_->count() == live_ || broken("forwarded blocks disagree with the live count");
   if (!(begin_ <= top_ && top_ <= end_)) return broken("top is outside the current region");
   if (current_) {
     if (begin_ != region_begin(current_) || end_ != region_end(current_))
@@ -264,59 +253,6 @@ bool Arena::check() const noexcept {
   }
   if (regions != regions_ || bytes != bytes_reserved_) return broken("region count or reserved bytes disagree");
   if (requested_ > used_before_ + (top_ - begin_)) return broken("more bytes requested than used");
-  return true;
-}
-
-void* Arena::forward_allocate(std::size_t size, std::size_t align) noexcept {
-  std::size_t capacity = buffer_end_ != buffer_begin_ ? buffer_end_ - buffer_begin_ : options_.initial_size;
-  std::size_t after;
-  if (!is_valid_alignment(align) || !checked_add(used_before_, size, &after) ||
-      (options_.fixed && after > capacity)) {
-    ++failures_;
-    return nullptr;
-  }
-  void* p = forwarded_->allocate(size, align);
-  if (!p) {
-    ++failures_;
-    return nullptr;
-  }
-  used_before_ = after;
-  ++live_;
-  requested_ += size;
-  note_peak();
-  return p;
-}
-
-void Arena::forward_deallocate(void* p, std::size_t size) noexcept {
-  // Like the pooled build: only the newest block, and only with its own size.
-  if (!p || p != forwarded_->newest() || forwarded_->size_of(p) != size + (size == 0)) return;
-  forwarded_->free(p);
-  --live_;
-  ++deallocations_;
-  requested_ -= size < requested_ ? size : requested_;
-  used_before_ -= size < used_before_ ? size : used_before_;
-}
-
-Arena::Mark Arena::forward_mark() const noexcept {
-  return Mark{this, forwarded_->count(), used_before_, live_, requested_};  // region: which arena
-}
-
-bool Arena::forward_rewind(const Mark& m) noexcept {
-  if (m.region != this || m.top > forwarded_->count()) return false;
-  discarded_ += live_ > m.live ? live_ - m.live : 0;
-  forwarded_->free_newest_until(m.top);
-  used_before_ = m.used_before;
-  live_ = m.live;
-  requested_ = m.requested;
-  if constexpr (annotate::kValgrind) {
-    // memcheck cannot forget only the blocks above the mark: forget every block,
-    // then make the bytes below the mark accessible again.
-    annotate::pool_reset(this);
-    if (top_ > begin_) annotate::metadata_open(as_ptr(begin_), top_ - begin_);
-    for (Region* r = current_ ? current_->prev : nullptr; r; r = r->prev)
-      if (r->top > region_begin(r)) annotate::metadata_open(as_ptr(region_begin(r)), r->top - region_begin(r));
-    if (current_ && buffer_top_ > buffer_begin_) annotate::metadata_open(as_ptr(buffer_begin_), buffer_top_ - buffer_begin_);
-  }
   return true;
 }
 

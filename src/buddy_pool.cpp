@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -32,10 +33,6 @@ BuddyPool::BuddyPool(Options options) noexcept
     return;
   }
   annotate::pool_created(this);
-  if (forwarding()) {
-    valid_ = true;
-    return;
-  }
   base_ = static_cast<unsigned char*>(source_->allocate(max_block(), max_block()));
   table_bytes_ = bit(max_order_ - min_order_);
   table_ = base_ ? static_cast<std::uint8_t*>(source_->allocate(table_bytes_)) : nullptr;
@@ -53,7 +50,6 @@ BuddyPool::BuddyPool(Options options) noexcept
 }
 
 BuddyPool::~BuddyPool() {
-  if (forwarding()) forward_release();
   if (base_) {
     annotate::region_returned(base_, max_block());
     source_->deallocate(base_, max_block());
@@ -67,6 +63,9 @@ BuddyPool::~BuddyPool() {
 // lives inside a free block, which memory checkers otherwise treat as off limits.
 
 void BuddyPool::push_free(std::size_t offset, unsigned order) noexcept {
+  PK_ASSERT(order >= min_order_ && order <= max_order_);
+  PK_ASSERT((offset & (bit(order) - 1)) == 0);  // a block lies at a multiple of its size
+  PK_ASSERT(offset + bit(order) <= max_block());
   auto* node = reinterpret_cast<FreeNode*>(base_ + offset);
   FreeNode* head = heads_[order];
   annotate::metadata_open(node, sizeof *node);
@@ -89,6 +88,8 @@ void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
   FreeNode* prev = node->prev;
   FreeNode* next = node->next;
   annotate::metadata_close(node, sizeof *node);
+  PK_ASSERT(table_[index_of(offset)] == start_byte(kFreeStart, order));  // listed blocks are free
+  PK_ASSERT(prev || heads_[order] == node);  // no back link: the list's head
   if (prev) {
     annotate::metadata_open(prev, sizeof *prev);
     prev->next = next;
@@ -106,6 +107,7 @@ void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
 
 std::size_t BuddyPool::pop_free(unsigned order) noexcept {
   FreeNode* head = heads_[order];
+  PK_ASSERT(head != nullptr);  // nonempty_ said this order has a block
   std::size_t offset = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(head) - base_);
   unlink_free(offset, order);
   return offset;
@@ -139,6 +141,7 @@ void BuddyPool::note_allocated(std::size_t size, std::size_t block) noexcept {
 void BuddyPool::note_freed(std::size_t size, std::size_t block) noexcept {
   // size is the caller's word; clamp it so a wrong one skews the count, never wraps it.
   const std::size_t asked = size < block ? size : block;
+  PK_ASSERT(live_ > 0 && in_use_ >= block);
   requested_ -= asked < requested_ ? asked : requested_;
   in_use_ -= block;
   --live_;
@@ -151,7 +154,6 @@ void* BuddyPool::allocate(std::size_t size, std::size_t align) noexcept {
     ++failures_;
     return nullptr;
   }
-  if (forwarding()) return forward_allocate(size, align, order);
   // The smallest non-empty order that is big enough: one bit scan, no list walk.
   const std::uint64_t candidates = nonempty_ & (~std::uint64_t{0} << order);
   if (!candidates) {
@@ -192,10 +194,6 @@ void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noe
     ++errors_.foreign;
     return;
   }
-  if (forwarding()) {
-    forward_deallocate(p, size);
-    return;
-  }
   const auto addr = reinterpret_cast<std::uintptr_t>(p);
   const auto base = reinterpret_cast<std::uintptr_t>(base_);
   if (!base_ || addr < base || addr - base >= max_block()) {
@@ -230,14 +228,6 @@ void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noe
 }
 
 bool BuddyPool::owns(const void* p) const noexcept {
-  if (forwarding()) {
-    for (const ForwardHeader* h = forwarded_; h; h = h->next) {
-      auto* user = reinterpret_cast<const unsigned char*>(h + 1);
-      auto* q = static_cast<const unsigned char*>(p);
-      if (q >= user && q < user + (h->block ? h->block : 1)) return true;
-    }
-    return false;
-  }
   const auto addr = reinterpret_cast<std::uintptr_t>(p);
   const auto base = reinterpret_cast<std::uintptr_t>(base_);
   if (!base_ || addr < base || addr - base >= max_block()) return false;
@@ -247,11 +237,6 @@ bool BuddyPool::owns(const void* p) const noexcept {
 }
 
 std::size_t BuddyPool::block_size(const void* p) const noexcept {
-  if (forwarding()) {
-    for (const ForwardHeader* h = forwarded_; h; h = h->next)
-      if (h + 1 == p) return h->block;
-    return 0;
-  }
   const auto addr = reinterpret_cast<std::uintptr_t>(p);
   const auto base = reinterpret_cast<std::uintptr_t>(base_);
   if (!base_ || addr < base || addr - base >= max_block()) return 0;
@@ -262,17 +247,13 @@ std::size_t BuddyPool::block_size(const void* p) const noexcept {
 
 void BuddyPool::release() noexcept {
   if (!valid_) return;
-  if (forwarding()) {
-    forward_release();
-  } else {
-    annotate::pool_reset(this);
-    reset_region();
-  }
+  annotate::pool_reset(this);
+  reset_region();
   requested_ = in_use_ = live_ = 0;
 }
 
 std::size_t BuddyPool::free_blocks(unsigned order) const noexcept {
-  if (forwarding() || !base_ || order < min_order_ || order > max_order_) return 0;
+  if (!base_ || order < min_order_ || order > max_order_) return 0;
   std::size_t n = 0;
   for (FreeNode* node = heads_[order]; node;) {
     ++n;
@@ -291,10 +272,7 @@ PoolStats BuddyPool::stats() const noexcept {
   s.peak_in_use = peak_;
   if (valid_) {
     s.bytes_free = max_block() > in_use_ ? max_block() - in_use_ : 0;
-    if (forwarding())
-      s.largest_free = s.bytes_free ? std::bit_floor(s.bytes_free) : 0;
-    else
-      s.largest_free = nonempty_ ? bit(static_cast<unsigned>(std::bit_width(nonempty_) - 1)) : 0;
+    s.largest_free = nonempty_ ? bit(static_cast<unsigned>(std::bit_width(nonempty_) - 1)) : 0;
     s.bytes_reserved = mapped_bytes_;
     s.regions = base_ ? 1 : 0;
   }
@@ -309,15 +287,6 @@ PoolStats BuddyPool::stats() const noexcept {
 
 bool BuddyPool::check() const noexcept {
   if (!valid_) return true;
-  if (forwarding()) {
-    std::size_t n = 0, bytes = 0;
-    for (const ForwardHeader* h = forwarded_; h; h = h->next, ++n) {
-      bytes += h->block;
-      if (h->next && h->next->prev != h) return broken("forwarded list links disagree", 0, 0);
-    }
-    if (n != live_ || bytes != in_use_) return broken("forwarded blocks disagree with stats", 0, 0);
-    return true;
-  }
   // Invariants 1, 3 and 5: walk the side table block by block.
   std::size_t free_count[64] = {};
   std::size_t used_bytes = 0, used_blocks = 0;
@@ -379,59 +348,6 @@ bool BuddyPool::check() const noexcept {
     if (n != free_count[order]) return broken("free list length disagrees with side table", 0, order);
   }
   return true;
-}
-
-// ---- POOLKIT_FORWARD_TO_MALLOC ----------------------------------------------------
-// The block sits after a ForwardHeader inside its own malloc chunk aligned to the block
-// size (so a block's alignment is the same as pooled; the price is up to one block of
-// padding per chunk in this debugging build). The pool's capacity (max_block) still
-// bounds bytes_in_use, so exhaustion behaves alike.
-
-void* BuddyPool::forward_allocate(std::size_t size, std::size_t /*align*/, unsigned order) noexcept {
-  if (in_use_ + bit(order) > max_block()) {
-    ++failures_;
-    return nullptr;
-  }
-  // Blocks stay aligned to their size, as pooled ones are (order >= 4: at least 16).
-  const std::size_t chunk_align = bit(order);
-  const std::size_t offset = align_up(sizeof(ForwardHeader), chunk_align);
-  std::size_t bytes;
-  if (!checked_add(offset, size, &bytes) || !checked_align_up(bytes, chunk_align, &bytes)) {
-    ++failures_;
-    return nullptr;
-  }
-  auto* chunk = static_cast<unsigned char*>(std::aligned_alloc(chunk_align, bytes));
-  if (!chunk) {
-    ++failures_;
-    return nullptr;
-  }
-  auto* header = reinterpret_cast<ForwardHeader*>(chunk + offset) - 1;
-  header->prev = nullptr;
-  header->next = forwarded_;
-  header->chunk = chunk;
-  header->block = bit(order);
-  if (forwarded_) forwarded_->prev = header;
-  forwarded_ = header;
-  note_allocated(size, bit(order));
-  return header + 1;
-}
-
-void BuddyPool::forward_deallocate(void* p, std::size_t size) noexcept {
-  // No lookup: a bad pointer goes to free() so that ASan or valgrind report it.
-  auto* header = static_cast<ForwardHeader*>(p) - 1;
-  if (header->prev) header->prev->next = header->next;
-  else forwarded_ = header->next;
-  if (header->next) header->next->prev = header->prev;
-  note_freed(size, header->block);
-  std::free(header->chunk);
-}
-
-void BuddyPool::forward_release() noexcept {
-  while (forwarded_) {
-    ForwardHeader* next = forwarded_->next;
-    std::free(forwarded_->chunk);
-    forwarded_ = next;
-  }
 }
 
 }  // namespace poolkit

@@ -1,12 +1,12 @@
-// fixed_pool.cpp: FixedPool's slow paths: new blocks, release, the checks, the
-// POOLKIT_FORWARD_TO_MALLOC build. The hot paths are inline in the header.
+// fixed_pool.cpp: FixedPool's slow paths: new blocks, release, the checks. The hot
+// paths are inline in the header.
 #include "poolkit/fixed_pool.hpp"
 
 #include <cstdio>
 #include <new>
 #include <stdexcept>
 
-#include "forwarded_blocks.hpp"
+#include "common/assert.hpp"
 
 namespace poolkit {
 namespace {
@@ -71,10 +71,20 @@ bool broken(const char* what) noexcept {
 
 }  // namespace
 
+bool FixedPool::checks_by_default() noexcept {
+#ifdef NDEBUG
+  return false;
+#else
+  return true;
+#endif
+}
+
 const char* FixedPool::validate(const Options& o) noexcept {
   if (o.chunk_size == 0) return "FixedPool: chunk_size is 0";
   if (!is_valid_alignment(o.chunk_align)) return "FixedPool: chunk_align is not a power of two up to 4096";
   if (o.growth_factor == 0) return "FixedPool: growth_factor is 0";
+  if (o.checks != Checks::kLibraryDefault && o.checks != Checks::kOff && o.checks != Checks::kOn)
+    return "FixedPool: checks is not one of Checks::kLibraryDefault, kOff, kOn";
   if (o.fixed_capacity == 0 && o.max_block_chunks != 0 && o.first_block_chunks > o.max_block_chunks)
     return "FixedPool: first_block_chunks is above max_block_chunks";
   return nullptr;
@@ -89,6 +99,10 @@ FixedPool::FixedPool(const Options& o) {
   // lowest set bit, which is at least the alignment asked for.
   std::size_t natural = chunk_size_ & (~chunk_size_ + 1);
   chunk_align_ = natural < kMaxAlignment ? natural : kMaxAlignment;
+  checked_ = o.checks == Checks::kOn || (o.checks == Checks::kLibraryDefault && checks_by_default());
+  // chunk_size_ + 1 cannot wrap: checked_align_up kept it below SIZE_MAX - align.
+  fast_size_bound_ = checked_ ? 0 : chunk_size_ + 1;
+  slow_free_max_ = checked_ ? UINTPTR_MAX : 0;
   source_ = o.source ? o.source : &PageSource::system();
   fixed_capacity_ = o.fixed_capacity;
   growth_factor_ = o.growth_factor;
@@ -104,9 +118,7 @@ FixedPool::FixedPool(const Options& o) {
   }
   std::size_t capacity_bytes;
   if (fixed_capacity_ && !checked_mul(fixed_capacity_, chunk_size_, &capacity_bytes)) throw std::bad_alloc();
-  if constexpr (kForwardToMalloc) {
-    forwarded_ = new detail::ForwardedBlocks;  // may throw bad_alloc: nothing else is held yet
-  } else if (fixed_capacity_) {
+  if (fixed_capacity_) {
     // Embedded and real-time users: all memory now, none later.
     if (!add_block()) throw std::bad_alloc();
     current_ = first_;
@@ -117,7 +129,6 @@ FixedPool::FixedPool(const Options& o) {
 }
 
 FixedPool::~FixedPool() {
-  delete forwarded_;  // frees every forwarded block
   for (Block* b = first_; b;) {
     Block* next = b->next;
     std::byte* base = b->base;
@@ -137,6 +148,7 @@ bool FixedPool::add_block() noexcept {
     return false;
   void* region = source_->allocate(bytes);
   if (!region) return false;
+  PK_ASSERT(reinterpret_cast<std::uintptr_t>(region) % chunk_align_ == 0);  // chunks need no padding
   // A growing pool puts the page-rounding slack to use; a fixed one holds exactly its capacity.
   if (grows()) chunks = (bytes - sizeof(Block)) / chunk_size_;
   auto* base = static_cast<std::byte*>(region);
@@ -165,6 +177,13 @@ void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
     ++failures_;
     return nullptr;
   }
+  if (FreeChunk* chunk = free_) {  // only a checked pool gets here with a free chunk
+    PK_ASSERT(checked_);
+    free_ = link_of(chunk);
+    annotate::block_allocated(this, chunk, size);
+    note_allocated(size);
+    return chunk;
+  }
   // The inline path takes every good request while the free list has a chunk: carve
   // the next chunk of the current block, else move to the next block kept by
   // release(), or grow.
@@ -181,11 +200,25 @@ void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
     bump_ = next->carved_end;
     bump_end_ = next->base + next->chunks * chunk_size_;
   }
+  PK_ASSERT(bump_ < bump_end_ && std::size_t(bump_end_ - bump_) % chunk_size_ == 0);
   void* p = bump_;
   bump_ += chunk_size_;
   annotate::block_allocated(this, p, size);
-  if constexpr (kCountsCalls) note_allocated(size);
+  if (checked_) note_allocated(size);
   return p;
+}
+
+// Null, and every free of a checked pool.
+void FixedPool::deallocate_slow(void* p, std::size_t size) noexcept {
+  if (!p) return;
+  PK_ASSERT(checked_);  // the inline path takes an unchecked pool's frees
+  if (!accept_free(p)) return;
+  annotate::block_freed(this, p, chunk_size_);
+  auto* chunk = static_cast<FreeChunk*>(p);
+  set_link(chunk, free_);
+  free_ = chunk;
+  note_freed(size);
+  PK_ASSERT(allocations_ >= deallocations_ + released_);
 }
 
 const FixedPool::Block* FixedPool::find_block(const void* p) const noexcept {
@@ -206,19 +239,13 @@ bool FixedPool::accept_free(void* p) noexcept {
 }
 
 bool FixedPool::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_->owns(p);
   return find_block(p) != nullptr;
 }
 
 void FixedPool::release() noexcept {
-  if constexpr (kCountsCalls) {
+  if (checked_) {
     released_ = allocations_ - deallocations_;
     bytes_requested_ = 0;
-  }
-  if constexpr (kForwardToMalloc) {
-    forwarded_->free_all();
-    annotate::pool_reset(this);
-    return;
   }
   std::size_t carved = carved_chunks();
   if (carved > peak_carved_) peak_carved_ = carved;
@@ -248,7 +275,6 @@ std::size_t FixedPool::free_list_length(std::size_t limit) const noexcept {
 }
 
 std::size_t FixedPool::live_chunks() const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_->count();
   std::size_t carved = carved_chunks();
   return carved - free_list_length(carved);
 }
@@ -256,39 +282,28 @@ std::size_t FixedPool::live_chunks() const noexcept {
 PoolStats FixedPool::stats() const noexcept {
   PoolStats s;
   const std::size_t live = live_chunks();
-  std::size_t free_chunks = total_chunks_ - live;
-  std::size_t reserved = bytes_reserved_;
-  std::size_t regions = blocks_;
+  const std::size_t free_chunks = total_chunks_ - live;
   // The peak of live chunks is the peak of carved ones (see the invariants).
   std::size_t peak = peak_carved_ > live ? peak_carved_ : live;
-  if constexpr (kForwardToMalloc) {
-    free_chunks = fixed_capacity_ ? fixed_capacity_ - live : 0;
-    reserved = live * chunk_size_;
-    regions = live;
-  } else {
-    std::size_t carved = carved_chunks();
-    if (carved > peak) peak = carved;
-  }
+  std::size_t carved = carved_chunks();
+  if (carved > peak) peak = carved;
   s.bytes_in_use = live * chunk_size_;
-  s.bytes_requested = kCountsCalls ? bytes_requested_ : s.bytes_in_use;
+  s.bytes_requested = checked_ ? bytes_requested_ : s.bytes_in_use;
   s.peak_in_use = peak * chunk_size_;
   s.bytes_free = free_chunks * chunk_size_;
   s.largest_free = free_chunks ? chunk_size_ : 0;
-  s.bytes_reserved = reserved;
+  s.bytes_reserved = bytes_reserved_;
   s.live_blocks = live;
   s.allocations = allocations_;
   s.deallocations = deallocations_;
   s.failures = failures_;
-  s.regions = regions;
+  s.regions = blocks_;
   s.fixed_size_blocks = true;
-  s.calls_counted = kCountsCalls;
+  s.calls_counted = checked_;
   return s;
 }
 
 bool FixedPool::check() const noexcept {
-  if constexpr (kForwardToMalloc) {
-    return forwarded_->count() == counted_live() || broken("forwarded blocks disagree with the live count");
-  }
   std::size_t blocks = 0, chunks = 0, carved = 0;
   bool past_current = false;
   const Block* last = nullptr;
@@ -322,41 +337,12 @@ bool FixedPool::check() const noexcept {
     if (!b || x >= carved_end(b) || std::size_t(x - b->base) % chunk_size_ != 0)
       return broken("a free-list node is not a carved chunk of this pool");
   }
-  if (kCountsCalls && free_count + counted_live() != carved)
+  if (checked_ && free_count + counted_live() != carved)
     return broken("free + live chunks != carved chunks (live as counted by allocate and deallocate)");
   return true;
 }
 
-void* FixedPool::forward_allocate(std::size_t size, std::size_t align) noexcept {
-  if (size > chunk_size_ || !is_pow2(align) || align > chunk_align_ ||
-      (fixed_capacity_ && forwarded_->count() >= fixed_capacity_)) {
-    ++failures_;
-    return nullptr;
-  }
-  void* p = forwarded_->allocate(size, chunk_align_);
-  if (!p) {
-    ++failures_;
-    return nullptr;
-  }
-  note_allocated(size);
-  if (forwarded_->count() > peak_carved_) peak_carved_ = forwarded_->count();
-  return p;
-}
-
-void FixedPool::forward_deallocate(void* p, std::size_t size) noexcept {
-  if (!p) return;
-  if (!forwarded_->free(p)) {  // foreign pointer or double free: malloc would crash, we refuse
-    ++rejected_frees_;
-    return;
-  }
-  note_freed(size);
-}
-
 void FixedPool::for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx) {
-  if constexpr (kForwardToMalloc) {
-    forwarded_->for_each([&](void* p) { fn(ctx, p); });
-    return;
-  }
   std::size_t free_count = 0;
   for (FreeChunk* c = free_; c; c = link_of(c)) ++free_count;
   FreeChunk* list = free_;

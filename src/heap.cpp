@@ -1,17 +1,12 @@
 // heap.cpp: Heap, the boundary-tag allocator with a two-level segregated fit index.
 // The block layout and its bits are described in detail/boundary_tag.hpp, the
-// size classes in detail/size_class_map.hpp.
+// size classes in detail/size_class_map.hpp; check() and its walkers are in heap_check.cpp.
 #include "poolkit/heap.hpp"
 
-#include <malloc.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <new>
-#include <vector>
 
-#include "poolkit/config.hpp"
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -31,11 +26,6 @@ bool block_size_for(std::size_t size, std::size_t* out) noexcept {
   return true;
 }
 
-bool fail_check(const char* what, std::uintptr_t where) noexcept {
-  std::fprintf(stderr, "poolkit::Heap::check: %s (at %p)\n", what, reinterpret_cast<void*>(where));
-  return false;
-}
-
 }  // namespace
 
 Heap::Heap(Options options) noexcept
@@ -43,17 +33,13 @@ Heap::Heap(Options options) noexcept
       source_(options.source ? options.source : &PageSource::system()),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
       next_region_size_(options.region_size),
-      cache_(options.front_cache && !kForwardToMalloc ? options.front_cache_depth : 0) {
+      cache_(options.front_cache ? options.front_cache_depth : 0) {
   if (options_.growth == 0) options_.growth = 1;
   annotate::pool_created(this);
 }
 
 Heap::~Heap() {
-  if constexpr (kForwardToMalloc) {
-    release();
-  } else {
-    while (regions_) return_region(regions_);
-  }
+  while (regions_) return_region(regions_);
   annotate::pool_destroyed(this);
 }
 
@@ -65,7 +51,6 @@ void* Heap::allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t 
     ++failures_;
     return nullptr;
   }
-  if constexpr (kForwardToMalloc) return forward_allocate(prefix, size, align);
   return allocate_block(prefix, total, align);
 }
 
@@ -137,6 +122,7 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
   const std::uint64_t h = header(block);
   std::size_t size = L::size_of(h);
   bool prev_free = L::prev_is_free(h);
+  PK_ASSERT(L::is_free(h) && size >= needed);  // the index hands out free blocks big enough
 
   if (align <= L::kGranule && size - needed >= L::kMinBlock) {
     // The common case: the tail stays free and usually in the same size class, so
@@ -178,6 +164,8 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
 // Writes the header of the block being handed out and accounts for it.
 void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested) noexcept {
   const std::size_t usable = size - L::kHeaderSize;
+  // The boundary tag keeps the slack in 6 bits and the size in granules.
+  PK_ASSERT(size % L::kGranule == 0 && size >= L::kMinBlock && usable >= requested && usable - requested < 64);
   write_header(block, size, prev_free ? L::kPrevFreeBit : 0, usable - requested);
   note_allocated(size, requested);
   void* p = reinterpret_cast<void*>(L::payload_of(block));
@@ -196,10 +184,6 @@ void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
 // the last region used, big blocks, and a size class that is full (flushed first).
 void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
   if (!p) return;
-  if constexpr (kForwardToMalloc) {
-    forward_deallocate(p);
-    return;
-  }
   Region* region;
   if (!validate(p, &region)) return;
   const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
@@ -240,6 +224,7 @@ void Heap::free_block(Region* region, std::uintptr_t block) noexcept {
 void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
   const std::uint64_t h = header(block);
   const std::size_t size = L::size_of(h);
+  PK_ASSERT(L::tag_ok(block, h, secret_) && !L::is_free(h));
   if (options_.coalescing == Coalescing::kDeferred) {
     write_header(block, size, L::kFreeBit | (h & L::kPrevFreeBit));
     L::write_footer(block, size);
@@ -263,6 +248,8 @@ void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
     L::store_word(block, h | L::kFreeBit);
     const std::size_t prev_size = L::prev_footer(block);
     const std::uintptr_t prev = block - prev_size;
+    // The footer before this header and the left neighbour's header agree.
+    PK_ASSERT(L::is_free(header(prev)) && L::size_of(header(prev)) == prev_size);
     const std::size_t total = prev_size + size + next_size;
     if (next_size) index_.remove(next, next_size);
     if (region_returnable(region, prev, total)) {
@@ -300,13 +287,6 @@ void Heap::release_block(Region* region, std::uintptr_t block) noexcept {
 
 void* Heap::resize(void* p, std::size_t size) noexcept {
   if (!p) return nullptr;
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    if (it == forwarded_.end() || size > it->second.usable) return nullptr;
-    bytes_requested_ = bytes_requested_ - it->second.size + size;
-    it->second.size = size;
-    return p;
-  }
   Region* region;
   if (!validate(p, &region)) return nullptr;
   std::size_t needed;
@@ -397,7 +377,6 @@ Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) co
 
 Heap::BlockState Heap::inspect(const void* p) const noexcept {
   if (!p) return BlockState::kForeign;
-  if constexpr (kForwardToMalloc) return forwarded_.count(p) ? BlockState::kLive : BlockState::kForeign;
   const Region* region = find_region(reinterpret_cast<std::uintptr_t>(p));
   return region ? classify(region, reinterpret_cast<std::uintptr_t>(p)) : BlockState::kForeign;
 }
@@ -426,26 +405,17 @@ void Heap::report_bad(const void* p, BadFree what) noexcept {
 }
 
 std::size_t Heap::usable_size(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    return it == forwarded_.end() ? 0 : it->second.usable;
-  }
   if (inspect(p) != BlockState::kLive) return 0;
   return L::size_of(header(L::block_of(reinterpret_cast<std::uintptr_t>(p)))) - L::kHeaderSize;
 }
 
 std::size_t Heap::requested_size(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) {
-    auto it = forwarded_.find(p);
-    return it == forwarded_.end() ? 0 : it->second.size;
-  }
   if (inspect(p) != BlockState::kLive) return 0;
   const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
   return L::size_of(h) - L::kHeaderSize - L::slack_of(h);
 }
 
 bool Heap::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_.count(p) != 0;
   return p && find_region(reinterpret_cast<std::uintptr_t>(p)) != nullptr;
 }
 
@@ -507,7 +477,6 @@ bool Heap::region_returnable(const Region* region, std::uintptr_t block, std::si
 }
 
 void Heap::coalesce() noexcept {
-  if constexpr (kForwardToMalloc) return;
   flush_cache();
   frees_since_coalesce_ = 0;
   for (Region* r = regions_; r;) {
@@ -515,6 +484,7 @@ void Heap::coalesce() noexcept {
     coalesce_region(r);
     r = next;
   }
+  PK_ASSERT_EXPENSIVE(check());
 }
 
 // Merges each run of free neighbours in one region; true if the region was returned.
@@ -552,22 +522,17 @@ bool Heap::coalesce_region(Region* region) noexcept {
 }
 
 void Heap::release() noexcept {
-  if constexpr (kForwardToMalloc) {
-    for (auto& [p, f] : forwarded_) std::free(const_cast<void*>(f.base));
-    forwarded_.clear();
-  } else {
-    index_.clear();
-    cache_.reset(cache_.depth());
-    if (options_.return_empty_regions) {
-      while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
-    }
-    for (Region* r = regions_; r; r = r->next) init_region(r);
+  index_.clear();
+  cache_.reset(cache_.depth());
+  if (options_.return_empty_regions) {
+    while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
   }
+  for (Region* r = regions_; r; r = r->next) init_region(r);
   bytes_requested_ = bytes_in_use_ = live_blocks_ = 0;
   annotate::pool_reset(this);
 }
 
-// ---- stats and check ----------------------------------------------------------
+// ---- stats (the checkers are in heap_check.cpp) ---------------------------------
 
 void Heap::note_allocated(std::size_t block_size, std::size_t requested) noexcept {
   bytes_in_use_ += block_size;
@@ -578,6 +543,7 @@ void Heap::note_allocated(std::size_t block_size, std::size_t requested) noexcep
 }
 
 void Heap::note_freed(std::size_t block_size, std::size_t requested) noexcept {
+  PK_ASSERT(live_blocks_ > 0 && bytes_in_use_ >= block_size && bytes_requested_ >= requested);
   bytes_in_use_ -= block_size;
   bytes_requested_ -= requested;
   --live_blocks_;
@@ -594,177 +560,13 @@ PoolStats Heap::stats() const noexcept {
                  cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
-  s.bytes_reserved = kForwardToMalloc ? bytes_in_use_ : bytes_reserved_;
+  s.bytes_reserved = bytes_reserved_;
   s.live_blocks = live_blocks_;
   s.allocations = allocations_;
   s.deallocations = deallocations_;
   s.failures = failures_;
-  s.regions = kForwardToMalloc ? 0 : region_count_;
+  s.regions = region_count_;
   return s;
-}
-
-bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
-                        std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept {
-  const bool immediate = options_.coalescing == Coalescing::kImmediate;
-  std::uintptr_t block = region->first_block();
-  const std::uintptr_t end = region->sentinel();
-  bool prev_free = false;
-  while (block < end) {
-    const std::uint64_t h = header(block);
-    const std::size_t size = L::size_of(h);
-    if (!L::tag_ok(block, h, secret_)) return fail_check("header tag does not match its address", block);
-    if (size < L::kMinBlock || size % L::kGranule || size > end - block)
-      return fail_check("block size out of range", block);
-    if (L::prev_is_free(h) != prev_free) return fail_check("previous-is-free bit disagrees", block);
-    if (h & 8) return fail_check("reserved header bit set", block);
-    if (L::is_cached(h)) {
-      if (L::is_free(h)) return fail_check("a block both free and cached", block);
-      if (Cache::class_of_block(size) >= Cache::kClasses) return fail_check("a cached block too big to cache", block);
-      *cached_bytes += size;
-    } else if (L::is_free(h)) {
-      if (L::load_word(block + size - L::kWord) != size) return fail_check("footer disagrees with header", block);
-      if (immediate && prev_free) return fail_check("two neighbouring free blocks", block);
-      if (immediate && options_.return_empty_regions && region_count_ > 1 && size == region->span())
-        return fail_check("a wholly free region was kept", block);
-      ++*free_count;
-    } else {
-      *used_bytes += size;
-      ++*used_count;
-      *requested += size - L::kHeaderSize - L::slack_of(h);
-    }
-    prev_free = L::is_free(h);
-    block += size;
-  }
-  if (block != end) return fail_check("block sizes do not sum to the region", block);
-  const std::uint64_t s = header(end);
-  if (!L::tag_ok(end, s, secret_) || L::size_of(s) != 0 || L::is_free(s) || L::prev_is_free(s) != prev_free)
-    return fail_check("bad sentinel", end);
-  return true;
-}
-
-bool Heap::check_index() const noexcept {
-  using detail::SizeClassMap;
-  std::vector<std::uintptr_t> free_blocks;
-  try {
-    for (const Region* r = regions_; r; r = r->next) {
-      for (std::uintptr_t b = r->first_block(); b < r->sentinel(); b += L::size_of(header(b)))
-        if (L::is_free(header(b))) free_blocks.push_back(b);
-    }
-  } catch (...) {
-    return fail_check("out of memory while checking", 0);
-  }
-  std::sort(free_blocks.begin(), free_blocks.end());
-  std::size_t count = 0, bytes = 0;
-  for (unsigned fl = 0; fl < SizeClassMap::kFlCount; ++fl) {
-    const bool fl_bit = index_.fl_bitmap() >> fl & 1;
-    if (fl_bit != (index_.sl_bitmap(fl) != 0)) return fail_check("first-level bitmap disagrees", fl);
-    for (unsigned sl = 0; sl < SizeClassMap::kSlCount; ++sl) {
-      std::uintptr_t b = index_.head(fl, sl);
-      if (bool(index_.sl_bitmap(fl) >> sl & 1) != (b != 0)) return fail_check("second-level bitmap disagrees", b);
-      std::uintptr_t prev = 0;
-      for (; b; prev = b, b = L::next_free(b)) {
-        if (!std::binary_search(free_blocks.begin(), free_blocks.end(), b))
-          return fail_check("list holds something that is not a free block", b);
-        const std::size_t size = L::size_of(header(b));
-        const detail::SizeClass c = SizeClassMap::class_of(size);
-        if (c.fl != fl || c.sl != sl) return fail_check("free block on the wrong list", b);
-        if (L::prev_free(b) != prev) return fail_check("broken back link", b);
-        if (++count > free_blocks.size()) return fail_check("a free block is on a list twice", b);
-        bytes += size;
-      }
-    }
-  }
-  if (count != free_blocks.size()) return fail_check("a free block is on no list", 0);
-  if (count != index_.count() || bytes != index_.bytes()) return fail_check("free counters disagree", 0);
-  return true;
-}
-
-bool Heap::check() const noexcept {
-  if constexpr (kForwardToMalloc) return forwarded_.size() == live_blocks_;
-  std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0,
-              cached_bytes = 0;
-  for (const Region* r = regions_; r; r = r->next) {
-    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested, &cached_bytes)) return false;
-    reserved += r->size;
-    ++regions;
-  }
-  if (regions != region_count_ || reserved != bytes_reserved_) return fail_check("region counters disagree", 0);
-  if (used_bytes != bytes_in_use_ || used_count != live_blocks_ || requested != bytes_requested_)
-    return fail_check("live-block counters disagree", 0);
-  if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
-  if (cached_bytes != cache_.bytes()) return fail_check("cached bytes disagree with the cached blocks", 0);
-  return check_index() && check_cache();
-}
-
-// Every cached block is on the list of its size, once; the counts agree and keep the bound.
-bool Heap::check_cache() const noexcept {
-  std::vector<std::uintptr_t> cached;
-  try {
-    for (const Region* r = regions_; r; r = r->next) {
-      for (std::uintptr_t b = r->first_block(); b < r->sentinel(); b += L::size_of(header(b)))
-        if (L::is_cached(header(b))) cached.push_back(b);
-    }
-  } catch (...) {
-    return fail_check("out of memory while checking", 0);
-  }
-  std::sort(cached.begin(), cached.end());
-  std::size_t total = 0;
-  for (std::size_t c = 2; c < Cache::kClasses; ++c) {
-    std::size_t n = 0;
-    for (std::uintptr_t b = cache_.head(c); b; b = L::next_free(b)) {
-      if (!std::binary_search(cached.begin(), cached.end(), b))
-        return fail_check("cache list holds something that is not a cached block", b);
-      if (Cache::class_of_block(L::size_of(header(b))) != c) return fail_check("cached block on the wrong list", b);
-      if (++n > cache_.count(c)) return fail_check("cache list longer than its count", b);
-    }
-    if (n != cache_.count(c)) return fail_check("cache list shorter than its count", c);
-    if (n > cache_.depth()) return fail_check("cache class over its bound", c);
-    total += n;
-  }
-  if (total != cached.size()) return fail_check("a cached block is on no cache list", 0);
-  return true;
-}
-
-// ---- POOLKIT_FORWARD_TO_MALLOC ------------------------------------------------
-
-void* Heap::forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
-  // The pointer returned is base + lead, so that it plus prefix is aligned.
-  std::size_t lead = align_up(prefix, align) - prefix, bytes;
-  if (!checked_add(lead + prefix, size ? size : 1, &bytes) || !checked_align_up(bytes, align, &bytes)) {
-    ++failures_;
-    return nullptr;
-  }
-  if (options_.max_bytes && bytes_in_use_ + bytes > options_.max_bytes) {
-    ++failures_;
-    return nullptr;
-  }
-  void* base = align <= alignof(std::max_align_t) ? std::malloc(bytes) : std::aligned_alloc(align, bytes);
-  if (!base) {
-    ++failures_;
-    return nullptr;
-  }
-  void* p = static_cast<char*>(base) + lead;
-  std::size_t usable = malloc_usable_size(base) - lead;
-  try {
-    forwarded_[p] = Forwarded{prefix + size, usable, base};
-  } catch (...) {
-    std::free(base);
-    ++failures_;
-    return nullptr;
-  }
-  note_allocated(usable, prefix + size);
-  return p;
-}
-
-void Heap::forward_deallocate(void* p) noexcept {
-  auto it = forwarded_.find(p);
-  if (it == forwarded_.end()) {
-    report_bad(p, BadFree::kForeignPointer);
-    return;
-  }
-  note_freed(it->second.usable, it->second.size);
-  std::free(const_cast<void*>(it->second.base));
-  forwarded_.erase(it);
 }
 
 }  // namespace poolkit

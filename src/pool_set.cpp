@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <new>
 
-#include "poolkit/config.hpp"
+#include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
 
 namespace poolkit {
@@ -37,8 +37,8 @@ std::uint64_t PoolSet::check_word(const void* header) const noexcept {
 }
 
 std::size_t PoolSet::footprint(const BlockHeader* h) const noexcept {
-  // What the heap counts in its bytes_in_use for this block (forwarding: malloc's usable size).
-  return heap_.usable_size(h) + (kForwardToMalloc ? 0 : Heap::kBlockOverhead);
+  // What the heap counts in its bytes_in_use for this block.
+  return heap_.usable_size(h) + Heap::kBlockOverhead;
 }
 
 PoolSet::PoolEntry* PoolSet::entry(PoolId pool) noexcept {
@@ -114,16 +114,21 @@ void PoolSet::unlink(BlockHeader* h) noexcept {
     e = h->pool;
     h->check = 0;
   }
+  // Both neighbours point back at h (invariant: a circular doubly-linked list).
   if (prev == &e->blocks) {
+    PK_ASSERT(prev->next == &h->link);
     prev->next = next;
   } else {
     OpenHeader open(prev);
+    PK_ASSERT(prev->next == &h->link);
     prev->next = next;
   }
   if (next == &e->blocks) {
+    PK_ASSERT(next->prev == &h->link);
     next->prev = prev;
   } else {
     OpenHeader open(next);
+    PK_ASSERT(next->prev == &h->link);
     next->prev = prev;
   }
 }
@@ -144,6 +149,7 @@ void PoolSet::deallocate(void* p) noexcept {
   e->bytes_in_use -= footprint(h);
   e->bytes_requested -= requested;
   bytes_requested_ -= requested;
+  PK_ASSERT(e->live > 0);
   --e->live;
   ++e->deallocations;
   unlink(h);
@@ -186,7 +192,6 @@ std::optional<PoolSet::PoolId> PoolSet::pool_of(const void* p) const noexcept {
 }
 
 bool PoolSet::owns(const void* p) const noexcept {
-  if constexpr (kForwardToMalloc) return live_header(p) != nullptr;  // the heap knows only headers
   return heap_.owns(p);
 }
 

@@ -58,9 +58,7 @@ static void test_buffer_and_fixed(void) {
   poolkit_arena_reset(arena);
   void* first = poolkit_arena_alloc(arena, 32, 1);
   CHECK(first != NULL);
-#if !POOLKIT_FORWARD_TO_MALLOC /* pooled: back to the start of the buffer */
-  CHECK(first == (void*)buffer);
-#endif
+  CHECK(first == (void*)buffer); /* back to the start of the buffer */
   poolkit_stats stats;
   poolkit_arena_stats(arena, &stats);
   poolkit_stats_print(&stats, "C arena over a buffer", stdout);

@@ -15,14 +15,12 @@
 #include "test_support.hpp"
 
 using poolkit::Arena;
-using poolkit::kForwardToMalloc;
 
 namespace {
 std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 }  // namespace
 
 TEST(Arena, ConsecutiveAllocationsBumpThroughTheRegion) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: every block is its own malloc";
   Arena arena;
   char* a = static_cast<char*>(arena.allocate(10, 1));
   char* b = static_cast<char*>(arena.allocate(10, 1));
@@ -76,7 +74,6 @@ TEST(Arena, SizeZeroGetsAUniqueAddress) {
 }
 
 TEST(Arena, GrowsIntoChainedRegionsGeometrically) {
-  if (kForwardToMalloc) GTEST_SKIP();
   poolkit::PageSource source;
   Arena arena({.initial_size = 4096, .growth_factor = 2, .max_region_size = 32768, .source = &source});
   poolkit::test::BlockModel model;
@@ -107,16 +104,13 @@ TEST(Arena, FixedArenaNeverGrows) {
   EXPECT_GT(got, 7000u);
   EXPECT_LE(got, 8192u);
   EXPECT_EQ(arena.stats().failures, 1u);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(arena.stats().regions, 1u);
-  }
+  EXPECT_EQ(arena.stats().regions, 1u);
   // Usable after: reset gives the memory back.
   arena.reset();
   EXPECT_NE(arena.allocate(100, 4), nullptr);
 }
 
 TEST(Arena, MaxSizeCapsTheMemoryTaken) {
-  if (kForwardToMalloc) GTEST_SKIP();
   Arena arena({.initial_size = 4096, .max_size = 64 * 1024});
   while (arena.allocate(1000, 8)) {
   }
@@ -130,20 +124,14 @@ TEST(Arena, UserBufferIsUsedFirstThenRegions) {
   alignas(64) static unsigned char buffer[1024];
   Arena arena(buffer, sizeof buffer);
   void* a = arena.allocate(100, 16);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(a, buffer);
-    EXPECT_EQ(arena.stats().regions, 0u);
-  }
+  EXPECT_EQ(a, buffer);
+  EXPECT_EQ(arena.stats().regions, 0u);
   for (int i = 0; i < 20; ++i) ASSERT_NE(arena.allocate(100, 16), nullptr);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(arena.stats().regions, 1u);
-  }
+  EXPECT_EQ(arena.stats().regions, 1u);
   EXPECT_TRUE(arena.owns(a));
   EXPECT_TRUE(arena.check());
   arena.reset();
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(arena.allocate(100, 16), buffer);  // back to the buffer
-  }
+  EXPECT_EQ(arena.allocate(100, 16), buffer);  // back to the buffer
 }
 
 TEST(Arena, FixedUserBufferNeverTouchesTheOs) {
@@ -167,14 +155,11 @@ TEST(Arena, RewindFreesEverythingAfterTheMark) {
   EXPECT_EQ(arena.used(), used);
   EXPECT_EQ(arena.stats().live_blocks, 1u);
   EXPECT_EQ(arena.stats().bytes_requested, 100u);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(arena.allocate(50), first_after);  // the same memory again
-  }
+  EXPECT_EQ(arena.allocate(50), first_after);  // the same memory again
   EXPECT_TRUE(arena.check());
 }
 
 TEST(Arena, RewindKeepsOneSpareRegionForTheNextGrowth) {
-  if (kForwardToMalloc) GTEST_SKIP();
   poolkit::PageSource source;
   Arena arena({.initial_size = 4096, .source = &source});
   (void)arena.allocate(16);
@@ -228,11 +213,9 @@ TEST(Arena, ResetFreesEverythingAndKeepsTheFirstRegion) {
   EXPECT_EQ(s.bytes_in_use, 0u);
   EXPECT_EQ(s.allocations, 1001u);
   EXPECT_EQ(s.peak_in_use, before.bytes_in_use);
-  if (!kForwardToMalloc) {
-    EXPECT_LE(s.regions, 2u);  // the first one and a spare
-    EXPECT_EQ(arena.allocate(64), first);
-    EXPECT_EQ(s.bytes_reserved, source.stats().bytes_mapped);
-  }
+  EXPECT_LE(s.regions, 2u);  // the first one and a spare
+  EXPECT_EQ(arena.allocate(64), first);
+  EXPECT_EQ(s.bytes_reserved, source.stats().bytes_mapped);
   EXPECT_TRUE(arena.check());
 }
 
@@ -245,14 +228,11 @@ TEST(Arena, DeallocateOfTheNewestBlockMovesTheTopBack) {
   EXPECT_EQ(arena.used(), used_after_a);
   EXPECT_EQ(arena.stats().deallocations, 1u);
   EXPECT_EQ(arena.stats().live_blocks, 1u);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(arena.allocate(24, 8), b);
-  }
+  EXPECT_EQ(arena.allocate(24, 8), b);
   (void)a;
 }
 
 TEST(Arena, OnlyTheNewestBlockIsFreedOnceDeeperUnwindingIsByMark) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build frees every block";
   Arena arena;
   Arena::Mark start = arena.mark();
   void* a = arena.allocate(40, 8);
@@ -303,9 +283,7 @@ TEST(Arena, OwnsTheUsedPartOnly) {
   EXPECT_TRUE(arena.owns(p));
   EXPECT_TRUE(arena.owns(p + 99));
   EXPECT_FALSE(arena.owns(&local));
-  if (!kForwardToMalloc) {
-    EXPECT_FALSE(arena.owns(p + 100));
-  }
+  EXPECT_FALSE(arena.owns(p + 100));
 }
 
 TEST(Arena, StatsCountEverything) {
@@ -318,12 +296,10 @@ TEST(Arena, StatsCountEverything) {
   EXPECT_EQ(s.live_blocks, 2u);
   EXPECT_EQ(s.allocations, 2u);
   EXPECT_EQ(s.failures, 1u);
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(s.bytes_in_use, 16u + 20u);  // 6 bytes of padding before the aligned block
-    EXPECT_EQ(s.bytes_reserved, 4096u);
-    EXPECT_EQ(s.regions, 1u);
-    EXPECT_EQ(s.bytes_free, arena.remaining());
-  }
+  EXPECT_EQ(s.bytes_in_use, 16u + 20u);  // 6 bytes of padding before the aligned block
+  EXPECT_EQ(s.bytes_reserved, 4096u);
+  EXPECT_EQ(s.regions, 1u);
+  EXPECT_EQ(s.bytes_free, arena.remaining());
 }
 
 TEST(Arena, BadOptionsThrowInvalidArgument) {
@@ -381,7 +357,7 @@ TEST(Arena, RandomizedAgainstModel) {
       std::size_t i = 0;
       while (model.blocks()[i].p != p) ++i;
       // The newest block is freed if nothing happened since it was allocated.
-      if (!kForwardToMalloc && !newest_freeable) {
+      if (!newest_freeable) {
         auto before = arena.stats().deallocations;
         arena.deallocate(p, model.blocks()[i].size, model.blocks()[i].align);
         ASSERT_EQ(arena.stats().deallocations, before) << "op " << op;  // a no-op

@@ -32,8 +32,8 @@ struct FixedCase {
   static constexpr const char* kName = "FixedPool";
   static std::unique_ptr<P> make() { return std::make_unique<P>(64); }
   static std::uint64_t bad_frees(P& p) { return p.rejected_frees(); }
-  static constexpr int kCounts = FixedPool::kChecksFrees ? 1 : -1;  // release builds: UB
-  static constexpr int kDouble = kCounts, kForeign = kCounts, kInterior = kCounts;
+  static inline const int kCounts = FixedPool::checks_by_default() ? 1 : -1;  // release builds: UB
+  static inline const int kDouble = kCounts, kForeign = kCounts, kInterior = kCounts;
 };
 struct ArenaCase {
   using P = Arena;
@@ -333,7 +333,7 @@ TEST(BadInputCApi, BuddyBadFreesSetEinvalAndChangeNothing) {
 }
 
 TEST(BadInputCApi, FixedPoolForeignFreeIsIgnoredInDebugBuilds) {
-  if (!FixedPool::kChecksFrees) GTEST_SKIP() << "undefined behaviour in release builds";
+  if (!FixedPool::checks_by_default()) GTEST_SKIP() << "undefined behaviour in release builds";
   poolkit_fixed_pool_options o{};
   o.chunk_size = 32;
   poolkit_fixed_pool* fixed = poolkit_fixed_pool_create(&o);

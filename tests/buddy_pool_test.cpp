@@ -30,13 +30,6 @@ BuddyPool::Options orders(unsigned min_order, unsigned max_order) {
   return options;
 }
 
-// Tests that look at the split tree or at bad input need the real pool, not the
-// malloc forwarding build (where a bad pointer goes to free() for ASan to report).
-#define SKIP_WHEN_FORWARDING()                               \
-  if (poolkit::kForwardToMalloc) {                           \
-    GTEST_SKIP() << "POOLKIT_FORWARD_TO_MALLOC build";       \
-  }
-
 }  // namespace
 
 TEST(BuddyPool, ThreeThousandBytesTakeA4096ByteBlockAndStatsShowTheWaste) {
@@ -94,7 +87,6 @@ TEST(BuddyPool, AlignmentAboveTheSizeRaisesTheBlockToTheAlignment) {
 }
 
 TEST(BuddyPool, FirstSmallAllocationSplitsOneBlockOfEachOrder) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 20));
   void* p = pool.allocate(16);
   ASSERT_NE(p, nullptr);
@@ -108,7 +100,6 @@ TEST(BuddyPool, FirstSmallAllocationSplitsOneBlockOfEachOrder) {
 }
 
 TEST(BuddyPool, FreeingBothBuddiesMergesThemAllTheWayUp) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 12));
   void* a = pool.allocate(2048);
   void* b = pool.allocate(2048);
@@ -127,7 +118,6 @@ TEST(BuddyPool, FreeingBothBuddiesMergesThemAllTheWayUp) {
 }
 
 TEST(BuddyPool, FreeBytesThatAreNotBuddiesStayApart) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 12));  // 4 KiB: four 1 KiB blocks
   void* q[4];
   for (auto& p : q) ASSERT_NE(p = pool.allocate(1024), nullptr);
@@ -203,7 +193,6 @@ TEST(BuddyPool, DeallocatingNullDoesNothing) {
 }
 
 TEST(BuddyPool, DoubleFreeIsCountedAndChangesNothing) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 16));
   void* a = pool.allocate(100);
   void* b = pool.allocate(100);
@@ -220,7 +209,6 @@ TEST(BuddyPool, DoubleFreeIsCountedAndChangesNothing) {
 }
 
 TEST(BuddyPool, ForeignPointerIsCountedAndChangesNothing) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 16));
   void* a = pool.allocate(100);
   int local = 0;
@@ -234,7 +222,6 @@ TEST(BuddyPool, ForeignPointerIsCountedAndChangesNothing) {
 }
 
 TEST(BuddyPool, InteriorPointerIsCountedAndChangesNothing) {
-  SKIP_WHEN_FORWARDING();
   BuddyPool pool(orders(4, 16));
   auto* a = static_cast<unsigned char*>(pool.allocate(100));  // a 128 B block
   pool.deallocate(a + 1, 99);    // not on a minimum-block boundary
@@ -299,13 +286,12 @@ TEST(BuddyPool, StatsCountCallsPeakAndReservedMemory) {
   EXPECT_EQ(s.live_blocks, 1u);
   EXPECT_EQ(s.peak_in_use, 128u + 8192u);
   EXPECT_EQ(s.bytes_free, MiB - 8192);
-  EXPECT_GE(s.bytes_reserved, poolkit::kForwardToMalloc ? 0 : MiB);  // forwarding reserves nothing
+  EXPECT_GE(s.bytes_reserved, MiB);
   pool.deallocate(b, 5000);
 }
 
 TEST(BuddyPool, AsanReportsUseAfterFreeAndOverflowIntoTheBlocksSlack) {
   if (!poolkit::annotate::kAsan) GTEST_SKIP() << "needs an ASan build";
-  SKIP_WHEN_FORWARDING();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   BuddyPool pool(orders(4, 16));
   auto* p = static_cast<volatile char*>(pool.allocate(3000));
@@ -388,9 +374,7 @@ TEST(BuddyPool, RandomizedDifferentialAgainstBlockModel) {
   EXPECT_EQ(s.bytes_in_use, 0u);
   EXPECT_EQ(s.bytes_requested, 0u);
   EXPECT_EQ(s.largest_free, pool.max_block());  // one free block again
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_EQ(pool.free_blocks(kMaxOrder), 1u);
-  }
+  EXPECT_EQ(pool.free_blocks(kMaxOrder), 1u);
   EXPECT_GT(s.failures, 0u);  // the test did reach exhaustion
 }
 

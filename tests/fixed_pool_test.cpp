@@ -18,7 +18,6 @@
 #include "test_support.hpp"
 
 using poolkit::FixedPool;
-using poolkit::kForwardToMalloc;
 
 namespace {
 
@@ -67,7 +66,6 @@ TEST(FixedPool, ChunksDoNotOverlapAndKeepTheirContents) {
 }
 
 TEST(FixedPool, FreedChunkIsReusedFirst) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: malloc decides";
   FixedPool pool(32);
   void* a = pool.allocate(32);
   void* b = pool.allocate(32);
@@ -106,7 +104,6 @@ TEST(FixedPool, SizeZeroGetsAUniqueChunk) {
 }
 
 TEST(FixedPool, GrowsByBlocksGeometricallyUpToTheCap) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no blocks";
   FixedPool pool({.chunk_size = 64, .first_block_chunks = 100, .max_block_chunks = 400, .growth_factor = 2});
   std::vector<void*> chunks;
   std::vector<std::size_t> capacities;
@@ -148,7 +145,6 @@ TEST(FixedPool, FixedCapacityHandsOutExactlyThatManyThenNullptr) {
 }
 
 TEST(FixedPool, FixedCapacityReservesAtConstructionAndNeverAsksAgain) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no regions";
   poolkit::PageSource source;
   FixedPool pool({.chunk_size = 64, .fixed_capacity = 1000, .source = &source});
   EXPECT_EQ(source.stats().mmap_calls, 1u);
@@ -179,12 +175,11 @@ TEST(FixedPool, ReleaseFreesEveryChunkAndKeepsTheBlocks) {
   EXPECT_EQ(after.live_blocks, 0u);
   EXPECT_EQ(after.bytes_in_use, 0u);
   EXPECT_EQ(after.bytes_requested, 0u);
-  if (FixedPool::kCountsCalls) {
+  if (FixedPool::checks_by_default()) {
     EXPECT_EQ(after.allocations, 1000u);
   }
   EXPECT_EQ(after.peak_in_use, before.bytes_in_use);
   EXPECT_TRUE(pool.check());
-  if (kForwardToMalloc) return;  // no blocks to keep
   EXPECT_EQ(after.bytes_reserved, before.bytes_reserved);
   EXPECT_EQ(after.regions, before.regions);
   EXPECT_TRUE(pool.check());
@@ -197,7 +192,6 @@ TEST(FixedPool, ReleaseFreesEveryChunkAndKeepsTheBlocks) {
 }
 
 TEST(FixedPool, DestructorReturnsAllMemory) {
-  if (kForwardToMalloc) GTEST_SKIP() << "forwarding build: no regions";
   poolkit::PageSource source;
   {
     FixedPool pool({.chunk_size = 128, .source = &source});
@@ -228,7 +222,7 @@ TEST(FixedPool, OwnsItsChunksAndNothingElse) {
 }
 
 TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
-  if (!FixedPool::kChecksFrees && !kForwardToMalloc) GTEST_SKIP() << "release build: unchecked (use Guarded)";
+  if (!FixedPool::checks_by_default()) GTEST_SKIP() << "release build: unchecked (use Guarded)";
   FixedPool pool(32);
   FixedPool other(32);
   void* p = pool.allocate(32);
@@ -236,10 +230,10 @@ TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
   int local = 0;
   pool.deallocate(q, 32);                                // another pool's chunk
   pool.deallocate(&local, 32);                           // not a pool's at all
-  if (!kForwardToMalloc) pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
+  pool.deallocate(static_cast<char*>(p) + 8, 32);        // interior
   pool.deallocate(p, 32);
   pool.deallocate(p, 32);                                // immediate double free
-  EXPECT_EQ(pool.rejected_frees(), kForwardToMalloc ? 3u : 4u);
+  EXPECT_EQ(pool.rejected_frees(), 4u);
   EXPECT_TRUE(pool.check());
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   void* a = pool.allocate(32);
@@ -249,7 +243,7 @@ TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
 }
 
 TEST(FixedPool, CheckFindsACycleInTheFreeList) {
-  if (FixedPool::kChecksFrees || kForwardToMalloc) GTEST_SKIP() << "checked builds refuse the double free";
+  if (FixedPool::checks_by_default()) GTEST_SKIP() << "checked builds refuse the double free";
   FixedPool pool(32);
   void* a = pool.allocate(32);
   void* b = pool.allocate(32);
@@ -261,6 +255,54 @@ TEST(FixedPool, CheckFindsACycleInTheFreeList) {
   EXPECT_NE(testing::internal::GetCapturedStderr().find("cycle"), std::string::npos);
 }
 
+TEST(FixedPool, ChecksOnCatchBadFreesInEveryBuild) {
+  FixedPool pool({.chunk_size = 32, .checks = FixedPool::Checks::kOn});
+  FixedPool other({.chunk_size = 32, .checks = FixedPool::Checks::kOn});
+  EXPECT_TRUE(pool.checked());
+  void* p = pool.allocate(32);
+  void* q = other.allocate(32);
+  int local = 0;
+  pool.deallocate(q, 32);                          // another pool's chunk
+  pool.deallocate(&local, 32);                     // not a pool's at all
+  pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
+  pool.deallocate(p, 32);
+  pool.deallocate(p, 32);                          // immediate double free
+  EXPECT_EQ(pool.rejected_frees(), 4u);
+  EXPECT_TRUE(pool.check());
+  poolkit::PoolStats s = pool.stats();
+  EXPECT_TRUE(s.calls_counted);
+  EXPECT_EQ(s.allocations, 1u);
+  EXPECT_EQ(s.deallocations, 1u);
+  EXPECT_EQ(s.live_blocks, 0u);
+  void* a = pool.allocate(20);
+  void* b = pool.allocate(20);
+  EXPECT_NE(a, b);  // the double free did not hand one chunk out twice
+  EXPECT_EQ(a, p);  // the freed chunk still comes back first
+  EXPECT_EQ(pool.stats().bytes_requested, 40u);
+  other.deallocate(q, 32);
+}
+
+TEST(FixedPool, ChecksOffTrustTheFreeInEveryBuild) {
+  FixedPool pool({.chunk_size = 32, .checks = FixedPool::Checks::kOff});
+  EXPECT_FALSE(pool.checked());
+  void* a = pool.allocate(32);
+  void* b = pool.allocate(32);
+  pool.deallocate(a, 32);
+  pool.deallocate(b, 32);
+  pool.deallocate(a, 32);  // a double free the unchecked pool cannot see
+  EXPECT_EQ(pool.rejected_frees(), 0u);
+  EXPECT_FALSE(pool.stats().calls_counted);
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(pool.check());
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("cycle"), std::string::npos);
+}
+
+TEST(FixedPool, ChecksByDefaultFollowTheLibraryBuildNotTheCaller) {
+  EXPECT_EQ(FixedPool(32).checked(), FixedPool::checks_by_default());
+  EXPECT_EQ(FixedPool({.chunk_size = 32, .checks = FixedPool::Checks::kLibraryDefault}).checked(),
+            FixedPool::checks_by_default());
+}
+
 TEST(FixedPool, BadOptionsThrowInvalidArgument) {
   EXPECT_THROW(FixedPool(0), std::invalid_argument);
   EXPECT_THROW(FixedPool(32, 3), std::invalid_argument);
@@ -268,13 +310,13 @@ TEST(FixedPool, BadOptionsThrowInvalidArgument) {
   EXPECT_THROW(FixedPool({.chunk_size = 32, .growth_factor = 0}), std::invalid_argument);
   EXPECT_THROW(FixedPool({.chunk_size = 32, .first_block_chunks = 100, .max_block_chunks = 10}),
                std::invalid_argument);
+  EXPECT_THROW(FixedPool({.chunk_size = 32, .checks = static_cast<FixedPool::Checks>(7)}), std::invalid_argument);
   EXPECT_NE(FixedPool::validate({.chunk_size = 0}), nullptr);
   EXPECT_EQ(FixedPool::validate({.chunk_size = 1}), nullptr);
 }
 
 TEST(FixedPool, HugeSizesThrowBadAllocNotATinyPool) {
   EXPECT_THROW(FixedPool(SIZE_MAX - 8, 16), std::bad_alloc);
-  if (kForwardToMalloc) return;
   EXPECT_THROW(FixedPool({.chunk_size = 1 << 20, .fixed_capacity = SIZE_MAX / 1024}), std::bad_alloc);
   FixedPool growing({.chunk_size = SIZE_MAX / 4, .first_block_chunks = 8});
   EXPECT_EQ(growing.allocate(16), nullptr);  // the block cannot be had: nullptr, not a crash
@@ -294,8 +336,8 @@ TEST(FixedPool, StatsCountEverything) {
   EXPECT_EQ(s.live_blocks, 2u);
   EXPECT_EQ(s.failures, 1u);
   EXPECT_TRUE(s.fixed_size_blocks);
-  EXPECT_EQ(s.calls_counted, FixedPool::kCountsCalls);
-  if (FixedPool::kCountsCalls) {  // exact sizes and calls: debug builds
+  EXPECT_EQ(s.calls_counted, FixedPool::checks_by_default());
+  if (FixedPool::checks_by_default()) {  // exact sizes and calls: debug builds
     EXPECT_EQ(s.bytes_requested, 11u);
     EXPECT_EQ(s.allocations, 3u);
     EXPECT_EQ(s.deallocations, 1u);
@@ -305,12 +347,10 @@ TEST(FixedPool, StatsCountEverything) {
     EXPECT_EQ(s.allocations, 0u);
     EXPECT_EQ(s.deallocations, 0u);
   }
-  if (!kForwardToMalloc) {
-    EXPECT_EQ(s.bytes_free, (pool.capacity() - 2) * 24);
-    EXPECT_EQ(s.largest_free, 24u);
-    EXPECT_EQ(s.regions, 1u);
-    EXPECT_EQ(s.bytes_reserved, 4096u);
-  }
+  EXPECT_EQ(s.bytes_free, (pool.capacity() - 2) * 24);
+  EXPECT_EQ(s.largest_free, 24u);
+  EXPECT_EQ(s.regions, 1u);
+  EXPECT_EQ(s.bytes_reserved, 4096u);
   pool.deallocate(a, 10, 8);
   pool.deallocate(c, 1, 8);
   EXPECT_EQ(pool.stats().bytes_requested, 0u);
@@ -348,13 +388,12 @@ TEST(FixedPool, PrintedStatsShowNoExternalFragmentation) {
   std::string text = poolkit::to_string(s, "fixed");
   EXPECT_EQ(text.find("fragmentation"), std::string::npos) << text;
   EXPECT_NE(text.find("one size"), std::string::npos) << text;
-  if (!FixedPool::kCountsCalls) {
+  if (!FixedPool::checks_by_default()) {
     EXPECT_NE(text.find("not counted"), std::string::npos) << text;
   }
 }
 
 TEST(FixedPool, CarvesChunksInAddressOrderFromTheBlockStart) {
-  if (kForwardToMalloc) GTEST_SKIP();
   FixedPool pool({.chunk_size = 64, .first_block_chunks = 1 << 16});
   void* a = pool.allocate(64);
   void* b = pool.allocate(64);
@@ -376,17 +415,16 @@ TEST(FixedPool, ForEachLiveChunkSkipsFreeChunksInAddressOrder) {
   std::set<void*> seen_set(seen.begin(), seen.end());
   EXPECT_EQ(seen_set, live);
   EXPECT_EQ(seen.size(), live.size());
-  if (!kForwardToMalloc) {
-    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end(), [](void* x, void* y) { return addr(x) < addr(y); }));
-  }
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end(), [](void* x, void* y) { return addr(x) < addr(y); }));
   EXPECT_TRUE(pool.check());
 }
 
-TEST(FixedPool, RandomizedAgainstModel) {
+static void run_randomized_against_model(FixedPool::Checks checks) {
   const std::uint64_t seed = poolkit::test::test_seed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED to repeat)");
   std::mt19937_64 rng(seed);
-  FixedPool pool({.chunk_size = 40, .chunk_align = 8, .first_block_chunks = 32, .max_block_chunks = 1024});
+  FixedPool pool(
+      {.chunk_size = 40, .chunk_align = 8, .first_block_chunks = 32, .max_block_chunks = 1024, .checks = checks});
   poolkit::test::BlockModel model;
   const std::size_t ops = poolkit::test::scaled(1'000'000);
   std::uniform_int_distribution<int> percent(0, 99);
@@ -421,6 +459,13 @@ TEST(FixedPool, RandomizedAgainstModel) {
   ASSERT_TRUE(pool.check());
   model.verify_all();
   std::size_t requested = 0;
-  for (const auto& b : model.blocks()) requested += FixedPool::kCountsCalls ? b.size : pool.chunk_size();
+  for (const auto& b : model.blocks()) requested += pool.checked() ? b.size : pool.chunk_size();
   EXPECT_EQ(pool.stats().bytes_requested, requested);
+}
+
+TEST(FixedPool, RandomizedAgainstModel) { run_randomized_against_model(FixedPool::Checks::kLibraryDefault); }
+
+// The setting this build of the library does not use by default, so both run everywhere.
+TEST(FixedPool, RandomizedAgainstModelWithTheOtherChecksSetting) {
+  run_randomized_against_model(FixedPool::checks_by_default() ? FixedPool::Checks::kOff : FixedPool::Checks::kOn);
 }

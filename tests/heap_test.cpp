@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "poolkit/allocator.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/memory_resource.hpp"
 #include "test_support.hpp"
 
@@ -109,13 +108,10 @@ TEST(Heap, HonoursEveryAlignmentUpTo4096) {
   for (void* p : blocks) heap.deallocate(p);
   EXPECT_TRUE(heap.check());
   EXPECT_EQ(heap.stats().live_blocks, 0u);
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_EQ(heap.free_blocks(), 1u);
-  }
+  EXPECT_EQ(heap.free_blocks(), 1u);
 }
 
 TEST(Heap, AlignedBlockDoesNotWasteAWholeExtraBlock) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* first = heap.allocate(16);  // puts the next payload off 4096 alignment
   void* p = heap.allocate(100, 4096);
@@ -132,7 +128,6 @@ TEST(Heap, AlignedBlockDoesNotWasteAWholeExtraBlock) {
 }
 
 TEST(Heap, SplitsABlockAndKeepsTheRemainderFree) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* p = heap.allocate(100);
   ASSERT_NE(p, nullptr);
@@ -147,7 +142,6 @@ TEST(Heap, SplitsABlockAndKeepsTheRemainderFree) {
 }
 
 TEST(Heap, FreedBlockMergesWithBothNeighbours) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap(no_cache());
   void* a = heap.allocate(100);
   void* b = heap.allocate(200);
@@ -168,7 +162,6 @@ TEST(Heap, FreedBlockMergesWithBothNeighbours) {
 }
 
 TEST(Heap, DeferredCoalescingMergesOnlyWhenASearchFails) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o = with(Heap::Coalescing::kDeferred);
   o.region_size = 64 * 1024;
   o.growth = 1;
@@ -191,7 +184,6 @@ TEST(Heap, DeferredCoalescingMergesOnlyWhenASearchFails) {
 // ---- resize -------------------------------------------------------------------
 
 TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   auto* p = static_cast<unsigned char*>(heap.allocate(100));
   BlockModel::fill(p, 100, 7);
@@ -205,7 +197,6 @@ TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
 }
 
 TEST(Heap, ResizeShrinksInPlaceAndFreesTheTail) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap(no_cache());
   auto* p = static_cast<unsigned char*>(heap.allocate(5000));
   void* next = heap.allocate(16);  // the tail cannot simply merge into the end
@@ -221,7 +212,6 @@ TEST(Heap, ResizeShrinksInPlaceAndFreesTheTail) {
 }
 
 TEST(Heap, ResizeFailsAndLeavesTheBlockWhenTheNextIsInUse) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   auto* p = static_cast<unsigned char*>(heap.allocate(100));
   void* next = heap.allocate(100);
@@ -261,7 +251,6 @@ TEST(Heap, ResizeOfNullReturnsNull) {
 // ---- regions ------------------------------------------------------------------
 
 TEST(Heap, GrowsANewRegionWhenFullAndReturnsItWhenEmpty) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o;
   o.region_size = 64 * 1024;
   Heap heap(o);
@@ -276,7 +265,6 @@ TEST(Heap, GrowsANewRegionWhenFullAndReturnsItWhenEmpty) {
 }
 
 TEST(Heap, KeepsEmptyRegionsWhenConfigured) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o;
   o.region_size = 64 * 1024;
   o.return_empty_regions = false;
@@ -302,7 +290,6 @@ TEST(Heap, RequestLargerThanARegionGetsItsOwnRegion) {
 }
 
 TEST(Heap, MaxBytesCapsWhatTheHeapTakesFromTheOs) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o;
   o.region_size = 64 * 1024;
   o.max_bytes = 256 * 1024;
@@ -333,7 +320,6 @@ TEST(Heap, GrowingAfterReleaseGivesBackTheEmptyKeptRegion) {
   // Found by fuzz_pools: release() keeps one region; a request too big for it used
   // to add a second region beside the empty one, breaking "no wholly free region
   // is kept beside another" (check() failed).
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options options;
   options.region_size = 16 * 1024;
   Heap heap(options);
@@ -356,7 +342,6 @@ TEST(Heap, GrowingAfterReleaseGivesBackTheEmptyKeptRegion) {
 // ---- stats ------------------------------------------------------------------------
 
 TEST(Heap, StatsCountRequestsOverheadAndFragmentation) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap(no_cache());
   std::vector<void*> blocks;
   for (int i = 0; i < 100; ++i) blocks.push_back(heap.allocate(1000));
@@ -402,9 +387,7 @@ TEST_P(HeapBadInput, DoubleFreeIsReportedAndChangesNothing) {
   heap.deallocate(a);
   EXPECT_EQ(heap.bad_frees(), 1u);
   ASSERT_EQ(reports.size(), 1u);
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_EQ(reports[0].second, Heap::BadFree::kDoubleFree);
-  }
+  EXPECT_EQ(reports[0].second, Heap::BadFree::kDoubleFree);
   EXPECT_EQ(heap.stats().deallocations, before.deallocations);
   EXPECT_TRUE(heap.check());
   heap.deallocate(b);
@@ -440,8 +423,7 @@ TEST_P(HeapBadInput, InteriorPointerIsReportedAndTheBlockStaysLive) {
   for (std::size_t off : {1u, 8u, 16u, 32u, 128u, 240u}) heap.deallocate(p + off);
   EXPECT_EQ(heap.bad_frees(), 6u);
   for (const auto& r : reports)
-    EXPECT_EQ(r.second, poolkit::kForwardToMalloc ? Heap::BadFree::kForeignPointer
-                                                  : Heap::BadFree::kInteriorPointer);
+    EXPECT_EQ(r.second, Heap::BadFree::kInteriorPointer);
   EXPECT_TRUE(BlockModel::verify_bytes(p, 256, 5));
   EXPECT_EQ(heap.usable_size(p + 16), 0u);
   EXPECT_EQ(heap.stats().live_blocks, 1u);
@@ -556,9 +538,7 @@ TEST_P(HeapRandomized, MillionOperationsAgreeWithTheModel) {
   heap.deallocate(heap.allocate(1));
   heap.coalesce();
   const auto initial = heap.stats();
-  if (!poolkit::kForwardToMalloc) {
-    ASSERT_EQ(heap.free_blocks(), 1u);
-  }
+  ASSERT_EQ(heap.free_blocks(), 1u);
 
   const std::size_t ops = poolkit::test::scaled(1'000'000);
   for (std::size_t i = 0; i < ops; ++i) {
@@ -606,14 +586,12 @@ TEST_P(HeapRandomized, MillionOperationsAgreeWithTheModel) {
   EXPECT_EQ(end.bytes_in_use, 0u);
   EXPECT_EQ(end.bytes_requested, 0u);
   EXPECT_EQ(heap.bad_frees(), 0u);
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_EQ(heap.free_blocks(), 1u);
-    EXPECT_EQ(end.regions, 1u);
-    if (end.bytes_reserved == initial.bytes_reserved) {
-      EXPECT_EQ(end.bytes_free, initial.bytes_free);
-    }
-    EXPECT_EQ(end.external_fragmentation(), 0.0);
+  EXPECT_EQ(heap.free_blocks(), 1u);
+  EXPECT_EQ(end.regions, 1u);
+  if (end.bytes_reserved == initial.bytes_reserved) {
+    EXPECT_EQ(end.bytes_free, initial.bytes_free);
   }
+  EXPECT_EQ(end.external_fragmentation(), 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(CoalescingAndCache, HeapRandomized,
@@ -624,7 +602,6 @@ INSTANTIATE_TEST_SUITE_P(CoalescingAndCache, HeapRandomized,
 // ---- front cache -----------------------------------------------------------------------
 
 TEST(HeapFrontCache, FreedSmallBlockIsHandedBackToTheNextRequestOfItsSize) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* a = heap.allocate(100);
   void* guard = heap.allocate(16);
@@ -643,7 +620,6 @@ TEST(HeapFrontCache, FreedSmallBlockIsHandedBackToTheNextRequestOfItsSize) {
 }
 
 TEST(HeapFrontCache, CachedBlocksCountAsFreeBytesNotLive) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* a = heap.allocate(200);
   void* guard = heap.allocate(16);
@@ -659,7 +635,6 @@ TEST(HeapFrontCache, CachedBlocksCountAsFreeBytesNotLive) {
 }
 
 TEST(HeapFrontCache, EachSizeHoldsAtMostDepthBlocks) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o;
   o.front_cache_depth = 8;
   Heap heap(o);
@@ -686,7 +661,6 @@ TEST(HeapFrontCache, LargeBlocksAreNotCached) {
 }
 
 TEST(HeapFrontCache, FailingSearchFlushesTheCacheBeforeGrowing) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap::Options o;
   o.region_size = 64 * 1024;
   o.max_bytes = 64 * 1024;
@@ -706,7 +680,6 @@ TEST(HeapFrontCache, FailingSearchFlushesTheCacheBeforeGrowing) {
 }
 
 TEST(HeapFrontCache, DoubleFreeOfACachedBlockIsDetected) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   void* a = heap.allocate(48);
   void* guard = heap.allocate(16);
@@ -731,7 +704,6 @@ TEST(HeapFrontCache, DoubleFreeOfACachedBlockIsDetected) {
 }
 
 TEST(HeapFrontCache, ReleaseEmptiesTheCache) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   std::vector<void*> blocks;
   for (int i = 0; i < 100; ++i) blocks.push_back(heap.allocate(16 + i * 8));
@@ -746,7 +718,6 @@ TEST(HeapFrontCache, ReleaseEmptiesTheCache) {
 }
 
 TEST(HeapFrontCache, CheckVerifiesCachedBlocksAndCoalesceFlushesThem) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap;
   std::vector<void*> blocks;
   for (int i = 0; i < 300; ++i) blocks.push_back(heap.allocate(1 + i * 3));
@@ -763,7 +734,6 @@ TEST(HeapFrontCache, CheckVerifiesCachedBlocksAndCoalesceFlushesThem) {
 }
 
 TEST(HeapFrontCache, OffByOptionMergesAtOnce) {
-  if (poolkit::kForwardToMalloc) GTEST_SKIP() << "forwarding to malloc";
   Heap heap(no_cache());
   void* a = heap.allocate(100);
   heap.deallocate(a);

@@ -96,7 +96,7 @@ TEST(ObjectPool, MakeUniqueDestroysBackIntoThePool) {
   }
   EXPECT_EQ(g_alive, 0);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
-  if (poolkit::FixedPool::kCountsCalls) {
+  if (poolkit::FixedPool::checks_by_default()) {
     EXPECT_EQ(pool.stats().deallocations, 1u);
   }
 }

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "poolkit/allocator.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/memory_resource.hpp"
 #include "test_support.hpp"
 
@@ -101,10 +100,8 @@ TEST(PoolSet, HonoursAlignmentUpTo4096WithoutAWholeExtraBlock) {
     void* p = set.allocate(5, 100, a);
     ASSERT_NE(p, nullptr);
     EXPECT_TRUE(aligned(p, a)) << a;
-    if (!poolkit::kForwardToMalloc) {
-      EXPECT_LE(set.heap().usable_size(static_cast<char*>(p) - PoolSet::kHeaderSize),
-                100 + PoolSet::kHeaderSize + 32);
-    }
+    EXPECT_LE(set.heap().usable_size(static_cast<char*>(p) - PoolSet::kHeaderSize),
+              100 + PoolSet::kHeaderSize + 32);
   }
   EXPECT_TRUE(set.check());
   set.release(5);
@@ -120,9 +117,7 @@ TEST(PoolSet, StatsPerPoolAndForTheWholeSet) {
   EXPECT_EQ(one.live_blocks, 10u);
   EXPECT_GE(one.bytes_in_use, 10u * (100 + PoolSet::kHeaderSize));
   EXPECT_EQ(one.bytes_reserved, 0u);
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_GT(one.largest_free, 0u);
-  }
+  EXPECT_GT(one.largest_free, 0u);
   auto all = set.stats();
   EXPECT_EQ(all.bytes_requested, 6000u);
   EXPECT_EQ(all.live_blocks, 15u);
@@ -276,9 +271,7 @@ TEST_P(PoolSetRandomized, MillionOperationsOverEightPoolsAgreeWithTheModel) {
   ASSERT_TRUE(set.check());
   set.coalesce();
   ASSERT_TRUE(set.check());
-  if (!poolkit::kForwardToMalloc) {
-    EXPECT_EQ(set.heap().free_blocks(), initial_free_blocks);
-  }
+  EXPECT_EQ(set.heap().free_blocks(), initial_free_blocks);
 }
 
 INSTANTIATE_TEST_SUITE_P(FrontCache, PoolSetRandomized, ::testing::Bool());

@@ -8,17 +8,12 @@
 #include <cstdint>
 
 #include "poolkit/align.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
 
 namespace poolkit {
-namespace detail {
-class ForwardedBlocks;
-}
-
 class Arena {
  public:
   struct Options {
@@ -65,7 +60,6 @@ class Arena {
   bool owns(const void* p) const noexcept;
 
   Mark mark() const noexcept {
-    if constexpr (kForwardToMalloc) return forward_mark();
     return Mark{current_, top_, used_before_, live_, requested_};
   }
   /// Frees everything allocated after m. False (and nothing changes) if m is not
@@ -103,10 +97,6 @@ class Arena {
   //  - regions_ and bytes_reserved_ count those regions and the spare.
 
   void* allocate_slow(std::size_t size, std::size_t align) noexcept;
-  void* forward_allocate(std::size_t size, std::size_t align) noexcept;
-  void forward_deallocate(void* p, std::size_t size) noexcept;
-  Mark forward_mark() const noexcept;
-  bool forward_rewind(const Mark& m) noexcept;
   bool add_region(std::size_t need) noexcept;
   static std::uintptr_t region_begin(const Region* r) noexcept {
     return reinterpret_cast<std::uintptr_t>(r) + sizeof(Region);
@@ -163,13 +153,11 @@ class Arena {
   std::uint64_t discarded_ = 0;  // blocks freed by rewind/release, for the allocation count
   Options options_;
   PageSource* source_ = nullptr;
-  detail::ForwardedBlocks* forwarded_ = nullptr;  // POOLKIT_FORWARD_TO_MALLOC builds only
 };
 
 static_assert(Pool<Arena>);
 
 inline void* Arena::allocate(std::size_t size, std::size_t align) noexcept {
-  if constexpr (kForwardToMalloc) return forward_allocate(size, align);
   if (align - 1 < kMaxAlignment && (align & (align - 1)) == 0) [[likely]] {
     std::uintptr_t p = align_up(top_, align);
     std::uintptr_t end = p + size + (size == 0);
@@ -186,7 +174,6 @@ inline void* Arena::allocate(std::size_t size, std::size_t align) noexcept {
 }
 
 inline void Arena::deallocate(void* p, std::size_t size, std::size_t) noexcept {
-  if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
   auto x = reinterpret_cast<std::uintptr_t>(p);
   if (x == last_ && top_ - x == size + (size == 0)) {
     note_peak();

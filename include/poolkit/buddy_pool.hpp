@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "poolkit/config.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -120,17 +119,7 @@ class BuddyPool {
   std::uint64_t failures_ = 0;
   BuddyFreeErrors errors_;
 
-  // POOLKIT_FORWARD_TO_MALLOC: every block is its own malloc chunk, linked so that
-  // release() can free them all and owns() can find them.
-  struct ForwardHeader {
-    ForwardHeader* prev;
-    ForwardHeader* next;
-    void* chunk;
-    std::size_t block;  // the power of two a pooled block would have taken
-  };
-  ForwardHeader* forwarded_ = nullptr;
-  static constexpr bool forwarding() noexcept { return kForwardToMalloc; }
-  bool valid_ = false;  // orders were acceptable and (pooled) the memory was there
+  bool valid_ = false;  // orders were acceptable and the memory was there
 
   unsigned order_for(std::size_t size, std::size_t align) const noexcept;
   std::size_t index_of(std::size_t offset) const noexcept { return offset >> min_order_; }
@@ -146,9 +135,6 @@ class BuddyPool {
   void note_freed(std::size_t size, std::size_t block) noexcept;
   // The block holding offset: its start offset, and its side-table entry in *entry.
   std::size_t find_block(std::size_t offset, std::uint8_t* entry) const noexcept;
-  void* forward_allocate(std::size_t size, std::size_t align, unsigned order) noexcept;
-  void forward_deallocate(void* p, std::size_t size) noexcept;
-  void forward_release() noexcept;
 };
 
 static_assert(Pool<BuddyPool>);

@@ -1,7 +1,8 @@
 // poolkit/fixed_pool.hpp: a pool of chunks of one size. The fastest way to get many
 // objects of one type: allocate and deallocate are a handful of inline instructions
 // (pop or push an intrusive LIFO free list), no per-chunk header, no locks, no system
-// calls, no counters (stats() derives its figures when asked).
+// calls, no counters (stats() derives its figures when asked). Checked frees and exact
+// call counts are a choice per pool (Options::checks), the same inline code for all.
 // Pick it for nodes, messages, particles; ObjectPool<T> (object_pool.hpp) wraps it for typed objects.
 #pragma once
 
@@ -9,19 +10,24 @@
 #include <cstdint>
 
 #include "poolkit/align.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/detail/annotations.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
 
 namespace poolkit {
-namespace detail {
-class ForwardedBlocks;
-}
-
 class FixedPool {
  public:
+  /// Whether deallocate checks its pointer (owner, chunk boundary, immediate double
+  /// free: a bad one is ignored and counted in rejected_frees()) and allocate and
+  /// deallocate count calls and requested bytes. Unchecked, deallocate trusts its
+  /// pointer and stats() derives its figures (calls_counted = false).
+  enum class Checks : unsigned char {
+    kLibraryDefault,  // on when libpoolkit was built without NDEBUG (checks_by_default())
+    kOff,
+    kOn,
+  };
+
   struct Options {
     std::size_t chunk_size = 0;                  // bytes per chunk (> 0); raised to a pointer, rounded to chunk_align
     std::size_t chunk_align = kDefaultAlignment; // power of two <= 4096; every chunk gets it
@@ -30,22 +36,14 @@ class FixedPool {
     std::size_t max_block_chunks = 0;    // growth stops making blocks bigger here (0: 4 MiB worth)
     std::size_t growth_factor = 2;       // each new block holds this many times the previous one (>= 1)
     PageSource* source = nullptr;        // where blocks come from (nullptr: PageSource::system())
+    Checks checks = Checks::kLibraryDefault;
   };
 
   static constexpr std::size_t kDefaultFirstBlockBytes = 64 * 1024;
   static constexpr std::size_t kDefaultMaxBlockBytes = 4 * 1024 * 1024;
-  /// Debug builds check every deallocate (owner, chunk boundary, immediate double free).
-#ifdef NDEBUG
-  static constexpr bool kChecksFrees = false;
-#else
-  static constexpr bool kChecksFrees = true;
-#endif
-  /// Whether allocate/deallocate count calls and requested bytes: debug builds and the
-  /// POOLKIT_FORWARD_TO_MALLOC build. NDEBUG builds keep no counter on the hot path:
-  /// stats() derives live chunks, peak and bytes from the blocks and the free list,
-  /// and says calls_counted = false. The hot path is inline: build poolkit and the
-  /// code that calls the pool with the same NDEBUG setting.
-  static constexpr bool kCountsCalls = kChecksFrees || kForwardToMalloc;
+  /// What Checks::kLibraryDefault means: true in a debug build of libpoolkit. Decided
+  /// by the library, never by the caller's NDEBUG, so every translation unit agrees.
+  static bool checks_by_default() noexcept;
 
   /// nullptr when options are acceptable, else why not (the constructor throws
   /// std::invalid_argument with that text). Sizes too large for memory are not
@@ -64,10 +62,10 @@ class FixedPool {
   /// The default align is the contract's (16): a pool made with chunk_align 8
   /// wants allocate(n, 8).
   [[nodiscard]] void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
-  /// Returns a chunk; nullptr does nothing. size is used for statistics only (kCountsCalls).
+  /// Returns a chunk; nullptr does nothing. size is used for statistics only (checked pools).
   /// A pointer not from this pool, an interior pointer or an immediate double free
-  /// is ignored and counted in rejected_frees() in debug builds; in release builds
-  /// it is undefined behaviour (use Guarded<FixedPool> to catch it).
+  /// is ignored and counted in rejected_frees() by a checked pool; for an unchecked
+  /// one it is undefined behaviour (use Guarded<FixedPool> to catch it).
   void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept;
   /// True for any address inside a block's chunk area (live or free chunks alike).
   bool owns(const void* p) const noexcept;
@@ -85,6 +83,8 @@ class FixedPool {
   /// Chunks the pool can hand out without asking the OS again (live ones included).
   std::size_t capacity() const noexcept { return total_chunks_; }
   std::uint64_t rejected_frees() const noexcept { return rejected_frees_; }
+  /// Whether this pool checks frees and counts calls (Options::checks, resolved).
+  bool checked() const noexcept { return checked_; }
 
   /// Calls f(void* chunk) for every live chunk, in address order. Sorts the free
   /// list by address first (so later allocations run through memory in order).
@@ -113,17 +113,20 @@ class FixedPool {
   //  - bump_ is a chunk boundary in current_, bump_ <= bump_end_ = its chunk end.
   //  - every free-list node is a carved chunk boundary inside a block, no node twice.
   //  - total_chunks_ = sum of block chunks; live chunks = carved chunks - free-list length
-  //    (no live counter: stats() derives it), and with kCountsCalls that equals
+  //    (no live counter: stats() derives it), and when checked_ that equals
   //    allocations_ - deallocations_ - released_.
+  //  - fast_size_bound_ is chunk_size_ + 1 when unchecked, 0 when checked, and
+  //    slow_free_max_ is 0 when unchecked, UINTPTR_MAX when checked: the inline paths
+  //    send every call of a checked pool (and a null free) out of line with the one
+  //    compare they make anyway, so an unchecked pool pays nothing for the choice.
   //  - a chunk is carved only when the free list is empty (all carved chunks live), so
   //    the peak of live chunks is the peak of carved chunks: max(peak_carved_, carved now),
   //    carved only falling at release(), which records it in peak_carved_.
 
   void* allocate_slow(std::size_t size, std::size_t align) noexcept;
+  void deallocate_slow(void* p, std::size_t size) noexcept;
   bool accept_free(void* p) noexcept;
   bool add_block() noexcept;
-  void* forward_allocate(std::size_t size, std::size_t align) noexcept;
-  void forward_deallocate(void* p, std::size_t size) noexcept;
   void for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx);
   const Block* find_block(const void* p) const noexcept;
   std::byte* carved_end(const Block* b) const noexcept { return b == current_ ? bump_ : b->carved_end; }
@@ -131,7 +134,7 @@ class FixedPool {
   std::size_t free_list_length(std::size_t limit) const noexcept;
   std::size_t live_chunks() const noexcept;
   std::size_t counted_live() const noexcept { return std::size_t(allocations_ - deallocations_ - released_); }
-  // Only with kCountsCalls (the callers say if constexpr).
+  // Only when checked_ (the callers test it).
   void note_allocated(std::size_t size) noexcept {
     bytes_requested_ += size;
     ++allocations_;
@@ -143,11 +146,14 @@ class FixedPool {
 
   // Hot fields first: one cache line serves allocate and deallocate.
   FreeChunk* free_ = nullptr;
-  std::size_t chunk_size_ = 0;  // the stride: usable bytes per chunk
+  std::size_t fast_size_bound_ = 0;  // the inline allocate takes size < this (see the invariants)
   std::size_t chunk_align_ = 0;
+  std::uintptr_t slow_free_max_ = 0;  // the inline deallocate sends p <= this out of line
+  std::size_t chunk_size_ = 0;  // the stride: usable bytes per chunk
+  bool checked_ = false;
   std::byte* bump_ = nullptr;      // next uncarved chunk in current_
   std::byte* bump_end_ = nullptr;  // end of current_'s chunks
-  // kCountsCalls builds only.
+  // Checked pools only.
   std::size_t bytes_requested_ = 0;
   std::uint64_t allocations_ = 0;
   std::uint64_t deallocations_ = 0;
@@ -167,45 +173,39 @@ class FixedPool {
   std::size_t growth_factor_ = 2;
   std::size_t fixed_capacity_ = 0;
   PageSource* source_ = nullptr;
-  detail::ForwardedBlocks* forwarded_ = nullptr;  // POOLKIT_FORWARD_TO_MALLOC builds only
 };
 
 static_assert(Pool<FixedPool>);
 
-// The hot paths, inline: pop and push the free list, nothing else (no counters in
-// release builds: every read-modify-write of a field that the next call reads again
-// lengthens the chain from one call to the next). The most recently freed chunk is
-// the one most likely still in cache, and reusing it leaves untouched pages untouched
-// (RSS grows only when the live set does). Bumping through the current block, a new
-// block and bad requests are out of line in allocate_slow.
+// The hot paths, inline: pop and push the free list, nothing else (no counters:
+// every read-modify-write of a field that the next call reads again lengthens the
+// chain from one call to the next). The most recently freed chunk is the one most
+// likely still in cache, and reusing it leaves untouched pages untouched (RSS grows
+// only when the live set does). Bumping through the current block, a new block, bad
+// requests and every call of a checked pool are out of line (allocate_slow,
+// deallocate_slow); the checks cost an unchecked pool no instruction (see
+// fast_size_bound_ and slow_free_max_ at the invariants).
 inline void* FixedPool::allocate(std::size_t size, std::size_t align) noexcept {
-  if constexpr (kForwardToMalloc) return forward_allocate(size, align);
   FreeChunk* chunk = free_;
-  if (chunk && size <= chunk_size_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
+  if (chunk && size < fast_size_bound_ && align - 1 < chunk_align_ && (align & (align - 1)) == 0) [[likely]] {
     annotate::metadata_open(chunk, sizeof(FreeChunk));
     free_ = chunk->next;
     annotate::metadata_close(chunk, sizeof(FreeChunk));
     annotate::block_allocated(this, chunk, size);
-    if constexpr (kCountsCalls) note_allocated(size);
     return chunk;
   }
   return allocate_slow(size, align);
 }
 
 inline void FixedPool::deallocate(void* p, std::size_t size, std::size_t) noexcept {
-  if constexpr (kForwardToMalloc) return forward_deallocate(p, size);
-  if (!p) [[unlikely]]
-    return;
-  if constexpr (kChecksFrees) {
-    if (!accept_free(p)) return;
-  }
+  if (reinterpret_cast<std::uintptr_t>(p) <= slow_free_max_) [[unlikely]]  // null, or a checked pool
+    return deallocate_slow(p, size);
   annotate::block_freed(this, p, chunk_size_);
   auto* chunk = static_cast<FreeChunk*>(p);
   annotate::metadata_open(chunk, sizeof(FreeChunk));
   chunk->next = free_;
   annotate::metadata_close(chunk, sizeof(FreeChunk));
   free_ = chunk;
-  if constexpr (kCountsCalls) note_freed(size);
 }
 
 }  // namespace poolkit

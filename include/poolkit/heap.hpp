@@ -7,10 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <vector>
 
 #include "poolkit/align.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/detail/front_cache.hpp"
 #include "poolkit/detail/size_class_map.hpp"
 #include "poolkit/page_source.hpp"
@@ -231,10 +230,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
                     std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept;
   POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
-
-  // POOLKIT_FORWARD_TO_MALLOC: every block comes from the C library.
-  POOLKIT_HEAP_INTERNAL void* forward_allocate(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
-  POOLKIT_HEAP_INTERNAL void forward_deallocate(void* p) noexcept;
+  POOLKIT_HEAP_INTERNAL bool sorted_blocks_with(std::uint64_t bit, std::vector<std::uintptr_t>* out) const noexcept;
 
   POOLKIT_HEAP_INTERNAL void note_allocated(std::size_t block_size, std::size_t requested) noexcept;
   POOLKIT_HEAP_INTERNAL void note_freed(std::size_t block_size, std::size_t requested) noexcept;
@@ -264,13 +260,6 @@ class Heap {
   std::uint64_t failures_ = 0;
   std::uint64_t bad_frees_ = 0;
   std::size_t frees_since_coalesce_ = 0;  // deferred coalescing: pays for the next pass
-
-  struct Forwarded {
-    std::size_t size;    // asked for
-    std::size_t usable;  // from the pointer handed out
-    const void* base;    // what malloc returned
-  };
-  std::unordered_map<const void*, Forwarded> forwarded_;  // used only when forwarding to malloc
 };
 
 static_assert(Pool<Heap>);

@@ -82,6 +82,8 @@ class PoolSet {
     bool owns(const void* p) const noexcept { return set_->pool_of(p) == pool_; }
     void release() noexcept { set_->release(pool_); }
     PoolStats stats() const noexcept { return set_->stats(pool_); }
+    /// The whole set's check(): a pool's blocks share the heap with the others'.
+    bool check() const noexcept { return set_->check(); }
     PoolId id() const noexcept { return pool_; }
     PoolSet& set() const noexcept { return *set_; }
 

@@ -29,7 +29,7 @@ struct PoolStats {
   bool fixed_size_blocks = false;  // every free piece is one block size (FixedPool): any free
                                    // piece serves any request, external fragmentation is 0
   bool calls_counted = true;       // false: allocations and deallocations were not counted
-                                   // (FixedPool in NDEBUG builds: no counters on its hot path)
+                                   // (an unchecked FixedPool: no counters on its hot path)
 
   /// Bytes lost inside live blocks to headers, rounding and alignment.
   std::size_t internal_waste() const noexcept {

@@ -33,7 +33,7 @@ typedef struct poolkit_stats {
   uint64_t failures;
   uint64_t regions;
   int fixed_size_blocks; /* nonzero: every free piece is one size (fixed pools): no external fragmentation */
-  int calls_counted;     /* 0: allocations and deallocations not counted (fixed pools in NDEBUG builds) */
+  int calls_counted;     /* 0: allocations and deallocations not counted (unchecked fixed pools, the default of an NDEBUG libpoolkit) */
 } poolkit_stats;
 
 /* Writes stats as a readable block headed by name. */

@@ -6,7 +6,6 @@
 
 // parts
 #include "poolkit/align.hpp"
-#include "poolkit/config.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/page_source.hpp"

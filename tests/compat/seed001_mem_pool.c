@@ -11,15 +11,9 @@
 
 #include "../c_check.h"
 
-/* In a POOLKIT_FORWARD_TO_MALLOC build every piece is its own malloc, outside the block. */
 static int inside(const struct m_pool* pool, const void* p, size_t n) {
-#ifdef POOLKIT_FORWARD_TO_MALLOC
-  (void)pool, (void)n;
-  return p != NULL;
-#else
   uintptr_t a = (uintptr_t)p;
   return a >= pool->base_address && a + n <= pool->top_address;
-#endif
 }
 
 /* The seed example's flow: numbers, then a short string, both freed, pool destroyed. */
@@ -57,9 +51,7 @@ static void example_flow(void) {
   /* Everything freed merges back: the whole block is one piece again. */
   void* whole = NULL;
   CHECK(pool_alloc(&pool, &whole, M_POOL_DEFAULT_SIZE, any) == 0);
-#ifndef POOLKIT_FORWARD_TO_MALLOC
   CHECK((uintptr_t)whole == pool.base_address);
-#endif
   void* more = (void*)1;
   errno = 0;
   CHECK(pool_alloc(&pool, &more, 1, i8) == -1 && errno == ENOMEM && more == NULL);

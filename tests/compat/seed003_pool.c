@@ -10,8 +10,8 @@
 #include "pool.h"
 
 /* Block counts and chunk reuse order are the pool's; with pooling off (the seed's
- * switch, or a POOLKIT_FORWARD_TO_MALLOC build of poolkit) every chunk is a malloc. */
-#if !defined(DISABLE_MEMORY_POOLING) && !defined(POOLKIT_FORWARD_TO_MALLOC)
+ * switch) every chunk is a malloc. */
+#if !defined(DISABLE_MEMORY_POOLING)
 #define POOLED 1
 #endif
 

@@ -45,8 +45,7 @@ enum m_pool_type {
 
 /* Zero it before pool_init (struct m_pool pool = {0};), as the seed does. */
 struct m_pool {
-  uintptr_t base_address; /* first byte of the pool's block (0 when not initialised, and
-                             in a POOLKIT_FORWARD_TO_MALLOC build: pieces are mallocs) */
+  uintptr_t base_address; /* first byte of the pool's block (0 when not initialised) */
   uintptr_t top_address;  /* one past its last byte: top - base is the capacity */
   size_t size;            /* bytes wanted, read by pool_init: 0 means M_POOL_DEFAULT_SIZE */
   void* impl;             /* poolkit's BuddyPool; not for users */

@@ -32,7 +32,7 @@ namespace poolkit::detail {
 //   bit  1       the previous (left) block is free, so the word before this header is its footer
 //   bit  2       the block sits in the Heap's front cache: freed by the user, but
 //                still "in use" for its neighbours (never merged while cached)
-//   bit  3       zero
+//   bit  3       reserved: always zero (kReservedBit; check() reports a header with it set)
 //   bits 4-41    the block size in bytes (a multiple of 16; at most 4 TiB)
 //   bits 42-47   slack: usable size minus the size asked for (0..63), so stats know
 //                bytes_requested without storing the request
@@ -59,6 +59,7 @@ struct BlockLayout {
   static constexpr std::uint64_t kFreeBit = 1;
   static constexpr std::uint64_t kPrevFreeBit = 2;
   static constexpr std::uint64_t kCachedBit = 4;
+  static constexpr std::uint64_t kReservedBit = 8;  // never set: a set one means a corrupt header
   static constexpr std::uint64_t kSlackField = std::uint64_t{63} << 42;
   static constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 42) - 1 - 15;
   static constexpr unsigned kSlackShift = 42;

@@ -1,0 +1,143 @@
+// heap_check.cpp: Heap::check() and its walkers: every region block by block (tags,
+// sizes, footers, the previous-is-free bits), the segregated free lists against the
+// free blocks, the front cache against the cached blocks, and the counters. O(blocks
+// log blocks); tests and the fuzzers call it, never the allocation paths.
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "poolkit/heap.hpp"
+
+namespace poolkit {
+namespace {
+
+using L = detail::BlockLayout;
+
+bool fail_check(const char* what, std::uintptr_t where) noexcept {
+  std::fprintf(stderr, "poolkit::Heap::check: %s (at %p)\n", what, reinterpret_cast<void*>(where));
+  return false;
+}
+
+}  // namespace
+
+// The blocks of every region whose header has `bit` set, sorted by address, for the
+// list walkers to look their nodes up in; false if memory for the list ran out.
+bool Heap::sorted_blocks_with(std::uint64_t bit, std::vector<std::uintptr_t>* out) const noexcept {
+  try {
+    for (const Region* r = regions_; r; r = r->next) {
+      for (std::uintptr_t b = r->first_block(); b < r->sentinel(); b += L::size_of(header(b)))
+        if (header(b) & bit) out->push_back(b);
+    }
+  } catch (...) {
+    return false;
+  }
+  std::sort(out->begin(), out->end());
+  return true;
+}
+
+bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
+                        std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept {
+  const bool immediate = options_.coalescing == Coalescing::kImmediate;
+  std::uintptr_t block = region->first_block();
+  const std::uintptr_t end = region->sentinel();
+  bool prev_free = false;
+  while (block < end) {
+    const std::uint64_t h = header(block);
+    const std::size_t size = L::size_of(h);
+    if (!L::tag_ok(block, h, secret_)) return fail_check("header tag does not match its address", block);
+    if (size < L::kMinBlock || size % L::kGranule || size > end - block)
+      return fail_check("block size out of range", block);
+    if (L::prev_is_free(h) != prev_free) return fail_check("previous-is-free bit disagrees", block);
+    if (h & L::kReservedBit) return fail_check("reserved header bit set", block);
+    if (L::is_cached(h)) {
+      if (L::is_free(h)) return fail_check("a block both free and cached", block);
+      if (Cache::class_of_block(size) >= Cache::kClasses) return fail_check("a cached block too big to cache", block);
+      *cached_bytes += size;
+    } else if (L::is_free(h)) {
+      if (L::load_word(block + size - L::kWord) != size) return fail_check("footer disagrees with header", block);
+      if (immediate && prev_free) return fail_check("two neighbouring free blocks", block);
+      if (immediate && options_.return_empty_regions && region_count_ > 1 && size == region->span())
+        return fail_check("a wholly free region was kept", block);
+      ++*free_count;
+    } else {
+      *used_bytes += size;
+      ++*used_count;
+      *requested += size - L::kHeaderSize - L::slack_of(h);
+    }
+    prev_free = L::is_free(h);
+    block += size;
+  }
+  if (block != end) return fail_check("block sizes do not sum to the region", block);
+  const std::uint64_t s = header(end);
+  if (!L::tag_ok(end, s, secret_) || L::size_of(s) != 0 || L::is_free(s) || L::prev_is_free(s) != prev_free)
+    return fail_check("bad sentinel", end);
+  return true;
+}
+
+bool Heap::check_index() const noexcept {
+  using detail::SizeClassMap;
+  std::vector<std::uintptr_t> free_blocks;
+  if (!sorted_blocks_with(L::kFreeBit, &free_blocks)) return fail_check("out of memory while checking", 0);
+  std::size_t count = 0, bytes = 0;
+  for (unsigned fl = 0; fl < SizeClassMap::kFlCount; ++fl) {
+    const bool fl_bit = index_.fl_bitmap() >> fl & 1;
+    if (fl_bit != (index_.sl_bitmap(fl) != 0)) return fail_check("first-level bitmap disagrees", fl);
+    for (unsigned sl = 0; sl < SizeClassMap::kSlCount; ++sl) {
+      std::uintptr_t b = index_.head(fl, sl);
+      if (bool(index_.sl_bitmap(fl) >> sl & 1) != (b != 0)) return fail_check("second-level bitmap disagrees", b);
+      std::uintptr_t prev = 0;
+      for (; b; prev = b, b = L::next_free(b)) {
+        if (!std::binary_search(free_blocks.begin(), free_blocks.end(), b))
+          return fail_check("list holds something that is not a free block", b);
+        const std::size_t size = L::size_of(header(b));
+        const detail::SizeClass c = SizeClassMap::class_of(size);
+        if (c.fl != fl || c.sl != sl) return fail_check("free block on the wrong list", b);
+        if (L::prev_free(b) != prev) return fail_check("broken back link", b);
+        if (++count > free_blocks.size()) return fail_check("a free block is on a list twice", b);
+        bytes += size;
+      }
+    }
+  }
+  if (count != free_blocks.size()) return fail_check("a free block is on no list", 0);
+  if (count != index_.count() || bytes != index_.bytes()) return fail_check("free counters disagree", 0);
+  return true;
+}
+
+bool Heap::check() const noexcept {
+  std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0,
+              cached_bytes = 0;
+  for (const Region* r = regions_; r; r = r->next) {
+    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested, &cached_bytes)) return false;
+    reserved += r->size;
+    ++regions;
+  }
+  if (regions != region_count_ || reserved != bytes_reserved_) return fail_check("region counters disagree", 0);
+  if (used_bytes != bytes_in_use_ || used_count != live_blocks_ || requested != bytes_requested_)
+    return fail_check("live-block counters disagree", 0);
+  if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
+  if (cached_bytes != cache_.bytes()) return fail_check("cached bytes disagree with the cached blocks", 0);
+  return check_index() && check_cache();
+}
+
+// Every cached block is on the list of its size, once; the counts agree and keep the bound.
+bool Heap::check_cache() const noexcept {
+  std::vector<std::uintptr_t> cached;
+  if (!sorted_blocks_with(L::kCachedBit, &cached)) return fail_check("out of memory while checking", 0);
+  std::size_t total = 0;
+  for (std::size_t c = 2; c < Cache::kClasses; ++c) {
+    std::size_t n = 0;
+    for (std::uintptr_t b = cache_.head(c); b; b = L::next_free(b)) {
+      if (!std::binary_search(cached.begin(), cached.end(), b))
+        return fail_check("cache list holds something that is not a cached block", b);
+      if (Cache::class_of_block(L::size_of(header(b))) != c) return fail_check("cached block on the wrong list", b);
+      if (++n > cache_.count(c)) return fail_check("cache list longer than its count", b);
+    }
+    if (n != cache_.count(c)) return fail_check("cache list shorter than its count", c);
+    if (n > cache_.depth()) return fail_check("cache class over its bound", c);
+    total += n;
+  }
+  if (total != cached.size()) return fail_check("a cached block is on no cache list", 0);
+  return true;
+}
+
+}  // namespace poolkit
