@@ -9,15 +9,16 @@ namespace poolkit::cli {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> malloc_library_candidates(const std::string& exe_path) {
+std::vector<std::string> library_candidates(const std::string& exe_path, const std::string& file_name,
+                                            const std::string& build_subdir, const std::string& build_path) {
   std::vector<std::string> out;
   const fs::path bin_dir = fs::path(exe_path).parent_path();
-  // Installed: <prefix>/bin/poolkit next to <prefix>/<libdir>/libpoolkit-malloc.so.
-  out.push_back((bin_dir / POOLKIT_BIN_TO_LIB / "libpoolkit-malloc.so").lexically_normal().string());
-  out.push_back((bin_dir / ".." / "lib" / "libpoolkit-malloc.so").lexically_normal().string());
-  // Build tree: build/<preset>/tools/poolkit next to build/<preset>/src/malloc/.
-  out.push_back((bin_dir / ".." / "src" / "malloc" / "libpoolkit-malloc.so").lexically_normal().string());
-  if (const std::string built = POOLKIT_BUILD_TREE_MALLOC; !built.empty()) out.push_back(built);
+  // Installed: <prefix>/bin/poolkit next to <prefix>/<libdir>/<file_name>.
+  out.push_back((bin_dir / POOLKIT_BIN_TO_LIB / file_name).lexically_normal().string());
+  out.push_back((bin_dir / ".." / "lib" / file_name).lexically_normal().string());
+  // Build tree: build/<preset>/tools/poolkit next to build/<preset>/<build_subdir>/.
+  out.push_back((bin_dir / ".." / build_subdir / file_name).lexically_normal().string());
+  if (!build_path.empty()) out.push_back(build_path);
   // With libdir = lib the first two are the same place; list it once.
   std::vector<std::string> unique;
   for (const std::string& c : out) {
@@ -26,12 +27,20 @@ std::vector<std::string> malloc_library_candidates(const std::string& exe_path) 
   return unique;
 }
 
-std::string find_malloc_library(const std::string& exe_path) {
-  for (const std::string& candidate : malloc_library_candidates(exe_path)) {
+std::string find_library_file(const std::vector<std::string>& candidates) {
+  for (const std::string& candidate : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(candidate, ec)) return fs::absolute(candidate, ec).string();
   }
   return {};
+}
+
+std::vector<std::string> malloc_library_candidates(const std::string& exe_path) {
+  return library_candidates(exe_path, "libpoolkit-malloc.so", "src/malloc", POOLKIT_BUILD_TREE_MALLOC);
+}
+
+std::string find_malloc_library(const std::string& exe_path) {
+  return find_library_file(malloc_library_candidates(exe_path));
 }
 
 std::string current_executable() {

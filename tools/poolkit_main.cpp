@@ -10,6 +10,14 @@
 #include "malloc_library.hpp"
 #include "run_command.hpp"
 
+// Subcommands in their own files, each with its help text beside it.
+int trace_command(int argc, char** argv);
+int report_command(int argc, char** argv);
+int replay_command(int argc, char** argv);
+extern const char* const kTraceHelp;
+extern const char* const kReportHelp;
+extern const char* const kReplayHelp;
+
 namespace {
 
 constexpr int kUsageError = 2;
@@ -28,7 +36,12 @@ void print_help(std::FILE* out) {
       "        --lib PATH   preload this library instead of the one found next to\n"
       "                     poolkit (<prefix>/lib, or the build tree)\n"
       "      Other options reach the malloc through the environment as usual:\n"
-      "      POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD.\n"
+      "      POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD.\n",
+      out);
+  std::fputs(kTraceHelp, out);
+  std::fputs(kReportHelp, out);
+  std::fputs(kReplayHelp, out);
+  std::fputs(
       "  version     print poolkit's version\n"
       "  help        print this text (also --help, -h)\n",
       out);
@@ -103,6 +116,9 @@ int main(int argc, char** argv) {
   }
   const std::string_view command = argv[1];
   if (command == "run") return run_command(argc - 2, argv + 2);
+  if (command == "trace") return trace_command(argc - 2, argv + 2);
+  if (command == "report") return report_command(argc - 2, argv + 2);
+  if (command == "replay") return replay_command(argc - 2, argv + 2);
   if (command == "version" || command == "--version") {
     std::printf("poolkit %s\n", POOLKIT_VERSION_STRING);
     return 0;
