@@ -253,14 +253,14 @@ int replay_command(int argc, char** argv) {
     best_time = std::min(best_time, row.seconds);
     best_rss = std::min(best_rss, row.rss_kib);
   }
-  std::printf("\n%-10s %12s %7s %14s %7s %14s %18s\n", "allocator", "time", "ratio", "peak RSS", "ratio",
+  std::printf("\n%-10s %10s %7s %14s %7s %14s %18s\n", "allocator", "time", "ratio", "peak RSS", "ratio",
               "fragmentation", "peak live (replay)");
   for (const Row& row : rows) {
     const double frag = plan.peak_live_bytes == 0 ? 0.0
                                                   : static_cast<double>(row.rss_kib) * 1024.0 /
                                                         static_cast<double>(plan.peak_live_bytes);
-    std::printf("%-10s %10.3f s %6.2fx %14s %6.2fx %13.2fx %18" PRIu64 "\n", row.name.c_str(), row.seconds,
-                best_time > 0 ? row.seconds / best_time : 1.0, format_bytes(row.rss_kib * 1024).c_str(),
+    std::printf("%-10s %10s %6.2fx %14s %6.2fx %13.2fx %18" PRIu64 "\n", row.name.c_str(),
+                format_duration(static_cast<std::uint64_t>(row.seconds * 1e9)).c_str(), best_time > 0 ? row.seconds / best_time : 1.0, format_bytes(row.rss_kib * 1024).c_str(),
                 best_rss > 0 ? static_cast<double>(row.rss_kib) / static_cast<double>(best_rss) : 1.0, frag,
                 row.live);
   }

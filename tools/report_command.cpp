@@ -45,20 +45,39 @@ std::string command_line(const Trace& t) {
   return out.empty() ? "?" : out;
 }
 
+// A call site: where malloc was called (the innermost return address). Stacks that
+// differ further out are summed into it; `stack` is the one of them with most calls,
+// shown as its example.
 struct Site {
   std::uint32_t stack;
-  const SiteFigures* figures;
+  SiteFigures figures;
 };
 
-std::vector<Site> top_sites(const Analysis& a, std::size_t top, bool by_leaks) {
-  std::vector<Site> sites;
+void add(SiteFigures& to, const SiteFigures& from) {
+  to.allocated.calls += from.allocated.calls;
+  to.allocated.bytes += from.allocated.bytes;
+  to.temporary += from.temporary;
+  to.leaked_blocks += from.leaked_blocks;
+  to.leaked_bytes += from.leaked_bytes;
+}
+
+std::vector<Site> top_sites(const Trace& t, const Analysis& a, std::size_t top, bool by_leaks) {
+  std::map<std::uint64_t, Site> merged;
   for (const auto& [id, f] : a.by_site) {
     if (by_leaks && f.leaked_blocks == 0) continue;
-    sites.push_back({id, &f});
+    const auto stack = t.stacks.find(id);
+    // Leaks keep whole stacks apart (who holds the memory matters); the rest merge by caller.
+    const std::uint64_t key = by_leaks || stack == t.stacks.end() ? id : stack->second.front();
+    auto [it, fresh] = merged.try_emplace(key, Site{id, {}});
+    const std::uint64_t example = by_leaks ? it->second.figures.leaked_bytes : it->second.figures.allocated.calls;
+    if (!fresh && (by_leaks ? f.leaked_bytes : f.allocated.calls) > example) it->second.stack = id;
+    add(it->second.figures, f);
   }
+  std::vector<Site> sites;
+  for (auto& [key, site] : merged) sites.push_back(site);
   std::sort(sites.begin(), sites.end(), [&](const Site& x, const Site& y) {
-    if (by_leaks) return x.figures->leaked_bytes > y.figures->leaked_bytes;
-    return x.figures->allocated.calls > y.figures->allocated.calls;
+    if (by_leaks) return x.figures.leaked_bytes > y.figures.leaked_bytes;
+    return x.figures.allocated.calls > y.figures.allocated.calls;
   });
   if (sites.size() > top) sites.resize(top);
   return sites;
@@ -85,9 +104,9 @@ void print_terminal(const Trace& t, const Analysis& a, TraceSymbols& symbols, st
     std::printf("  %-18s %10" PRIu64 " %13s\n", b.label.c_str(), b.counts.calls, format_bytes(b.counts.bytes).c_str());
 
   std::printf("\nby call site (top %zu by calls)\n      calls         bytes  temporary  site\n", top);
-  for (const Site& s : top_sites(a, top, false))
-    std::printf("  %9" PRIu64 " %13s %10" PRIu64 "  %s\n", s.figures->allocated.calls,
-                format_bytes(s.figures->allocated.bytes).c_str(), s.figures->temporary, symbols.site(s.stack).c_str());
+  for (const Site& s : top_sites(t, a, top, false))
+    std::printf("  %9" PRIu64 " %13s %10" PRIu64 "  %s\n", s.figures.allocated.calls,
+                format_bytes(s.figures.allocated.bytes).c_str(), s.figures.temporary, symbols.site(s.stack).c_str());
 
   std::printf("\nby thread     calls         bytes      frees  (of another thread's blocks)\n");
   for (const auto& [id, f] : a.by_thread)
@@ -105,11 +124,11 @@ void print_terminal(const Trace& t, const Analysis& a, TraceSymbols& symbols, st
     std::printf("  %-24s %s\n", left, right);
   }
 
-  const auto leaks = top_sites(a, top, true);
+  const auto leaks = top_sites(t, a, top, true);
   if (!leaks.empty()) {
     std::printf("\nnever freed, by call site\n     blocks         bytes  site\n");
     for (const Site& s : leaks)
-      std::printf("  %9" PRIu64 " %13s  %s\n", s.figures->leaked_blocks, format_bytes(s.figures->leaked_bytes).c_str(),
+      std::printf("  %9" PRIu64 " %13s  %s\n", s.figures.leaked_blocks, format_bytes(s.figures.leaked_bytes).c_str(),
                   symbols.site(s.stack).c_str());
   }
   for (const std::string& w : t.warnings) std::printf("\nwarning: %s\n", w.c_str());
@@ -135,7 +154,9 @@ std::string stack_cell(TraceSymbols& symbols, std::uint32_t stack) {
 }
 
 bool run_gnuplot(const fs::path& script) {
-  const std::string command = "gnuplot '" + script.string() + "' 2>&1";
+  // Its messages (e.g. "empty y range") go to a log beside the script, not the terminal.
+  const fs::path log = script.parent_path() / "gnuplot.log";
+  const std::string command = "gnuplot '" + script.string() + "' >'" + log.string() + "' 2>&1";
   const int rc = std::system(command.c_str());
   return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
 }
@@ -147,7 +168,7 @@ void write_bins(const fs::path& file, const std::vector<Bin>& bins) {
 }
 
 // Writes the data files and the gnuplot script; true if the charts were drawn.
-bool draw_charts(const fs::path& dir, const Analysis& a) {
+bool draw_charts(const fs::path& dir, const Analysis& a, const std::vector<Site>& sites) {
   const fs::path data = dir / "data";
   fs::create_directories(data);
   {
@@ -163,6 +184,11 @@ bool draw_charts(const fs::path& dir, const Analysis& a) {
     std::size_t i = 0;
     for (const auto& [id, f] : a.by_thread) out << i++ << " \"#" << id << "\" " << f.allocated.calls << " " << f.allocated.bytes << "\n";
   }
+  {
+    std::ofstream out(data / "sites.dat");
+    for (std::size_t i = 0; i < sites.size(); ++i)
+      out << i << " \"#" << i + 1 << "\" " << sites[i].figures.allocated.calls << " " << sites[i].figures.allocated.bytes << "\n";
+  }
   const fs::path script = data / "charts.gp";
   {
     std::ofstream gp(script);
@@ -173,7 +199,7 @@ bool draw_charts(const fs::path& dir, const Analysis& a) {
           "set title 'live bytes over time (KiB)'\nset xlabel 'seconds'\n"
           "plot 'live.dat' using 1:2 with steps lw 2 lc rgb '#1f77b4'\n"
           "unset xlabel\n"
-          "set style fill solid 0.8\nset boxwidth 0.7\nset xtics rotate by -35\n"
+          "set style fill solid 0.8\nset boxwidth 0.7\nset xtics rotate by -35\nset yrange [0:*]\n"
           "set output '../size_classes.png'\n"
           "set title 'allocations by size class'\n"
           "plot 'sizes.dat' using 1:3:xtic(2) with boxes lc rgb '#ff7f0e'\n"
@@ -186,7 +212,10 @@ bool draw_charts(const fs::path& dir, const Analysis& a) {
           "unset multiplot\n"
           "set output '../threads.png'\n"
           "set title 'allocations by thread'\n"
-          "plot 'threads.dat' using 1:3:xtic(2) with boxes lc rgb '#8c564b'\n";
+          "plot 'threads.dat' using 1:3:xtic(2) with boxes lc rgb '#8c564b'\n"
+          "set output '../call_sites.png'\n"
+          "set title 'allocations by call site (numbered as in the table)'\n"
+          "plot 'sites.dat' using 1:3:xtic(2) with boxes lc rgb '#d62728'\n";
   }
   return run_gnuplot(script);
 }
@@ -213,10 +242,13 @@ void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSym
   if (charts) md << "![size classes](size_classes.png)\n\n";
   md << "| size | calls | bytes |\n| --- | ---: | ---: |\n";
   for (const Bin& b : a.by_size) md << "| " << b.label << " | " << b.counts.calls << " | " << format_bytes(b.counts.bytes) << " |\n";
-  md << "\n## By call site (top " << top << " by calls)\n\n| calls | bytes | temporary | call stack |\n| ---: | ---: | ---: | --- |\n";
-  for (const Site& s : top_sites(a, top, false))
-    md << "| " << s.figures->allocated.calls << " | " << format_bytes(s.figures->allocated.bytes) << " | "
-       << s.figures->temporary << " | " << stack_cell(symbols, s.stack) << " |\n";
+  md << "\n## By call site (top " << top << " by calls)\n\n";
+  if (charts) md << "![call sites](call_sites.png)\n\n";
+  md << "| # | calls | bytes | temporary | call stack |\n| ---: | ---: | ---: | ---: | --- |\n";
+  int rank = 0;
+  for (const Site& s : top_sites(t, a, top, false))
+    md << "| " << ++rank << " | " << s.figures.allocated.calls << " | " << format_bytes(s.figures.allocated.bytes) << " | "
+       << s.figures.temporary << " | " << stack_cell(symbols, s.stack) << " |\n";
   md << "\n## By thread\n\n";
   if (charts) md << "![threads](threads.png)\n\n";
   md << "| thread | calls | bytes | frees | of another thread's blocks |\n| --- | ---: | ---: | ---: | ---: |\n";
@@ -230,13 +262,13 @@ void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSym
   md << "\n| allocations made meanwhile | blocks |\n| --- | ---: |\n";
   for (const Bin& b : a.lifetime_calls) md << "| " << b.label << " | " << b.counts.calls << " |\n";
   md << "\n## Never freed, by call site\n\n";
-  const auto leaks = top_sites(a, top, true);
+  const auto leaks = top_sites(t, a, top, true);
   if (leaks.empty()) {
     md << "Every block was freed.\n";
   } else {
     md << "| blocks | bytes | call stack |\n| ---: | ---: | --- |\n";
     for (const Site& s : leaks)
-      md << "| " << s.figures->leaked_blocks << " | " << format_bytes(s.figures->leaked_bytes) << " | "
+      md << "| " << s.figures.leaked_blocks << " | " << format_bytes(s.figures.leaked_bytes) << " | "
          << stack_cell(symbols, s.stack) << " |\n";
   }
 }
@@ -293,8 +325,8 @@ int report_command(int argc, char** argv) {
   TraceSymbols symbols(trace);
   {
     std::vector<std::uint32_t> wanted;
-    for (const Site& s : top_sites(analysis, top, false)) wanted.push_back(s.stack);
-    for (const Site& s : top_sites(analysis, top, true)) wanted.push_back(s.stack);
+    for (const Site& s : top_sites(trace, analysis, top, false)) wanted.push_back(s.stack);
+    for (const Site& s : top_sites(trace, analysis, top, true)) wanted.push_back(s.stack);
     symbols.resolve(wanted, dir.empty() ? 1 : 3);
   }
   print_terminal(trace, analysis, symbols, top);
@@ -305,7 +337,7 @@ int report_command(int argc, char** argv) {
       std::fprintf(stderr, "poolkit report: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
       return 1;
     }
-    const bool charts = draw_charts(dir, analysis);
+    const bool charts = draw_charts(dir, analysis, top_sites(trace, analysis, top, false));
     if (!charts) std::fputs("poolkit report: gnuplot failed or is missing: the page has no charts\n", stderr);
     write_page(dir, trace, analysis, symbols, top, charts);
     std::printf("\nwrote %s\n", (fs::path(dir) / "report.md").c_str());
