@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +93,20 @@ std::uint64_t rss_kib() {
   return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
 }
 
+// The high-water mark of this address space (VmHWM). Not getrusage's ru_maxrss: after
+// posix_spawn (vfork + exec) that keeps the parent's peak, here the whole trace's.
+long peak_rss_kib() {
+  long kib = 0;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    }
+    std::fclose(f);
+  }
+  return kib;
+}
+
 }  // namespace
 
 int replay_worker(const char* plan_path) {
@@ -140,9 +153,7 @@ int replay_worker(const char* plan_path) {
   shared.go.store(true, std::memory_order_release);
   for (std::thread& w : workers) w.join();
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
   std::printf("replay ns=%lld peak_live=%" PRIu64 " rss_before_kib=%" PRIu64 " maxrss_kib=%ld\n",
-              static_cast<long long>(ns), shared.peak.load(), rss_before, usage.ru_maxrss);
+              static_cast<long long>(ns), shared.peak.load(), rss_before, peak_rss_kib());
   return 0;
 }

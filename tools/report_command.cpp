@@ -224,7 +224,7 @@ void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSym
                 bool charts) {
   std::ofstream md(dir / "report.md");
   md << "# poolkit report: `" << command_line(t) << "`\n\n"
-     << "Trace `" << t.path << "` (pid " << t.pid << ", " << t.threads.size() << " threads, "
+     << "Trace `" << t.path << "` (pid " << t.pid << ", " << t.threads.size() << (t.threads.size() == 1 ? " thread, " : " threads, ")
      << format_duration(a.end_time) << " traced).\n\n"
      << "| figure | value |\n| --- | --- |\n"
      << "| allocations | " << a.allocations << " (" << a.reallocs << " realloc) |\n"

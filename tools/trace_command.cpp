@@ -27,7 +27,7 @@ const char* const kTraceHelp =
     "      writes FILE.<pid>. The program runs on poolkit's malloc. Read the file with\n"
     "      `poolkit report FILE` or `poolkit replay FILE`. Exit status as for `run`.\n"
     "        -o FILE      where to write (an existing FILE is replaced)\n"
-    "        --depth N    frames kept per call stack, 1..64 (default 16)\n"
+    "        --depth N    frames kept per call stack, 0..64 (default 16; 0: no stacks)\n"
     "        --lib PATH   preload this libpoolkit-trace.so instead of the one found\n"
     "                     next to poolkit\n";
 
@@ -96,8 +96,8 @@ int trace_command(int argc, char** argv) {
   if (!depth.empty()) {
     char* end = nullptr;
     const long d = std::strtol(depth.c_str(), &end, 10);
-    if (end == depth.c_str() || *end != '\0' || d < 1 || d > 64)
-      return usage(("--depth " + depth + ": not a number from 1 to 64").c_str());
+    if (end == depth.c_str() || *end != '\0' || d < 0 || d > 64)
+      return usage(("--depth " + depth + ": not a number from 0 to 64").c_str());
   }
 
   std::error_code ec;

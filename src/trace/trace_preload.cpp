@@ -381,7 +381,7 @@ __attribute__((noinline)) void record(Call call, std::uint64_t size, std::uint64
                                       const void* old_ptr, std::uint64_t time) noexcept {
   t_busy = true;
   void* frames[kMaxStackDepth];
-  const int depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);
+  const int depth = g_depth > 0 ? poolkit::detail::capture_call_stack(frames, g_depth, 2) : 0;
   ThreadLog* log = t_log;
   bool direct = g_finished.load(std::memory_order_relaxed);
   if (log == nullptr) {
@@ -527,7 +527,7 @@ __attribute__((constructor(101))) void trace_start() {
   std::strcpy(g_path, path);
   if (const char* depth = std::getenv("PKTRACE_DEPTH"); depth != nullptr) {
     const long d = std::strtol(depth, nullptr, 10);
-    g_depth = d < 1 ? 1 : d > kMaxStackDepth ? kMaxStackDepth : static_cast<int>(d);
+    g_depth = d < 0 ? 0 : d > kMaxStackDepth ? kMaxStackDepth : static_cast<int>(d);
   }
   ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
   g_exe[n > 0 ? n : 0] = '\0';
@@ -537,6 +537,9 @@ __attribute__((constructor(101))) void trace_start() {
   g_start_unix_ns = static_cast<std::uint64_t>(wall.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(wall.tv_nsec);
   g_start_ns = monotonic_ns() - 1;  // times start at 1: 0 means "now" to record()
   g_stacks = static_cast<StackSlot*>(map_bytes(kStackSlots * sizeof(StackSlot)));
+  // Programs with many distinct stacks (recursion) probe all over the table: huge
+  // pages spare most TLB misses (binary_trees 14 2: 2.67 -> 2.3 s CPU traced).
+  if (g_stacks != nullptr) madvise(g_stacks, kStackSlots * sizeof(StackSlot), MADV_HUGEPAGE);
   g_store = static_cast<unsigned char*>(map_bytes(kStackStoreBytes));
   g_spare = map_log();
   if (g_stacks == nullptr || g_store == nullptr || g_spare == nullptr) return;

@@ -184,6 +184,20 @@ TEST_F(Trace_, AForkedChildWritesItsOwnReadableFile) {
   EXPECT_NE(symbols.site(find(child, Call::kMalloc, 1357)->stack).find("make_small"), std::string::npos);
 }
 
+TEST_F(Trace_, AnExecedProgramWritesItsOwnFileAndTheCallsBeforeExecAreKept) {
+  REQUIRE_TRACER();
+  ASSERT_EQ(trace("exec").status, 0);
+  const Trace before = read_trace((dir_ / "t.pktrace").string());
+  EXPECT_EQ(count(before, Call::kMalloc, 1212), 1u);
+  const fs::path after = dir_ / ("t.pktrace." + std::to_string(before.pid));
+  ASSERT_TRUE(fs::exists(after));
+  const Trace t = read_trace(after.string());
+  EXPECT_EQ(t.pid, before.pid);
+  EXPECT_EQ(analyze(t).allocations, 6u);  // the `count` sequence
+  ASSERT_FALSE(t.command.empty());
+  EXPECT_EQ(t.command.back(), "count");
+}
+
 // The hand count of trace_victim's `count` (see the comments there and docs/trace.md).
 TEST_F(Trace_, ReportFiguresMatchAHandCount) {
   REQUIRE_TRACER();
@@ -303,9 +317,9 @@ TEST_F(Trace_, ReportAndReplayRefuseABadFileClearly) {
 
 TEST_F(Trace_, TraceRefusesBadArguments) {
   EXPECT_EQ(poolkit("trace").status, 2);
-  const Result depth = poolkit("trace --depth 0 -- true");
+  const Result depth = poolkit("trace --depth 65 -- true");
   EXPECT_EQ(depth.status, 2);
-  EXPECT_NE(depth.err.find("--depth 0"), std::string::npos) << depth.err;
+  EXPECT_NE(depth.err.find("--depth 65"), std::string::npos) << depth.err;
   const Result lib = poolkit("trace --lib /nonexistent.so -- true");
   EXPECT_EQ(lib.status, 2);
   EXPECT_NE(lib.err.find("/nonexistent.so: no such file"), std::string::npos);

@@ -7,6 +7,7 @@
 //   threads  4 threads, each freeing half of its blocks in the next thread
 //   crash    5000 blocks, then abort() (the trace keeps the flushed chunks)
 //   stdio    writes one line to stdout and one to stderr
+//   exec     one malloc(1212), then exec's itself in mode `count`
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,16 @@ int stdio() {
   return 0;
 }
 
+int exec_count() {
+  g_sink = std::malloc(1212);
+  char self[] = "/proc/self/exe";
+  char mode[] = "count";
+  char* argv[] = {self, mode, nullptr};
+  execv(self, argv);
+  std::perror("execv");
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +144,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "threads") == 0) return threads();
   if (std::strcmp(mode, "crash") == 0) return crash();
   if (std::strcmp(mode, "stdio") == 0) return stdio();
-  std::fputs("usage: trace_victim known|count|threads|crash|stdio\n", stderr);
+  if (std::strcmp(mode, "exec") == 0) return exec_count();
+  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec\n", stderr);
   return 2;
 }
