@@ -71,7 +71,8 @@ class ChunkDecoder {
     e.ptr = r.ptr;
     e.old_ptr = r.old_ptr;
     if (is_realloc(r.call)) {
-      e.time_before = r.aux;
+      // A realloc that started while recording was being set up has no time before.
+      e.time_before = r.aux != 0 && r.aux <= r.time ? r.aux : r.time;
     } else {
       e.align = r.aux;
       e.time_before = r.time;

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -712,6 +713,37 @@ PK_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) 
 }
 PK_EXPORT int execv(const char* path, char* const argv[]) noexcept { return execve(path, argv, environ); }
 PK_EXPORT int execvp(const char* file, char* const argv[]) noexcept { return execvpe(file, argv, environ); }
+
+// The execl family: glibc's own call execve internally, past this library; these
+// gather the arguments (on the stack: no malloc) and come through the ones above.
+namespace {
+constexpr int kMaxExeclArgs = 4096;
+}  // namespace
+#define PK_GATHER_ARGS(FIRST, LAST_VA)                                  \
+  char* args[kMaxExeclArgs + 1];                                        \
+  int n = 0;                                                            \
+  args[n++] = const_cast<char*>(FIRST);                                 \
+  va_list ap;                                                           \
+  va_start(ap, LAST_VA);                                                \
+  while (n < kMaxExeclArgs && (args[n] = va_arg(ap, char*)) != nullptr) \
+    ++n;                                                                \
+  args[n] = nullptr
+PK_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
+  PK_GATHER_ARGS(arg, arg);
+  va_end(ap);
+  return execve(path, args, environ);
+}
+PK_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
+  PK_GATHER_ARGS(arg, arg);
+  va_end(ap);
+  return execvpe(file, args, environ);
+}
+PK_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
+  PK_GATHER_ARGS(arg, arg);
+  char* const* envp = va_arg(ap, char* const*);
+  va_end(ap);
+  return execve(path, args, envp);
+}
 
 // ---- C++ ------------------------------------------------------------------------------
 

@@ -186,16 +186,19 @@ TEST_F(Trace_, AForkedChildWritesItsOwnReadableFile) {
 
 TEST_F(Trace_, AnExecedProgramWritesItsOwnFileAndTheCallsBeforeExecAreKept) {
   REQUIRE_TRACER();
-  ASSERT_EQ(trace("exec").status, 0);
-  const Trace before = read_trace((dir_ / "t.pktrace").string());
-  EXPECT_EQ(count(before, Call::kMalloc, 1212), 1u);
-  const fs::path after = dir_ / ("t.pktrace." + std::to_string(before.pid));
-  ASSERT_TRUE(fs::exists(after));
-  const Trace t = read_trace(after.string());
-  EXPECT_EQ(t.pid, before.pid);
-  EXPECT_EQ(analyze(t).allocations, 6u);  // the `count` sequence
-  ASSERT_FALSE(t.command.empty());
-  EXPECT_EQ(t.command.back(), "count");
+  for (const std::string mode : {"exec", "execl"}) {
+    const std::string file = mode + ".pktrace";
+    ASSERT_EQ(trace(mode, file).status, 0) << mode;
+    const Trace before = read_trace((dir_ / file).string());
+    EXPECT_EQ(count(before, Call::kMalloc, 1212), 1u) << mode;
+    const fs::path after = dir_ / (file + "." + std::to_string(before.pid));
+    ASSERT_TRUE(fs::exists(after)) << mode;
+    const Trace t = read_trace(after.string());
+    EXPECT_EQ(t.pid, before.pid);
+    EXPECT_EQ(analyze(t).allocations, 6u) << mode;  // the `count` sequence
+    ASSERT_FALSE(t.command.empty());
+    EXPECT_EQ(t.command.back(), "count");
+  }
 }
 
 // The hand count of trace_victim's `count` (see the comments there and docs/trace.md).

@@ -7,7 +7,8 @@
 //   threads  4 threads, each freeing half of its blocks in the next thread
 //   crash    5000 blocks, then abort() (the trace keeps the flushed chunks)
 //   stdio    writes one line to stdout and one to stderr
-//   exec     one malloc(1212), then exec's itself in mode `count`
+//   exec     one malloc(1212), then exec's itself in mode `count` (execv)
+//   execl    the same through execl
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,13 @@ int exec_count() {
   return 1;
 }
 
+int execl_count() {  // the same through execl (varargs: another way into execve)
+  g_sink = std::malloc(1212);
+  execl("/proc/self/exe", "/proc/self/exe", "count", static_cast<char*>(nullptr));
+  std::perror("execl");
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,6 +153,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "crash") == 0) return crash();
   if (std::strcmp(mode, "stdio") == 0) return stdio();
   if (std::strcmp(mode, "exec") == 0) return exec_count();
+  if (std::strcmp(mode, "execl") == 0) return execl_count();
   std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec\n", stderr);
   return 2;
 }
