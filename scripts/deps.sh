@@ -5,9 +5,9 @@
 set -euo pipefail
 
 declare -A GROUP=(
-  [build]="g++ cmake make pkg-config binutils libunwind-dev libgtest-dev libgmock-dev"
-  [test]="clang libclang-rt-14-dev valgrind libc6-dbg"
-  [bench]="libbenchmark-dev libboost-dev libfoonathan-memory-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc-dev libmimalloc2.0 gnuplot-nox python3"
+  [build]="g++ cmake make pkg-config binutils libunwind-dev liblz4-dev libgtest-dev libgmock-dev"
+  [test]="clang libclang-rt-14-dev valgrind libc6-dbg gnuplot-nox"
+  [bench]="libbenchmark-dev libboost-dev libfoonathan-memory-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc-dev libmimalloc2.0 gnuplot-nox heaptrack python3"
   [programs]="python3 sqlite3 git gzip coreutils redis-server redis-tools libpython3.11-testsuite g++ cmake make"
   [package]="debhelper dpkg-dev build-essential lintian groff-base man-db bash-completion"
 )

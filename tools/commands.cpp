@@ -10,6 +10,11 @@
 
 #include "suggest.hpp"
 
+// The trace commands (tools/trace_command.cpp, report_command.cpp, replay_command.cpp).
+int trace_command(int argc, char** argv);
+int report_command(int argc, char** argv);
+int replay_command(int argc, char** argv);
+
 namespace poolkit::cli {
 
 // The entry of each command, one per tools/<name>_command.cpp.
@@ -27,6 +32,24 @@ constexpr CommandOption kRunOptions[] = {
     {"--lib", "", "PATH",
      "preload this library instead of the one found next to poolkit\n"
      "(<prefix>/lib, or the build tree)"},
+};
+
+constexpr CommandOption kTraceOptions[] = {
+    {"--output", "-o", "FILE", "where to write (an existing FILE is replaced)"},
+    {"--depth", "", "N", "frames kept per call stack, 0..64 (default 16; 0: no stacks)"},
+    {"--lib", "", "PATH", "preload this libpoolkit-trace.so instead of the one found next to poolkit"},
+};
+
+constexpr CommandOption kReportOptions[] = {
+    {"--output", "-o", "DIR", "also write DIR/report.md with PNG charts (gnuplot)"},
+    {"--top", "", "N", "call sites listed (default 10)"},
+};
+
+constexpr CommandOption kReplayOptions[] = {
+    {"--malloc", "", "LIST",
+     "comma-separated, from glibc,jemalloc,tcmalloc,mimalloc,poolkit\n"
+     "(default: all that are installed)"},
+    {"--rounds", "", "N", "interleaved rounds (default 3)"},
 };
 
 constexpr CommandOption kHelpOptions[] = {
@@ -50,6 +73,28 @@ constexpr Command kCommands[] = {
      "(poolkit help malloc). While PROGRAM runs, poolkit ignores SIGINT and SIGQUIT,\n"
      "so a Ctrl-C goes to PROGRAM. Children of PROGRAM inherit LD_PRELOAD.",
      run_command},
+    {"trace", "record every allocation call of a program into a trace file",
+     "[--] PROGRAM [ARGS...]", Operands::kProgram, kTraceOptions,
+     "Runs PROGRAM and records every call of the malloc family and of C++ new and\n"
+     "delete (size, alignment, addresses, thread, time, call stack) into FILE\n"
+     "(default: poolkit-trace.<program>.pktrace). A forked child or exec'ed program\n"
+     "writes FILE.<pid>. The program runs on poolkit's malloc; its own stdout and\n"
+     "stderr are left alone. Read the file with 'poolkit report FILE' or\n"
+     "'poolkit replay FILE'. Exit status as for run. docs/trace.md has the format.",
+     ::trace_command},
+    {"report", "summarise a trace: sizes, call sites, threads, peak, lifetimes, leaks",
+     "FILE", Operands::kFile, kReportOptions,
+     "Summarises a trace: calls and bytes by size class, call site and thread; peak\n"
+     "live bytes and when; lifetimes; temporary allocations; blocks never freed by\n"
+     "call site. With -o DIR it also writes DIR/report.md with PNG charts.",
+     ::report_command},
+    {"replay", "replay a trace on glibc, jemalloc, tcmalloc, mimalloc and poolkit's malloc",
+     "FILE", Operands::kFile, kReplayOptions,
+     "Replays a trace's calls (same sizes, same order per thread, the same cross-\n"
+     "thread frees, touching every page) on each allocator in its own process,\n"
+     "interleaved over N rounds; prints median time, peak RSS and peak fragmentation\n"
+     "(peak RSS / peak live bytes) side by side, with ratios to the best.",
+     ::replay_command},
     {"help", "print the usage, a command's options, or the malloc's environment variables",
      "[COMMAND | malloc]", Operands::kHelpTopic, kHelpOptions,
      "Without an argument, lists the commands. With a COMMAND, prints its options.\n"

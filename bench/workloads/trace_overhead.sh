@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench/workloads/trace_overhead.sh [--reps N] [--only "w1 w2"]: what `poolkit trace`
+# costs, side by side with heaptrack (the anchor): every workload runs plain (glibc),
+# under `poolkit run` (poolkit's malloc, untraced: what the tracer serves calls from),
+# under `poolkit trace` and under heaptrack, interleaved, the order rotating each
+# repetition. Prints median wall and CPU (user+sys) seconds and the ratios to the
+# plain run. Uses the release build (built here if missing) and build/workloads.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+reps=3 only=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --reps) reps=$2; shift ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "trace_overhead.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v heaptrack >/dev/null || { echo "trace_overhead.sh: needs heaptrack (scripts/deps.sh bench)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "trace_overhead.sh: needs /usr/bin/time" >&2; exit 2; }
+cmake --preset release >/dev/null
+cmake --build --preset release --target poolkit_cli poolkit-trace poolkit-malloc -j "${POOLKIT_JOBS:-2}" >/dev/null
+cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/workloads -j "${POOLKIT_JOBS:-2}" >/dev/null
+poolkit=$PWD/build/release/tools/poolkit
+
+# Smaller than run.sh's sizes: a traced run writes every call.
+WORKLOADS="
+binary_trees   14 2
+glibc_simple   5000
+larson         100000 4
+mstress        50000 4
+cache_scratch  10000 4
+malloc_large   125
+realloc_growth 200000
+"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+declare -A WALL CPU
+configs=(plain run trace heaptrack)
+while read -r name args; do
+  [ -n "$name" ] || continue
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then continue; fi
+  exe=$PWD/build/workloads/$name
+  for ((r = 0; r < reps; r++)); do
+    for ((k = 0; k < ${#configs[@]}; k++)); do
+      c=${configs[$(((k + r) % ${#configs[@]}))]}
+      rm -f "$scratch"/t.pktrace* "$scratch"/ht*
+      case $c in
+        plain) cmd=("$exe" $args) ;;
+        run) cmd=("$poolkit" run -- "$exe" $args) ;;
+        trace) cmd=("$poolkit" trace -o "$scratch/t.pktrace" -- "$exe" $args) ;;
+        heaptrack) cmd=(heaptrack -o "$scratch/ht" "$exe" $args) ;;
+      esac
+      /usr/bin/time -f "%e %U %S" -o "$scratch/time" "${cmd[@]}" >/dev/null 2>&1
+      read -r wall user sys <"$scratch/time"
+      WALL[$name.$c]+="$wall "
+      CPU[$name.$c]+="$(echo "$user + $sys" | bc) "
+    done
+  done
+done <<<"$WORKLOADS"
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+printf "%-15s %28s %28s %28s %28s\n" workload "plain wall/cpu" "poolkit run wall/cpu (x)" "poolkit trace wall/cpu (x)" "heaptrack wall/cpu (x)"
+while read -r name args; do
+  [ -n "$name" ] || continue
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then continue; fi
+  pw=$(echo "${WALL[$name.plain]}" | median); pc=$(echo "${CPU[$name.plain]}" | median)
+  line=$(printf "%-15s %13s %14s" "$name" "$pw" "$pc")
+  for c in run trace heaptrack; do
+    w=$(echo "${WALL[$name.$c]}" | median); u=$(echo "${CPU[$name.$c]}" | median)
+    line+=$(printf " %7s %6s (%5.1fx %5.1fx)" "$w" "$u" "$(echo "$w / $pw" | bc -l)" "$(echo "$u / ($pc + 0.001)" | bc -l)")
+  done
+  echo "$line"
+done <<<"$WORKLOADS"
+echo "medians of $reps interleaved runs; seconds; (x) = ratio to the plain run, wall then CPU"

@@ -1,0 +1,159 @@
+// tests/tools/trace_victim.cpp: a program with known allocation calls for the trace
+// tests (trace_test.cpp) to record and count. Sizes are distinctive so that the tests
+// can tell them from the C library's own allocations. Modes:
+//   known    every call of the family once or more from named functions, a thread
+//            whose blocks main frees, a forked child, three leaks
+//   count    a short sequence the tests count by hand (nothing else allocates)
+//   threads  4 threads, each freeing half of its blocks in the next thread
+//   crash    5000 blocks, then abort() (the trace keeps the flushed chunks)
+//   stdio    writes one line to stdout and one to stderr
+//   exec     one malloc(1212), then exec's itself in mode `count` (execv)
+//   execl    the same through execl
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Kept in frames of their own so that the tests find these names as call sites.
+__attribute__((noinline)) void* make_small(std::size_t size) {
+  void* p = std::malloc(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* make_leak(std::size_t size) {
+  void* p = std::malloc(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+
+struct alignas(128) Big {
+  char bytes[3456];
+};
+static_assert(sizeof(Big) == 3456);
+
+void* volatile g_sink;
+
+int known() {
+  void* small[10];
+  for (void*& p : small) p = make_small(1111);
+  for (void* p : small) std::free(p);
+  void* q = std::calloc(3, 777);
+  q = std::realloc(q, 4444);
+  std::free(q);
+  void* a = nullptr;
+  if (posix_memalign(&a, 256, 5555) != 0) return 1;
+  std::free(a);
+  void* b = std::aligned_alloc(4096, 8192);
+  std::free(b);
+  int* array = new int[1717];
+  g_sink = array;
+  delete[] array;
+  Big* big = new Big;
+  g_sink = big;
+  delete big;
+  for (int i = 0; i < 3; ++i) g_sink = make_leak(9999);
+
+  void* cross[7];
+  std::thread t([&] {
+    for (void*& p : cross) p = std::malloc(2468);
+  });
+  t.join();
+  for (void* p : cross) std::free(p);
+
+  const pid_t child = fork();
+  if (child == 0) {
+    for (int i = 0; i < 4; ++i) std::free(make_small(1357));
+    std::exit(0);  // exit, not _exit: the child's trace is flushed at exit
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+// The sequence docs/trace.md and the tests count by hand.
+int count() {
+  void* a = std::malloc(1000);
+  void* b = std::malloc(2000);
+  std::free(a);
+  void* c = std::malloc(3000);
+  std::free(c);  // temporary: freed by the next call
+  void* d = std::malloc(400);
+  void* e = std::malloc(50);
+  d = std::realloc(d, 800);
+  std::free(e);
+  std::free(b);
+  g_sink = d;  // never freed
+  return 0;
+}
+
+int threads() {
+  constexpr int kThreads = 4, kBlocks = 2000;
+  std::vector<std::vector<void*>> handed(kThreads);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kThreads; ++t) {
+    pool.emplace_back([&, t] {
+      std::vector<void*> mine;
+      mine.reserve(kBlocks);
+      for (int i = 0; i < kBlocks; ++i) mine.push_back(std::malloc(16 + static_cast<std::size_t>((i * 37 + t) % 4000)));
+      for (int i = 0; i < kBlocks; i += 2) std::free(mine[static_cast<std::size_t>(i)]);
+      for (int i = 1; i < kBlocks; i += 2) handed[static_cast<std::size_t>(t)].push_back(mine[static_cast<std::size_t>(i)]);
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (void* p : handed[static_cast<std::size_t>((t + 1) % kThreads)]) std::free(p);
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  return 0;
+}
+
+int crash() {
+  for (int i = 0; i < 5000; ++i) g_sink = std::malloc(24);
+  std::abort();
+}
+
+int stdio() {
+  std::fputs("hello out\n", stdout);
+  std::fputs("hello err\n", stderr);
+  return 0;
+}
+
+int exec_count() {
+  g_sink = std::malloc(1212);
+  char self[] = "/proc/self/exe";
+  char mode[] = "count";
+  char* argv[] = {self, mode, nullptr};
+  execv(self, argv);
+  std::perror("execv");
+  return 1;
+}
+
+int execl_count() {  // the same through execl (varargs: another way into execve)
+  g_sink = std::malloc(1212);
+  execl("/proc/self/exe", "/proc/self/exe", "count", static_cast<char*>(nullptr));
+  std::perror("execl");
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (std::strcmp(mode, "known") == 0) return known();
+  if (std::strcmp(mode, "count") == 0) return count();
+  if (std::strcmp(mode, "threads") == 0) return threads();
+  if (std::strcmp(mode, "crash") == 0) return crash();
+  if (std::strcmp(mode, "stdio") == 0) return stdio();
+  if (std::strcmp(mode, "exec") == 0) return exec_count();
+  if (std::strcmp(mode, "execl") == 0) return execl_count();
+  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec\n", stderr);
+  return 2;
+}
