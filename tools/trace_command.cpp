@@ -91,7 +91,7 @@ int trace_command(int argc, char** argv) {
   if (library.empty()) {
     const std::string exe = poolkit::cli::current_executable();
     const auto candidates =
-        poolkit::cli::library_candidates(exe, {"libpoolkit-trace.so"}, "src/trace", POOLKIT_BUILD_TREE_TRACE);
+        poolkit::cli::library_candidates(exe, {"poolkit/libpoolkit-trace.so", "libpoolkit-trace.so"}, "src/trace", POOLKIT_BUILD_TREE_TRACE);
     library = poolkit::cli::find_library_file(candidates);
     if (library.empty()) {
       std::fputs("poolkit trace: libpoolkit-trace.so not found; looked in:\n", stderr);
