@@ -166,6 +166,25 @@ struct FoonathanPool {
   fm::std_allocator<T, fm::memory_pool<>> allocator() { return {pool}; }
 };
 
+// The same pool behind a std::mutex: what a foonathan user shares between threads
+// (foonathan's own thread_safe_allocator wraps any allocator in a mutex this way).
+struct FoonathanPoolLocked {
+  static constexpr std::string_view name = "foonathan::memory_pool[mutex]";
+  static constexpr bool poolkit = false;
+  static constexpr bool available = true;
+  std::mutex mutex;
+  fm::memory_pool<> pool;
+  explicit FoonathanPoolLocked(const Shape& shape) : pool(shape.block_size, 64 * 1024) {}
+  void* allocate(std::size_t, std::size_t) {
+    std::lock_guard lock(mutex);
+    return pool.allocate_node();
+  }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept {
+    std::lock_guard lock(mutex);
+    pool.deallocate_node(p);
+  }
+};
+
 struct FoonathanStack {
   static constexpr std::string_view name = "foonathan::memory_stack";
   static constexpr bool poolkit = false;

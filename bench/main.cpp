@@ -53,11 +53,11 @@ void register_one() {
   if constexpr (C::available) {
     const std::string name = std::string(Pattern::name) + "/" + std::string(C::name);
     if constexpr (requires { Pattern::kThreads; }) {
-      benchmark::RegisterBenchmark(name.c_str(), run_shared<Pattern, C>)
-          ->Setup(build_shared<Pattern, C>)
-          ->Teardown(destroy_shared<Pattern, C>)
-          ->Threads(Pattern::kThreads)
-          ->UseRealTime();
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), run_shared<Pattern, C>)
+                    ->Setup(build_shared<Pattern, C>)
+                    ->Teardown(destroy_shared<Pattern, C>)
+                    ->Threads(Pattern::kThreads);
+      if constexpr (!requires { Pattern::kCpuTime; }) b->UseRealTime();  // else: CPU time of all threads
     } else {
       benchmark::RegisterBenchmark(name.c_str(), run_fresh<Pattern, C>);
     }
@@ -86,7 +86,13 @@ void register_all() {
   pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();
   pattern<TwoThreads, PerCpuFixedC, LockedFixedC,
-                      BoostFastPoolLocked, PmrSyncPool, Malloc>();
+                      BoostFastPoolLocked, FoonathanPoolLocked, PmrSyncPool, Malloc>();
+  pattern<ThreadsBatch<2>, PerCpuFixedC, LockedFixedC,
+                      BoostFastPoolLocked, FoonathanPoolLocked, PmrSyncPool, Malloc>();
+  pattern<ProducerConsumer, PerCpuFixedC, LockedFixedC,
+                      BoostFastPoolLocked, FoonathanPoolLocked, PmrSyncPool, Malloc>();
+  pattern<ThreadsBatch<8>, PerCpuFixedC, LockedFixedC,
+                      BoostFastPoolLocked, FoonathanPoolLocked, PmrSyncPool, Malloc>();
   // clang-format on
 }
 

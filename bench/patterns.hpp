@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "contenders.hpp"
@@ -274,6 +276,124 @@ struct TwoThreads {
       if (got < kBurst && failed(state, nullptr)) break;
     }
     state.SetItemsProcessed(state.iterations() * kBurst);
+  }
+};
+
+// ---- threadsN_batch32: N threads share one allocator; each allocates 1000 blocks of
+// 32 B (writing each), then frees them all, oldest first, over and over. Wall time; one
+// item: one block allocated and freed. threads8 runs 8 threads on however many cores
+// the machine has (2 here): oversubscribed, so a lock holder is often descheduled.
+template <int N>
+struct ThreadsBatch {
+  static constexpr const char* name = N == 2 ? "threads2_batch32" : "threads8_batch32";
+  static constexpr int kThreads = N;
+  static constexpr std::size_t kBatch = 1000;
+  static Shape shape() { return {32, 2 * N * kBatch * 32}; }
+  template <class C>
+  static void run(benchmark::State& state, C& c) {
+    std::vector<void*> blocks(kBatch);
+    for (auto _ : state) {
+      std::size_t got = 0;
+      for (; got < kBatch; ++got) {
+        void* p = c.allocate(32, kAlign);
+        if (p == nullptr) break;
+        static_cast<unsigned char*>(p)[0] = 1;
+        blocks[got] = p;
+      }
+      benchmark::DoNotOptimize(blocks.data());
+      benchmark::ClobberMemory();
+      for (std::size_t i = 0; i < got; ++i) c.deallocate(blocks[i], 32, kAlign);
+      if (got < kBatch && failed(state, nullptr)) break;
+    }
+    state.SetItemsProcessed(state.iterations() * kBatch);
+  }
+};
+
+// A single-producer single-consumer ring of pointers: the producer/consumer pattern's
+// hand-off, the same for every contender. Pointers move in chunks (one index update
+// per chunk), so that the hand-off's own cache-line traffic stays small next to the
+// allocator's. A wait spins briefly, then yields the CPU.
+class PointerRing {
+ public:
+  static constexpr std::size_t kSize = 4096;  // a power of two
+  void push(void* const* p, std::size_t n) noexcept {
+    const std::size_t tail = tail_.load(std::memory_order_relaxed);
+    for (unsigned spins = 0; tail + n - head_.load(std::memory_order_acquire) > kSize; ++spins) wait(spins);
+    for (std::size_t i = 0; i < n; ++i) slots_[(tail + i) % kSize] = p[i];
+    tail_.store(tail + n, std::memory_order_release);
+  }
+  void pop(void** p, std::size_t n) noexcept {
+    const std::size_t head = head_.load(std::memory_order_relaxed);
+    for (unsigned spins = 0; tail_.load(std::memory_order_acquire) - head < n; ++spins) wait(spins);
+    for (std::size_t i = 0; i < n; ++i) p[i] = slots_[(head + i) % kSize];
+    head_.store(head + n, std::memory_order_release);
+  }
+
+ private:
+  static void wait(unsigned spins) noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (spins > 64) std::this_thread::yield();
+  }
+  alignas(64) std::atomic<std::size_t> head_{0};
+  alignas(64) std::atomic<std::size_t> tail_{0};
+  alignas(64) void* slots_[kSize];
+};
+
+// ---- threads2_prodcons32: thread 0 allocates 32 B blocks, writes them and hands them
+// to thread 1 through a ring, 64 at a time; thread 1 reads each and frees it. Every
+// block is freed by the thread that did not allocate it. Wall time; one item: one
+// block through both, in CPU time (both threads' added up), not wall time: wall time of
+// two threads that wait for each other measures the scheduler on a loaded machine
+// (when one is descheduled the other only waits), CPU time measures the work done.
+// (Both threads run the same number of iterations, so the ring is
+// empty at the end; a failed allocation is handed on as nullptr so that the consumer
+// never waits forever.)
+struct ProducerConsumer {
+  static constexpr const char* name = "threads2_prodcons32";
+  static constexpr int kThreads = 2;
+  static constexpr bool kCpuTime = true;
+  static constexpr std::size_t kChunk = 64;
+  static constexpr std::size_t kPerIteration = 4 * kChunk;
+  static Shape shape() { return {32, 2 * PointerRing::kSize * 32}; }
+  static PointerRing& ring() {
+    static PointerRing instance;
+    return instance;
+  }
+  template <class C>
+  static void run(benchmark::State& state, C& c) {
+    PointerRing& r = ring();
+    void* chunk[kChunk];
+    bool failures = false;
+    if (state.thread_index() == 0) {
+      for (auto _ : state) {
+        for (std::size_t k = 0; k < kPerIteration; k += kChunk) {
+          for (std::size_t i = 0; i < kChunk; ++i) {
+            void* p = c.allocate(32, kAlign);
+            if (p != nullptr) static_cast<unsigned char*>(p)[0] = static_cast<unsigned char>(i);
+            else failures = true;
+            chunk[i] = p;
+          }
+          r.push(chunk, kChunk);
+        }
+      }
+      state.SetItemsProcessed(state.iterations() * kPerIteration);
+    } else {
+      unsigned sum = 0;
+      for (auto _ : state) {
+        for (std::size_t k = 0; k < kPerIteration; k += kChunk) {
+          r.pop(chunk, kChunk);
+          for (void* p : chunk) {
+            if (p == nullptr) continue;
+            sum += static_cast<unsigned char*>(p)[0];
+            c.deallocate(p, 32, kAlign);
+          }
+        }
+      }
+      benchmark::DoNotOptimize(sum);
+    }
+    if (failures) state.SkipWithError("allocation failed");
   }
 };
 

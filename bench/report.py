@@ -34,6 +34,9 @@ PATTERNS = OrderedDict([
     ("reset_small", "1000 allocations of 8..128 B, then free all at once (release / unwind); one operation = one allocation"),
     ("mixed_16B_64KiB", "1000 live blocks of 16 B..64 KiB (log-uniform); free a random one, allocate a new one; one operation = free + allocate"),
     ("threads2_pair32", "2 threads share the allocator, each allocating 64 x 32 B and freeing them; ns = wall time / all pairs of both threads"),
+    ("threads2_batch32", "2 threads share the allocator, each allocating 1000 x 32 B, then freeing them oldest first; ns = wall time / all blocks of both threads"),
+    ("threads2_prodcons32", "thread 0 allocates 32 B blocks and hands them to thread 1 (a ring, 64 at a time), which frees them; ns = CPU time of both threads / blocks"),
+    ("threads8_batch32", "threads2_batch32 with 8 threads on this machine's cores (oversubscribed); ns = wall time / all blocks of all threads"),
     # bench/heap_coalescing.cpp (Heap's own comparison of its coalescing modes)
     ("heap_churn", "Heap coalescing: 1000 live blocks of 16 B..64 KiB, one random block replaced per operation"),
     ("heap_bursts", "Heap coalescing: the same 64 blocks of 16 B..4 KiB allocated then freed newest first; one operation = one block"),
@@ -216,6 +219,12 @@ def targets(tables):
     mixed = tables.get("mixed_16B_64KiB")
     verdict("Heap well ahead of glibc malloc on mixed sizes (taken as at least 1.5× faster)",
             find(mixed, "poolkit::Heap"), find(mixed, "malloc[glibc]"), need=1.5)
+    for name in ("threads2_pair32", "threads2_batch32", "threads2_prodcons32"):
+        table = tables.get(name)
+        mallocs = [r for r in (table["rows"] if table else []) if r["malloc_row"]]  # the five, poolkit's too
+        verdict(f"PerCpu<FixedPool> at or below the fastest malloc on {name}",
+                find(table, "poolkit::PerCpu<FixedPool>"),
+                min(mallocs, key=lambda r: r["median"]) if mallocs else None)
     return out
 
 

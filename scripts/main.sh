@@ -99,5 +99,5 @@ done
 echo "=== benchmarks done in $((SECONDS - start))s"
 
 python3 bench/report.py --out report \
-  --settings "$mode mode: $rounds round(s) of every malloc configuration in rotated order, $repetitions repetitions each interleaved at random, min time ${min_time}s per repetition; single-threaded patterns in CPU time, threads2 in wall time" \
+  --settings "$mode mode: $rounds round(s) of every malloc configuration in rotated order, $repetitions repetitions each interleaved at random, min time ${min_time}s per repetition; single-threaded patterns in CPU time, thread patterns in wall time except threads2_prodcons32 (CPU time of both threads)" \
   "$raw"/*.json

@@ -1,9 +1,15 @@
-// Locked<P>: any pool shared by 2 to 16 threads, blocks freed on other threads, contents verified.
+// Locked<P>: any pool shared by 2 to 16 threads, blocks freed on other threads, contents
+// verified; its SpinLock under contention.
 #include "poolkit/locked.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <thread>
+#include <vector>
+
 #include "poolkit/buddy_pool.hpp"
+#include "poolkit/detail/spin_lock.hpp"
 #include "poolkit/fixed_pool.hpp"
 #include "poolkit/guarded.hpp"
 #include "poolkit/heap.hpp"
@@ -80,4 +86,25 @@ TEST_P(LockedThreads, PoolSetKeepsEveryBlockIntactAcrossThreads) {
   EXPECT_EQ(cross_thread_workout(pool, GetParam(), scaled(100'000) / GetParam(), 2000, 12), 0u);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
   EXPECT_TRUE(pool.check());
+}
+
+// ---- SpinLock under contention: more threads than cores, so waiters must sleep
+// (futex) and be woken; a lost wake-up hangs the test, a broken exclusion loses counts.
+TEST_P(LockedThreads, SpinLockExcludesAndWakesEveryWaiter) {
+  poolkit::detail::SpinLock lock;
+  std::uint64_t counter = 0;  // plain: only the lock orders the increments (TSan checks)
+  const std::size_t per_thread = scaled(200'000) / GetParam();
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < GetParam(); ++t)
+    threads.emplace_back([&] {
+      for (std::size_t i = 0; i < per_thread; ++i) {
+        lock.lock();
+        ++counter;
+        if (i % 1024 == 0) std::this_thread::yield();  // holder descheduled: waiters go to sleep
+        lock.unlock();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(counter, per_thread * GetParam());
+  EXPECT_FALSE(lock.is_locked());
 }
