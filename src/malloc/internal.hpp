@@ -69,7 +69,7 @@ struct Heap;
 
 enum PageFlags : std::uint8_t {
   kPageHasAligned = 1,  // some blocks were handed out as interior (aligned) pointers
-  kPageChecked = 2,     // POOLKIT_CHECK: guards and double-free bitmap
+  kPageChecked = 2,     // blocks of the checked layer (checked.hpp): every free goes through it
   kPageCounted = 4,     // POOLKIT_STATS: frees are counted
   kPageHuge = 8,        // the descriptor of a huge segment (one block from mmap)
 };
@@ -129,10 +129,7 @@ struct Segment {
   Page pages[kSlicesPerSegment];
 };
 
-inline constexpr std::size_t kCheckBitsOffset = 8192;  // per-slice block bitmaps, POOLKIT_CHECK
-inline constexpr std::size_t kCheckBitsPerSlice = kMaxBlocksPerPage / 8;  // 512 B
-static_assert(sizeof(Segment) <= kCheckBitsOffset);
-static_assert(kCheckBitsOffset + kSlicesPerSegment * kCheckBitsPerSlice <= kSliceSize);
+static_assert(sizeof(Segment) <= kSliceSize);
 
 struct PageQueue {
   Page* first;
@@ -172,7 +169,15 @@ struct Options {
   int verbose;                // POOLKIT_VERBOSE
   std::uint64_t decay_ms;     // POOLKIT_DECAY_MS
   std::size_t mmap_threshold; // POOLKIT_MMAP_THRESHOLD
+  // checked mode (checked.hpp)
+  int check_pages;            // POOLKIT_CHECK=3: every block on its own guarded pages
+  int check_action;           // POOLKIT_CHECK_ACTION: CheckAction
+  int leaks;                  // POOLKIT_LEAKS: blocks still live at exit, by allocation stack
+  int stack_depth;            // POOLKIT_STACK_DEPTH: frames kept per call stack (0: none)
+  std::size_t quarantine;     // POOLKIT_QUARANTINE: bytes of freed blocks held back
+  std::size_t sample;         // POOLKIT_SAMPLE: one block in N on its own guarded pages (0: off)
 };
+enum CheckAction { kActionAbort = 0, kActionLog = 1, kActionExit = 2 };
 extern constinit Options g_options;
 void options_init() noexcept;
 void options_reread_if_early() noexcept;
@@ -182,7 +187,9 @@ extern constinit PageSource g_os;
 // Plain bytes, read and written with __atomic builtins: an array of std::atomic
 // could be zeroed by a dynamic initialiser after the first mallocs registered segments.
 extern std::uint8_t g_segment_map[kAddressLimit >> kSegmentShift];
-enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2 };
+// kGuardedFar: a later 4 MiB of a checked-mode guarded mapping whose header is in an
+// earlier chunk (checked_guarded.cpp); the fast paths treat it as not ours.
+enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2, kGuardedFar = 3 };
 void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept;
 std::uint64_t now_ms() noexcept;
 void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept;
@@ -228,6 +235,7 @@ void segment_unmap(Segment* segment) noexcept;
 // ---- pages (page.cpp) ----------------------------------------------------------
 extern constinit Page g_empty_page;
 void* malloc_generic(Heap* heap, std::size_t size) noexcept;
+void* malloc_inner(Heap* heap, std::size_t size) noexcept;  // no checked layer; heap is a real heap
 void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) noexcept;
 void page_collect(Page* page) noexcept;
 void page_unfull(Heap* heap, Page* page) noexcept;
@@ -260,15 +268,12 @@ void huge_cache_unlock() noexcept;
 // ---- free (free.cpp) -----------------------------------------------------------
 void free_generic(Segment* segment, Page* page, void* p) noexcept;
 void free_foreign(void* p) noexcept;
+bool free_foreign_if_known(void* p) noexcept;  // a glibc block from before us: freed, true
+void free_block(Segment* segment, Page* page, Block* block) noexcept;  // no checked layer
 std::size_t usable_size(const void* p) noexcept;
 std::size_t foreign_usable_size(const void* p) noexcept;
 
 // ---- checking (check.cpp) ------------------------------------------------------
-inline constexpr std::size_t kCheckOverhead = 16;  // at least 8 guard bytes + the encoded size
-void* check_on_alloc(Page* page, void* block, void* user, std::size_t size) noexcept;
-void check_on_free(Page* page, void* block, void* user) noexcept;
-std::size_t check_usable(Page* page, const void* user) noexcept;
-void check_rewrite(Page* page, void* user, std::size_t size) noexcept;
 int heap_walk(Heap* heap, bool report) noexcept;
 
 // ---- stats (stats.cpp) -----------------------------------------------------------

@@ -3,8 +3,15 @@
 // names get a warning on stderr: a misspelt option must not be silently ignored.
 //
 //   POOLKIT_STATS=1            summary on stderr at exit
-//   POOLKIT_CHECK=1|2          1: guard bytes after every block, double-free detection;
-//                              2: also walk the calling thread's heap on every call
+//   POOLKIT_CHECK=1|2|3        checked mode (checked.hpp): canaries around every block,
+//                              quarantine, guard pages for huge blocks, call stacks;
+//                              2: also walk the calling thread's heap on every call;
+//                              3: every block on its own guarded pages (electric-fence)
+//   POOLKIT_CHECK_ACTION=abort|log|exit   after a report (default abort)
+//   POOLKIT_QUARANTINE=N       bytes of freed blocks held back in checked mode (default 64m)
+//   POOLKIT_LEAKS=1            checked mode: blocks live at exit, grouped by allocation stack
+//   POOLKIT_STACK_DEPTH=N      frames kept per call stack in checked mode (default 16, max 64)
+//   POOLKIT_SAMPLE=N           one block in N (up to 64 KiB) on its own guarded pages, any mode
 //   POOLKIT_VERBOSE=1          say what the allocator does (init, options, trims)
 //   POOLKIT_DECAY_MS=N         empty pages are decommitted N ms after they empty (default 50)
 //   POOLKIT_MMAP_THRESHOLD=N   requests above N bytes (suffix k/m) go straight to mmap
@@ -30,6 +37,12 @@ constinit Options g_options = {
     .verbose = 0,
     .decay_ms = 50,
     .mmap_threshold = kMaxClassSize,
+    .check_pages = 0,
+    .check_action = kActionAbort,
+    .leaks = 0,
+    .stack_depth = 16,
+    .quarantine = std::size_t{64} << 20,
+    .sample = 0,
 };
 
 namespace {
@@ -75,7 +88,29 @@ void apply(const char* entry, bool first_time) noexcept {
     g_options.stats = parse_size(value, &n) ? static_cast<int>(n != 0) : 1;
   } else if (name_is(name, "CHECK", &value)) {
     // Blocks already handed out carry no guards: the level is fixed at the first read.
-    if (first_time) g_options.check = parse_size(value, &n) ? static_cast<int>(n > 2 ? 2 : n) : 1;
+    if (first_time) {
+      if (!parse_size(value, &n)) n = 1;
+      g_options.check = static_cast<int>(n >= 2 ? (n == 2 ? 2 : 1) : n);
+      g_options.check_pages = n >= 3;
+    }
+  } else if (name_is(name, "CHECK_ACTION", &value)) {
+    if (std::strcmp(value, "abort") == 0) g_options.check_action = kActionAbort;
+    else if (std::strcmp(value, "log") == 0) g_options.check_action = kActionLog;
+    else if (std::strcmp(value, "exit") == 0) g_options.check_action = kActionExit;
+    else warning("POOLKIT_CHECK_ACTION=%s is not abort, log or exit; keeping abort\n", value);
+  } else if (name_is(name, "QUARANTINE", &value)) {
+    if (parse_size(value, &n)) g_options.quarantine = n;
+    else warning("POOLKIT_QUARANTINE=%s is not a size; keeping %zu\n", value, g_options.quarantine);
+  } else if (name_is(name, "LEAKS", &value)) {
+    g_options.leaks = parse_size(value, &n) ? static_cast<int>(n != 0) : 1;
+  } else if (name_is(name, "STACK_DEPTH", &value)) {
+    if (!parse_size(value, &n)) warning("POOLKIT_STACK_DEPTH=%s is not a number; keeping %d\n", value, g_options.stack_depth);
+    else g_options.stack_depth = static_cast<int>(n > 64 ? 64 : n);
+  } else if (name_is(name, "SAMPLE", &value)) {
+    // Fixed at the first read, like the check level: the fast path is chosen by it.
+    if (!first_time) return;
+    if (parse_size(value, &n)) g_options.sample = n;
+    else warning("POOLKIT_SAMPLE=%s is not a number; sampling stays off\n", value);
   } else if (name_is(name, "VERBOSE", &value)) {
     g_options.verbose = parse_size(value, &n) ? static_cast<int>(n != 0) : 1;
   } else if (name_is(name, "DECAY_MS", &value)) {
@@ -102,7 +137,8 @@ void apply(const char* entry, bool first_time) noexcept {
       if (len >= sizeof shown) len = sizeof shown - 1;
       std::memcpy(shown, entry, len);
       shown[len] = 0;
-      warning("unknown option %s (known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_VERBOSE, "
+      warning("unknown option %s (known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_CHECK_ACTION, "
+              "POOLKIT_QUARANTINE, POOLKIT_LEAKS, POOLKIT_STACK_DEPTH, POOLKIT_SAMPLE, POOLKIT_VERBOSE, "
               "POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)\n", shown);
     }
   }
@@ -119,8 +155,10 @@ void read_environment(bool first_time) noexcept {
 void options_init() noexcept {
   g_read_before_environ = (environ == nullptr);
   read_environment(true);
-  verbose("options: stats=%d check=%d decay_ms=%llu mmap_threshold=%zu\n", g_options.stats,
-          g_options.check, static_cast<unsigned long long>(g_options.decay_ms), g_options.mmap_threshold);
+  verbose("options: stats=%d check=%d%s decay_ms=%llu mmap_threshold=%zu quarantine=%zu sample=%zu\n",
+          g_options.stats, g_options.check, g_options.check_pages ? " (pages)" : "",
+          static_cast<unsigned long long>(g_options.decay_ms), g_options.mmap_threshold, g_options.quarantine,
+          g_options.sample);
 }
 
 // A malloc before libc has set up environ (very early in ld.so) saw no options:

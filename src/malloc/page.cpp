@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "checked.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -25,10 +26,10 @@ constexpr std::size_t first_direct_slot(std::size_t cls) noexcept {
 constexpr std::size_t last_direct_slot(std::size_t cls) noexcept { return class_size(cls) / kMinBlock; }
 constexpr std::size_t kDirectClasses = class_of(kDirectMax) + 1;
 
-// The fast path only sees pages through Heap::direct; in stats and check modes it
-// stays pointing at the empty page so every call takes the generic path.
+// The fast path only sees pages through Heap::direct; in stats, check and sample
+// modes it stays pointing at the empty page so every call takes the generic path.
 void update_direct(Heap* heap, std::size_t cls) noexcept {
-  if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
+  if (cls >= kDirectClasses || g_options.stats || g_options.check || g_options.sample) return;
   Page* first = heap->queues[cls].first ? heap->queues[cls].first : &g_empty_page;
   for (std::size_t s = first_direct_slot(cls); s <= last_direct_slot(cls); ++s) heap->direct[s] = first;
 }
@@ -63,13 +64,6 @@ void page_init(Heap* heap, Page* page, std::size_t cls) noexcept {
   page->in_full.store(0, std::memory_order_relaxed);
   page->next = page->prev = nullptr;
   page->heap.store(heap, std::memory_order_release);
-  if (page->flags & kPageChecked) {
-    // Every block starts "not allocated" in the double-free bitmap.
-    auto* seg = segment_of(page);
-    std::size_t index = static_cast<std::size_t>(page - seg->pages);
-    std::memset(reinterpret_cast<std::uint8_t*>(seg) + kCheckBitsOffset + index * kCheckBitsPerSlice, 0,
-                kCheckBitsPerSlice);
-  }
   count(g_counters.pages_made);
 }
 
@@ -205,9 +199,17 @@ void* malloc_generic(Heap* heap, std::size_t size) noexcept {
       return nullptr;
     }
   }
+  // Checked mode frames every block (checked.hpp); POOLKIT_SAMPLE guards one in N.
+  if (PK_UNLIKELY(g_options.check | g_options.sample)) {
+    if (g_options.check) return checked_alloc(size, 0, AllocKind::kMalloc, false);
+    if (size <= kSampleMax && sample_this_one()) return checked_alloc(size, 0, AllocKind::kMalloc, true);
+  }
+  return malloc_inner(heap, size);
+}
+
+void* malloc_inner(Heap* heap, std::size_t size) noexcept {
   if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
   std::size_t need = size;
-  if (g_options.check && __builtin_add_overflow(size, kCheckOverhead, &need)) need = SIZE_MAX;
   if (need > g_options.mmap_threshold) {
     void* p = huge_alloc(size, 0);
     if (p && g_options.stats) {
@@ -226,13 +228,11 @@ void* malloc_generic(Heap* heap, std::size_t size) noexcept {
   Block* block = page->free;
   page->free = block->next;
   ++page->used;
-  void* user = block;
-  if (page->flags & kPageChecked) user = check_on_alloc(page, block, block, size);
   if (page->flags & kPageCounted) {
     count(heap->counters.allocs_by_class[cls]);
     count(heap->counters.bytes_requested, size);
   }
-  return user;
+  return block;
 }
 
 // Alignments above 16 on pages: a class whose blocks are all aligned when its size
@@ -247,11 +247,9 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
     }
   }
   if (alignment <= kMinBlock) return malloc_generic(heap, size);
-  std::size_t extra = g_options.check ? kCheckOverhead : 0;
-  std::size_t need;
-  if (__builtin_add_overflow(size < alignment ? alignment : size, extra, &need)) need = SIZE_MAX;
-  if (alignment <= kMaxPageAlignment && need <= g_options.mmap_threshold && class_size(class_of(need)) % alignment == 0 &&
-      !g_options.check) {
+  if (g_options.check) return checked_alloc(size, alignment, AllocKind::kMalloc, false);
+  std::size_t need = size < alignment ? alignment : size;
+  if (alignment <= kMaxPageAlignment && need <= g_options.mmap_threshold && class_size(class_of(need)) % alignment == 0) {
     return malloc_generic(heap, need);  // every block of this class is aligned
   }
   std::size_t padded;
@@ -275,7 +273,6 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
   auto* user = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(block) + alignment - 1) & ~(alignment - 1));
   if (user != reinterpret_cast<std::uint8_t*>(block)) page->flags |= kPageHasAligned;
   void* result = user;
-  if (page->flags & kPageChecked) result = check_on_alloc(page, block, user, size);
   if (page->flags & kPageCounted) {
     count(heap->counters.allocs_by_class[cls]);
     count(heap->counters.bytes_requested, size);

@@ -62,8 +62,8 @@ expect_abort() {
   [[ $rc -eq 134 && $err == *"$message"* ]] && pass "$what" || fail "$what: rc=$rc: $err"
 }
 expect_abort "invalid pointer" "free(): invalid pointer" run "$PROBE" invalid
-expect_abort "double free" "poolkit: double free of 0x" run env POOLKIT_CHECK=1 "$PROBE" double
-expect_abort "overflow" "poolkit: buffer overflow" run env POOLKIT_CHECK=1 "$PROBE" overflow
+expect_abort "double free" "poolkit: ERROR: double-free at 0x" run env POOLKIT_CHECK=1 "$PROBE" double
+expect_abort "overflow" "poolkit: ERROR: heap-buffer-overflow at 0x" run env POOLKIT_CHECK=1 "$PROBE" overflow
 
 [ $failures -eq 0 ] && echo "preload: all passed" || echo "preload: $failures failed"
 exit $((failures != 0))
