@@ -28,14 +28,17 @@ struct alignas(64) Shard {
 };
 constinit Shard g_shards[kShards];
 
-// Invariant: the blocks in state kQuarantined, oldest at head; bytes is the sum of their sizes.
-struct Quarantine {
+// One quarantine per shard, so that threads freeing at once do not share a lock.
+// Invariant: the blocks in state kQuarantined that the shard's threads freed, oldest
+// at head; bytes is the sum of their costs; each holds at most POOLKIT_QUARANTINE
+// divided by the number of shards in use.
+struct alignas(64) Quarantine {
   SpinLock lock;
   CheckedHeader* head = nullptr;
   CheckedHeader* tail = nullptr;
   std::size_t bytes = 0;
 };
-constinit Quarantine g_quarantine;
+constinit Quarantine g_quarantines[kShards];
 
 bool g_exit_checked = false;  // the exit check runs: reports carry no detecting stack (it is exit's)
 
@@ -115,11 +118,17 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
   std::size_t bad = 0;
   // Underflow: the byte nearest the block start first (what the program wrote last, usually).
   const std::uint8_t* f = nullptr;
-  for (const std::uint8_t* p = user; p > z.front;) {
-    --p;
-    if (*p != kFrontByte) {
-      if (f == nullptr) f = p;
-      ++bad;
+  std::uint64_t front[2];
+  constexpr std::uint64_t kFrontWord = 0x0101010101010101ull * kFrontByte;
+  bool front_whole = z.front + kFrontZone == user;
+  if (front_whole) std::memcpy(front, user - kFrontZone, kFrontZone);
+  if (!front_whole || front[0] != kFrontWord || front[1] != kFrontWord) {
+    for (const std::uint8_t* p = user; p > z.front;) {
+      --p;
+      if (*p != kFrontByte) {
+        if (f == nullptr) f = p;
+        ++bad;
+      }
     }
   }
   if (!header_sane(h)) {
@@ -205,22 +214,28 @@ std::size_t quarantine_cost(const CheckedHeader* h) noexcept { return h->size + 
 
 void quarantine_put(CheckedHeader* h) noexcept {
   CheckedHeader* leaving = nullptr;
+  std::uint32_t in_use = g_next_shard.load(std::memory_order_relaxed);
+  std::size_t bound = g_options.quarantine / (in_use == 0 ? 1 : in_use < kShards ? in_use : kShards);
+  Quarantine& q = g_quarantines[thread_shard()];
   {
-    LockGuard guard(g_quarantine.lock);
+    LockGuard guard(q.lock);
     h->next = nullptr;
-    h->prev = g_quarantine.tail;
-    if (g_quarantine.tail) g_quarantine.tail->next = h;
-    else g_quarantine.head = h;
-    g_quarantine.tail = h;
-    g_quarantine.bytes += quarantine_cost(h);
-    // Take the oldest off while over the bound; they are verified outside the lock.
+    h->prev = q.tail;
+    if (q.tail) q.tail->next = h;
+    else q.head = h;
+    q.tail = h;
+    q.bytes += quarantine_cost(h);
+    // Over the bound: take the oldest off down to 15/16 of it, so they go back to their
+    // pages in batches (one at a time, each would refill a full page by one block).
+    // They are verified outside the lock.
     CheckedHeader** last = &leaving;
-    while (g_quarantine.bytes > g_options.quarantine && g_quarantine.head != nullptr) {
-      CheckedHeader* old = g_quarantine.head;
-      g_quarantine.head = old->next;
-      if (g_quarantine.head) g_quarantine.head->prev = nullptr;
-      else g_quarantine.tail = nullptr;
-      g_quarantine.bytes -= quarantine_cost(old);
+    std::size_t target = q.bytes > bound ? bound - bound / 16 : q.bytes;
+    while (q.bytes > target && q.head != nullptr) {
+      CheckedHeader* old = q.head;
+      q.head = old->next;
+      if (q.head) q.head->prev = nullptr;
+      else q.tail = nullptr;
+      q.bytes -= quarantine_cost(old);
       old->next = nullptr;
       *last = old;
       last = &old->next;
@@ -482,15 +497,17 @@ int checked_verify_all(bool report) noexcept {
     for (CheckedHeader* h = s.head; h != nullptr; h = h->next)
       if (!verify_zones(h, where, report)) ++damaged;
   }
-  LockGuard guard(g_quarantine.lock);
-  for (CheckedHeader* h = g_quarantine.head; h != nullptr; h = h->next) {
-    if (h->flags & kBlockGuarded) continue;
-    std::uint8_t* user = user_of(h);
-    std::size_t bad = 0;
-    const std::uint8_t* w = first_not(user, user + h->size, kFreedByte, &bad);
-    if (w != user + h->size) {
-      ++damaged;
-      if (report) report_bug({BugKind::kUseAfterFree, where, w, h, w - user, bad, nullptr, !g_exit_checked, 0});
+  for (Quarantine& q : g_quarantines) {
+    LockGuard guard(q.lock);
+    for (CheckedHeader* h = q.head; h != nullptr; h = h->next) {
+      if (h->flags & kBlockGuarded) continue;
+      std::uint8_t* user = user_of(h);
+      std::size_t bad = 0;
+      const std::uint8_t* w = first_not(user, user + h->size, kFreedByte, &bad);
+      if (w != user + h->size) {
+        ++damaged;
+        if (report) report_bug({BugKind::kUseAfterFree, where, w, h, w - user, bad, nullptr, !g_exit_checked, 0});
+      }
     }
   }
   return damaged;
@@ -498,6 +515,9 @@ int checked_verify_all(bool report) noexcept {
 
 void checked_at_exit() noexcept {
   g_exit_checked = true;
+  std::size_t stacks, bytes;
+  depot_stats(&stacks, &bytes);
+  verbose("checked mode: %zu distinct call stacks in %zu KiB\n", stacks, bytes >> 10);
   checked_verify_all(true);
   if (g_options.leaks) {
     CheckedHeader* heads[kShards];
@@ -511,28 +531,30 @@ void checked_at_exit() noexcept {
 }
 
 void checked_flush_quarantine() noexcept {
-  CheckedHeader* leaving;
-  {
-    LockGuard guard(g_quarantine.lock);
-    leaving = g_quarantine.head;
-    g_quarantine.head = g_quarantine.tail = nullptr;
-    g_quarantine.bytes = 0;
-  }
-  while (leaving != nullptr) {
-    CheckedHeader* next = leaving->next;
-    verify_freed(leaving, "malloc_trim() (emptying the quarantine)");
-    release(leaving);
-    leaving = next;
+  for (Quarantine& q : g_quarantines) {
+    CheckedHeader* leaving;
+    {
+      LockGuard guard(q.lock);
+      leaving = q.head;
+      q.head = q.tail = nullptr;
+      q.bytes = 0;
+    }
+    while (leaving != nullptr) {
+      CheckedHeader* next = leaving->next;
+      verify_freed(leaving, "malloc_trim() (emptying the quarantine)");
+      release(leaving);
+      leaving = next;
+    }
   }
 }
 
 void checked_lock_all() noexcept {
   for (Shard& s : g_shards) s.lock.lock();
-  g_quarantine.lock.lock();
+  for (Quarantine& q : g_quarantines) q.lock.lock();
 }
 
 void checked_unlock_all() noexcept {
-  g_quarantine.lock.unlock();
+  for (int i = kShards - 1; i >= 0; --i) g_quarantines[i].lock.unlock();
   for (int i = kShards - 1; i >= 0; --i) g_shards[i].lock.unlock();
 }
 

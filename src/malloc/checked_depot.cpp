@@ -39,6 +39,7 @@ struct Depot {
   std::atomic<std::uint32_t>* buckets = nullptr;  // heads (ids)
   std::uint8_t* arena = nullptr;
   std::size_t used = 8;  // offset 0 is never an entry
+  std::size_t stacks = 0;
   bool failed = false;
 };
 
@@ -128,6 +129,7 @@ std::uint32_t intern(const void* const* frames, int n) noexcept {
   auto id = static_cast<std::uint32_t>(g_depot.used / 8 + 1);
   Entry* e = entry_at(id);
   g_depot.used += bytes;
+  ++g_depot.stacks;
   e->hash = hash;
   e->depth = static_cast<std::uint32_t>(n);
   std::memcpy(frames_of(e), frames, sizeof(void*) * static_cast<std::size_t>(n));
@@ -156,6 +158,11 @@ std::uint32_t depot_capture(int skip) noexcept {
   if (n > depth) n = depth;
   if (n <= 0) return 0;
   return intern(frames + first, n);
+}
+
+void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept {
+  *stacks = g_depot.stacks;
+  *bytes = g_depot.used;
 }
 
 int depot_get(std::uint32_t id, const void* const** frames) noexcept {
