@@ -24,7 +24,7 @@ void print_help(std::FILE* out) {
       "      exit status through (128+N when signal N ended it, 127 when not found).\n"
       "        --stats      set POOLKIT_STATS=1: the malloc prints its summary to stderr\n"
       "                     at exit; poolkit adds the wall time and peak RSS of the run\n"
-      "        --check      set POOLKIT_CHECK=1: guards and double-free detection\n"
+      "        --check      set POOLKIT_CHECK=1: checked mode (canaries, quarantine, guard pages, call stacks)\n"
       "        --lib PATH   preload this library instead of the one found next to\n"
       "                     poolkit (<prefix>/lib, or the build tree)\n"
       "      Other options reach the malloc through the environment as usual:\n"

@@ -8,7 +8,7 @@
 //                              2: also walk the calling thread's heap on every call;
 //                              3: every block on its own guarded pages (electric-fence)
 //   POOLKIT_CHECK_ACTION=abort|log|exit   after a report (default abort)
-//   POOLKIT_QUARANTINE=N       bytes of freed blocks held back in checked mode (default 64m)
+//   POOLKIT_QUARANTINE=N       bytes of freed blocks held back in checked mode (default 16m)
 //   POOLKIT_LEAKS=1            checked mode: blocks live at exit, grouped by allocation stack
 //   POOLKIT_STACK_DEPTH=N      frames kept per call stack in checked mode (default 16, max 64)
 //   POOLKIT_SAMPLE=N           one block in N (up to 64 KiB) on its own guarded pages, any mode
@@ -41,7 +41,7 @@ constinit Options g_options = {
     .check_action = kActionAbort,
     .leaks = 0,
     .stack_depth = 16,
-    .quarantine = std::size_t{64} << 20,
+    .quarantine = std::size_t{16} << 20,
     .sample = 0,
 };
 
