@@ -12,7 +12,7 @@ import platform
 import statistics
 from collections import OrderedDict, defaultdict
 
-ORDER = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "poolkit", "poolkit-checked"]
+ORDER = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "poolkit", "poolkit-checked", "poolkit-checked-nostack"]
 BASE = "mimalloc"
 
 

@@ -10,7 +10,8 @@
 #   --poolkit PATH libpoolkit-malloc.so to use (default: $POOLKIT_MALLOC, else built
 #                  from this tree with the release preset when src/malloc exists)
 #   --allocators L which to run (default: glibc jemalloc tcmalloc mimalloc poolkit);
-#                  poolkit-checked is poolkit with POOLKIT_CHECK=1 (checked mode)
+#                  poolkit-checked is poolkit with POOLKIT_CHECK=1 (checked mode),
+#                  poolkit-checked-nostack the same with POOLKIT_STACK_DEPTH=0
 #   --base NAME    the allocator the ratios are to (default mimalloc)
 # Exits non-zero if a workload failed or printed a different checksum.
 set -euo pipefail
@@ -65,8 +66,9 @@ fi
 # --- the allocators: name=library ('' is glibc's own malloc) ---------------------
 libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 declare -A LIB=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
-                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib [poolkit-checked]=$poolkit_lib)
-declare -A ENVS=([poolkit-checked]="POOLKIT_CHECK=1")
+                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib [poolkit-checked]=$poolkit_lib
+                [poolkit-checked-nostack]=$poolkit_lib)
+declare -A ENVS=([poolkit-checked]="POOLKIT_CHECK=1" [poolkit-checked-nostack]="POOLKIT_CHECK=1 POOLKIT_STACK_DEPTH=0")
 allocators=()
 for a in $wanted; do
   [ -n "${LIB[$a]+set}" ] || { echo "run.sh: unknown allocator '$a'" >&2; exit 2; }
@@ -95,7 +97,8 @@ for ((rep = 0; rep < reps; rep++)); do
     for a in "${order[@]}"; do
       preload=()
       [ -n "${LIB[$a]}" ] && preload=("LD_PRELOAD=${LIB[$a]}")
-      [ -n "${ENVS[$a]:-}" ] && preload+=("${ENVS[$a]}")
+      # shellcheck disable=SC2206  # VAR=value words on purpose
+      [ -n "${ENVS[$a]:-}" ] && preload+=(${ENVS[$a]})
       status=ok
       # shellcheck disable=SC2086  # args are words on purpose
       timeout 300 /usr/bin/time -f "%e %M" -o "$scratch/time" \

@@ -47,7 +47,9 @@ constinit Depot g_depot;
 
 // Our own code's address range in the shared library (empty when the malloc is linked
 // into the program: then only capture's own frames are skipped).
-std::uintptr_t g_self_lo = 0, g_self_hi = 0;
+// Learnt by the first capture (not at start-up: the first malloc may come while the
+// dynamic loader holds the lock dl_iterate_phdr takes); two threads may both learn it.
+std::atomic<std::uintptr_t> g_self_lo{0}, g_self_hi{0};
 std::atomic<int> g_self_known{0};
 
 int find_self(dl_phdr_info* info, std::size_t, void* arg) noexcept {
@@ -59,8 +61,8 @@ int find_self(dl_phdr_info* info, std::size_t, void* arg) noexcept {
     if (here >= lo && here < hi) {
       // The main program (name "") also holds the program's own frames: keep those.
       if (info->dlpi_name != nullptr && info->dlpi_name[0] != 0) {
-        g_self_lo = lo;
-        g_self_hi = hi;
+        g_self_lo.store(lo, std::memory_order_relaxed);
+        g_self_hi.store(hi, std::memory_order_relaxed);
       }
       return 1;
     }
@@ -149,8 +151,9 @@ std::uint32_t depot_capture(int skip) noexcept {
   int want = depth + kOwnFrames > detail::kMaxCallStackDepth ? detail::kMaxCallStackDepth : depth + kOwnFrames;
   int n = detail::capture_call_stack(frames, want, 0);
   int first = 0;
-  while (first < n && reinterpret_cast<std::uintptr_t>(frames[first]) >= g_self_lo &&
-         reinterpret_cast<std::uintptr_t>(frames[first]) < g_self_hi)
+  std::uintptr_t lo = g_self_lo.load(std::memory_order_relaxed), hi = g_self_hi.load(std::memory_order_relaxed);
+  while (first < n && reinterpret_cast<std::uintptr_t>(frames[first]) >= lo &&
+         reinterpret_cast<std::uintptr_t>(frames[first]) < hi)
     ++first;
   if (first == n) first = 0;  // all ours (a malloc called from inside the library): keep them
   if (first + skip < n) first += skip;
