@@ -8,7 +8,9 @@
 //  - Zero-size blocks: malloc(0) returns a unique address in a reserved PROT_NONE
 //    region, so any read or write through it faults.
 //  - The SIGSEGV/SIGBUS handler: a fault on one of those pages becomes a report with the
-//    block's stacks; any other fault goes to the handler that was there before us.
+//    block's stacks; any other fault goes to the program's handler. The preloaded
+//    library also exports sigaction and signal, so a handler the program installs
+//    later for SIGSEGV or SIGBUS is kept as the one to chain to, not put in our place.
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -17,6 +19,10 @@
 
 #include "checked.hpp"
 #include "common/assert.hpp"
+
+// glibc's own entry points behind sigaction and signal (ours wrap them, below).
+extern "C" int __sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexcept;
+extern "C" sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept;
 
 namespace poolkit::malloc_impl {
 
@@ -53,6 +59,7 @@ void* map_rw(std::size_t bytes) noexcept {
 }
 
 struct sigaction g_previous_segv, g_previous_bus;
+std::atomic<bool> g_fault_handler_on{false};
 __thread std::size_t t_sample_count __attribute__((tls_model("initial-exec"))) = 0;
 
 }  // namespace
@@ -233,8 +240,45 @@ void checked_signals_init() noexcept {
   action.sa_sigaction = on_fault;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGSEGV, &action, &g_previous_segv);
-  sigaction(SIGBUS, &action, &g_previous_bus);
+  __sigaction(SIGSEGV, &action, &g_previous_segv);
+  __sigaction(SIGBUS, &action, &g_previous_bus);
+  g_fault_handler_on.store(true, std::memory_order_release);
 }
+
+}  // namespace poolkit::malloc_impl
+
+#if POOLKIT_MALLOC_OVERRIDE
+using poolkit::malloc_impl::g_fault_handler_on;
+
+// The program's SIGSEGV/SIGBUS handler becomes the one checked mode chains to; every
+// other call is glibc's.
+extern "C" __attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction* act,
+                                                                 struct sigaction* old) noexcept {
+  if ((sig == SIGSEGV || sig == SIGBUS) && g_fault_handler_on.load(std::memory_order_acquire)) {
+    struct sigaction& chained = sig == SIGBUS ? poolkit::malloc_impl::g_previous_bus
+                                              : poolkit::malloc_impl::g_previous_segv;
+    struct sigaction before = chained;
+    if (act != nullptr) chained = *act;
+    if (old != nullptr) *old = before;
+    return 0;
+  }
+  return __sigaction(sig, act, old);
+}
+
+extern "C" __attribute__((visibility("default"))) sighandler_t signal(int sig, sighandler_t handler) noexcept {
+  if ((sig == SIGSEGV || sig == SIGBUS) && g_fault_handler_on.load(std::memory_order_acquire)) {
+    struct sigaction act, old;
+    std::memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    act.sa_flags = SA_RESTART;  // signal()'s BSD semantics, as glibc's
+    sigemptyset(&act.sa_mask);
+    sigaction(sig, &act, &old);
+    return old.sa_handler;
+  }
+  return bsd_signal(sig, handler);
+}
+#endif
+
+namespace poolkit::malloc_impl {
 
 }  // namespace poolkit::malloc_impl

@@ -3,6 +3,8 @@
 // tests (CMakeLists.txt) run it once per bug class and size band and match the report.
 // Every access goes through volatile pointers or opaque calls, so the compiler keeps it.
 #include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +32,12 @@ __attribute__((noinline)) unsigned char* allocate_block(std::size_t n) {
 __attribute__((noinline)) void churn() {
   // Enough traffic to push freed blocks out of a small quarantine.
   for (int i = 0; i < 2000; ++i) g_free(opaque(std::malloc(static_cast<std::size_t>(64 + i % 512))));
+}
+
+void programs_own_handler(int) {
+  static const char message[] = "the program's own SIGSEGV handler ran\n";
+  if (write(2, message, sizeof message - 1) < 0) _exit(4);
+  _exit(3);
 }
 
 int run(const char* bug, std::size_t n) {
@@ -108,6 +116,17 @@ int run(const char* bug, std::size_t n) {
   } else if (!std::strcmp(bug, "sized-delete")) {
     void* p = opaque(::operator new(n));
     ::operator delete(p, n + 8);
+  } else if (!std::strcmp(bug, "handler-overflow")) {  // a handler installed after start-up
+    signal(SIGSEGV, programs_own_handler);
+    Bytes p = allocate_block(n);
+    p[n] = 1;
+  } else if (!std::strcmp(bug, "handler-null")) {  // not a heap fault: the program's handler
+    struct sigaction action;
+    std::memset(&action, 0, sizeof action);
+    action.sa_handler = programs_own_handler;
+    sigaction(SIGSEGV, &action, nullptr);
+    int* volatile target = static_cast<int*>(opaque(nullptr));
+    *target = 1;
   } else if (!std::strcmp(bug, "leak")) {
     for (int i = 0; i < 3; ++i) opaque(allocate_block(n));
     opaque(std::malloc(7));

@@ -92,6 +92,10 @@ endforeach()
 checked_case(invalid_free invalid-free 8 "invalid-free at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n  not an address malloc returned\n${_at_free}")
 checked_case(stack_free stack-free 8 "invalid-free of a stack address at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n(.*\n)*${_at_free}")
 checked_case(zero_size_write zero-size-write 8 "zero-size-block-access at ${_hex}\n  write at offset 0 of a block of 0 bytes \\(malloc\\(0\\) or new of an empty array\\)\n${_at_fault}\n  allocated at:\n    #0 ${_hex} in [^\n]*allocate_block")
+# A SIGSEGV handler the program installs later: guard-page faults are still reported,
+# other faults reach the program's handler.
+checked_case(program_handler/guard_fault handler-overflow 4194304 "heap-buffer-overflow at ${_hex}\n  write at offset 4194304 of a 4194304-byte block")
+checked_case(program_handler/other_fault handler-null 8 "the program's own SIGSEGV handler ran")
 # What follows a report: POOLKIT_CHECK_ACTION.
 checked_case(action_abort double-free 8 "aborting \\(POOLKIT_CHECK_ACTION=log to go on, =exit to exit\\)")
 checked_case(action_exit double-free 8 "exiting \\(POOLKIT_CHECK_ACTION=exit\\)" POOLKIT_CHECK_ACTION=exit)
