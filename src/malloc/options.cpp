@@ -11,7 +11,8 @@
 //   POOLKIT_QUARANTINE=N       bytes of freed blocks held back in checked mode (default 16m)
 //   POOLKIT_LEAKS=1            checked mode: blocks live at exit, grouped by allocation stack
 //   POOLKIT_STACK_DEPTH=N      frames kept per call stack in checked mode (default 16, max 64)
-//   POOLKIT_SAMPLE=N           one block in N (up to 64 KiB) on its own guarded pages, any mode
+//   POOLKIT_SAMPLE=N           one in N slow-path allocations (up to 64 KiB) on its own guarded
+//                              pages, any mode (GWP-ASan style; the fast path is untouched)
 //   POOLKIT_VERBOSE=1          say what the allocator does (init, options, trims)
 //   POOLKIT_DECAY_MS=N         empty pages are decommitted N ms after they empty (default 50)
 //   POOLKIT_MMAP_THRESHOLD=N   requests above N bytes (suffix k/m) go straight to mmap

@@ -26,10 +26,11 @@ constexpr std::size_t first_direct_slot(std::size_t cls) noexcept {
 constexpr std::size_t last_direct_slot(std::size_t cls) noexcept { return class_size(cls) / kMinBlock; }
 constexpr std::size_t kDirectClasses = class_of(kDirectMax) + 1;
 
-// The fast path only sees pages through Heap::direct; in stats, check and sample
-// modes it stays pointing at the empty page so every call takes the generic path.
+// The fast path only sees pages through Heap::direct; in stats and check modes it
+// stays pointing at the empty page so every call takes the generic path. (Sampling
+// keeps the fast path: it samples among the calls that reach the generic path.)
 void update_direct(Heap* heap, std::size_t cls) noexcept {
-  if (cls >= kDirectClasses || g_options.stats || g_options.check || g_options.sample) return;
+  if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
   Page* first = heap->queues[cls].first ? heap->queues[cls].first : &g_empty_page;
   for (std::size_t s = first_direct_slot(cls); s <= last_direct_slot(cls); ++s) heap->direct[s] = first;
 }
@@ -199,7 +200,9 @@ void* malloc_generic(Heap* heap, std::size_t size) noexcept {
       return nullptr;
     }
   }
-  // Checked mode frames every block (checked.hpp); POOLKIT_SAMPLE guards one in N.
+  // Checked mode frames every block (checked.hpp). POOLKIT_SAMPLE guards one in N of
+  // the calls that come here (a page's free list ran dry, or a size above 4 KiB), so
+  // the fast path pays nothing for it.
   if (PK_UNLIKELY(g_options.check | g_options.sample)) {
     if (g_options.check) return checked_alloc(size, 0, AllocKind::kMalloc, false);
     if (size <= kSampleMax && sample_this_one()) return checked_alloc(size, 0, AllocKind::kMalloc, true);
