@@ -147,7 +147,7 @@ std::uint32_t depot_capture(int skip) noexcept {
   if (depth <= 0 || g_depot.arena == nullptr) return 0;
   learn_self();
   void* frames[detail::kMaxCallStackDepth];
-  constexpr int kOwnFrames = 8;  // room for the malloc's own frames, trimmed below
+  constexpr int kOwnFrames = 4;  // the malloc's own frames (2 or 3: depot_capture, checked_alloc, malloc_generic), trimmed below
   int want = depth + kOwnFrames > detail::kMaxCallStackDepth ? detail::kMaxCallStackDepth : depth + kOwnFrames;
   int n = detail::capture_call_stack(frames, want, 0);
   int first = 0;
