@@ -101,6 +101,8 @@ void checked_signals_init() noexcept;
 void depot_init() noexcept;
 /// The caller's stack, malloc's own frames and then `skip` more left out.
 std::uint32_t depot_capture(int skip = 0) noexcept;
+void depot_lock() noexcept;  // fork
+void depot_unlock() noexcept;
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept;
 int depot_get(std::uint32_t id, const void* const** frames) noexcept;
 

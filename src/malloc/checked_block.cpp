@@ -553,9 +553,11 @@ void checked_flush_quarantine() noexcept {
 void checked_lock_all() noexcept {
   for (Shard& s : g_shards) s.lock.lock();
   for (Quarantine& q : g_quarantines) q.lock.lock();
+  depot_lock();
 }
 
 void checked_unlock_all() noexcept {
+  depot_unlock();
   for (int i = kShards - 1; i >= 0; --i) g_quarantines[i].lock.unlock();
   for (int i = kShards - 1; i >= 0; --i) g_shards[i].lock.unlock();
 }

@@ -163,6 +163,9 @@ std::uint32_t depot_capture(int skip) noexcept {
   return intern(frames + first, n);
 }
 
+void depot_lock() noexcept { g_depot.lock.lock(); }
+void depot_unlock() noexcept { g_depot.lock.unlock(); }
+
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept {
   *stacks = g_depot.stacks;
   *bytes = g_depot.used;
