@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checked.hpp"
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -107,6 +108,7 @@ void free_block(Segment*, Page* page, Block* block) noexcept {
     block->next = page->local_free;
     page->local_free = block;
     if (page->in_full.load(std::memory_order_relaxed)) page_unfull(heap, page);
+    PK_ASSERT(page->used > 0);  // the block was out
     if (--page->used == 0) page_became_unused(heap, page);
   } else {
     remote_free(page, block);
