@@ -28,7 +28,9 @@ constexpr CommandOption kRunOptions[] = {
     {"--stats", "", "",
      "set POOLKIT_STATS=1: the malloc prints its summary to stderr at exit;\n"
      "poolkit adds the wall time, CPU time and peak RSS of the run"},
-    {"--check", "", "", "set POOLKIT_CHECK=1: guard bytes and double-free detection"},
+    {"--check", "", "",
+     "set POOLKIT_CHECK=1: checked mode (canaries, quarantine, guard pages,\n"
+     "reports with call stacks; docs/checked.md)"},
     {"--lib", "", "PATH",
      "preload this library instead of the one found next to poolkit\n"
      "(<prefix>/lib, or the build tree)"},

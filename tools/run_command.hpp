@@ -10,7 +10,7 @@ namespace poolkit::cli {
 
 struct RunOptions {
   bool stats = false;               // POOLKIT_STATS=1: the malloc prints its summary at exit
-  bool check = false;               // POOLKIT_CHECK=1: guards and double-free detection
+  bool check = false;               // POOLKIT_CHECK=1: checked mode (docs/checked.md)
   std::string library;              // the .so to preload (absolute path)
   std::vector<std::string> argv;    // PROGRAM ARGS...
 };

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     if (n > kSmallCap) n = rng.range(1, 64);  // start over small
     buffers[b] = resize(buffers[b], lengths[b], n, b);
     lengths[b] = n;
-    checksum += buffers[b][n - 1];
+    if (n > 0) checksum += buffers[b][n - 1];  // n == 0: realloc(NULL, 0) made an empty block
   }
   for (std::size_t b = 0; b < kBuffers; ++b) std::free(buffers[b]);
 

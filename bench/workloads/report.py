@@ -12,7 +12,7 @@ import platform
 import statistics
 from collections import OrderedDict, defaultdict
 
-ORDER = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "poolkit"]
+ORDER = ["glibc", "jemalloc", "tcmalloc", "mimalloc", "poolkit", "poolkit-checked", "poolkit-checked-nostack"]
 BASE = "mimalloc"
 
 
@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--reps", default="?")
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--poolkit", default="none")
+    ap.add_argument("--base", default=BASE, help="the allocator the ratios are to")
     a = ap.parse_args()
 
     times, rss, sums = defaultdict(list), defaultdict(list), defaultdict(set)
@@ -52,7 +53,7 @@ def main():
         rows = [head, "|" + " --- |" * (len(allocs) + 1)]
         logs = defaultdict(list)
         for w in workloads:
-            base = median(d, w, BASE)
+            base = median(d, w, a.base)
             cells = []
             for x in allocs:
                 m = median(d, w, x)
@@ -84,8 +85,8 @@ def main():
         f"{a.mode} sizes, {a.reps} repetitions interleaved across allocators, {a.seconds} s in all, "
         f"on {os.cpu_count()} CPUs ({cpu}), {platform.platform()}. poolkit: `{a.poolkit}`.",
         "",
-        "Each cell is the median over the repetitions; in brackets its ratio to mimalloc "
-        "(below 1 is better than mimalloc). docs/workloads.md says what each workload stresses.",
+        f"Each cell is the median over the repetitions; in brackets its ratio to {a.base} "
+        f"(below 1 is better than {a.base}). docs/workloads.md says what each workload stresses.",
         "",
         "## Wall time",
         "",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/workloads/run.sh [--quick] [--reps N] [--only "w1 w2"] [--poolkit PATH] [--out FILE]
+# bench/workloads/run.sh [--quick] [--reps N] [--only "w1 w2"] [--allocators "a b"] [--poolkit PATH] [--out FILE]
 # Runs every workload under glibc (no preload), jemalloc, tcmalloc, mimalloc and
 # poolkit (each through LD_PRELOAD), interleaved: each repetition runs every
 # workload once under every allocator, the allocator order rotating from one
@@ -9,11 +9,16 @@
 #   --quick        smaller sizes and 3 repetitions (a few minutes); default 5 repetitions
 #   --poolkit PATH libpoolkit-malloc.so to use (default: $PKTEST_MALLOC, else built
 #                  from this tree with the release preset when src/malloc exists)
+#   --allocators L which to run (default: glibc jemalloc tcmalloc mimalloc poolkit);
+#                  poolkit-checked is poolkit with POOLKIT_CHECK=1 (checked mode),
+#                  poolkit-checked-nostack the same with POOLKIT_STACK_DEPTH=0
+#   --base NAME    the allocator the ratios are to (default mimalloc)
 # Exits non-zero if a workload failed or printed a different checksum.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 quick=0 reps="" only="" poolkit_lib=${PKTEST_MALLOC:-} out=report/workloads.md
+wanted="glibc jemalloc tcmalloc mimalloc poolkit" base=mimalloc
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -21,7 +26,9 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --poolkit) poolkit_lib=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --allocators) wanted=$2; shift ;;
+    --base) base=$2; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -59,9 +66,12 @@ fi
 # --- the allocators: name=library ('' is glibc's own malloc) ---------------------
 libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 declare -A LIB=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
-                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib)
+                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib [poolkit-checked]=$poolkit_lib
+                [poolkit-checked-nostack]=$poolkit_lib)
+declare -A ENVS=([poolkit-checked]="POOLKIT_CHECK=1" [poolkit-checked-nostack]="POOLKIT_CHECK=1 POOLKIT_STACK_DEPTH=0")
 allocators=()
-for a in glibc jemalloc tcmalloc mimalloc poolkit; do
+for a in $wanted; do
+  [ -n "${LIB[$a]+set}" ] || { echo "run.sh: unknown allocator '$a'" >&2; exit 2; }
   if [ "$a" = glibc ] || [ -f "${LIB[$a]}" ]; then
     allocators+=("$a")
   else
@@ -87,6 +97,8 @@ for ((rep = 0; rep < reps; rep++)); do
     for a in "${order[@]}"; do
       preload=()
       [ -n "${LIB[$a]}" ] && preload=("LD_PRELOAD=${LIB[$a]}")
+      # shellcheck disable=SC2206  # VAR=value words on purpose
+      [ -n "${ENVS[$a]:-}" ] && preload+=(${ENVS[$a]})
       status=ok
       # shellcheck disable=SC2086  # args are words on purpose
       timeout 300 /usr/bin/time -f "%e %M" -o "$scratch/time" \
@@ -107,6 +119,6 @@ done
 mkdir -p "$(dirname "$out")"
 python3 bench/workloads/report.py "$results" "$out" \
   --mode "$([ $quick = 1 ] && echo quick || echo full)" --reps "$reps" --seconds $((SECONDS - start)) \
-  --poolkit "${poolkit_lib:-none}" || failed=1
+  --poolkit "${poolkit_lib:-none}" --base "$base" || failed=1
 echo "run.sh: wrote $out in $((SECONDS - start)) s"
 exit $failed

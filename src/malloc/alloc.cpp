@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "api.hpp"
+#include "checked.hpp"
 #include "fast_path.hpp"
 
 namespace poolkit::malloc_impl {
@@ -30,9 +31,9 @@ void* api_calloc(std::size_t n, std::size_t size) noexcept {
   void* p = fast_malloc(total);
   if (p == nullptr) return nullptr;
   Segment* segment = segment_of(p);
-  // A fresh huge mapping is already zero.
-  if (total > g_options.mmap_threshold - kCheckOverhead && segment_lookup(p) == segment &&
-      segment->kind == SegmentKind::kHuge && segment->huge_zeroed)
+  // A fresh huge mapping is already zero (not so a checked block: filled with a pattern).
+  if (total > g_options.mmap_threshold && !g_options.check && segment_lookup(p) == segment &&
+      segment->kind == SegmentKind::kHuge && segment->huge_zeroed && !(segment->pages[0].flags & kPageChecked))
     return p;
   std::memset(p, 0, total);
   return p;
@@ -45,29 +46,23 @@ void* api_realloc(void* p, std::size_t size) noexcept {
     return nullptr;
   }
   if (PK_UNLIKELY(g_options.stats)) count_call(kCallRealloc);
+  if (PK_UNLIKELY(g_options.check)) return checked_realloc(p, size);
   Segment* segment = segment_lookup(p);
   std::size_t old;
   if (segment == nullptr) {
+    if (PK_UNLIKELY(g_options.sample) && checked_owns(p)) return checked_realloc(p, size);  // a sampled block
     old = foreign_usable_size(p);
     if (old == 0) fatal("realloc(): invalid pointer\n");
   } else if (segment->kind == SegmentKind::kHuge) {
+    if (segment->pages[0].flags & kPageChecked) return checked_realloc(p, size);  // a sampled block
     if (size > g_options.mmap_threshold && huge_resize_in_place(segment, p, size)) return p;
     old = segment->huge_capacity - (reinterpret_cast<std::uintptr_t>(p) - segment->huge_user);
   } else {
     Page* page = page_of(segment, p);
     Block* block = block_of(page, p);
     std::size_t room = reinterpret_cast<std::uintptr_t>(block) + page->block_size - reinterpret_cast<std::uintptr_t>(p);
-    if (page->flags & kPageChecked) {
-      old = check_usable(page, p);
-      room -= kCheckOverhead;
-      if (size <= room && size >= room / 2) {
-        check_rewrite(page, p, size);
-        return p;
-      }
-    } else {
-      old = room;
-      if (size <= room && size >= room / 2) return p;
-    }
+    old = room;
+    if (size <= room && size >= room / 2) return p;
   }
   void* q = fast_malloc(size);
   if (q == nullptr) return nullptr;  // errno is ENOMEM, p untouched
@@ -137,6 +132,7 @@ int api_trim() noexcept {
   std::uint64_t before = g_counters.purged_bytes.load() + g_os.stats().munmap_calls;
   // Segments of exited threads may hold nothing but frees nobody collected: adopt
   // them all, so that the collection below can give their pages back.
+  if (g_options.check | g_options.sample) checked_flush_quarantine();
   Heap* heap = heap_for_thread();
   if (heap != nullptr) {
     while (segment_adopt_one(heap)) {
@@ -150,6 +146,10 @@ int api_trim() noexcept {
   return after != before ? 1 : 0;
 }
 
-int api_check() noexcept { return heap_walk(t_heap, true); }
+int api_check() noexcept {
+  int errors = heap_walk(t_heap, true);
+  if (g_options.check) errors += checked_verify_all(true);
+  return errors;
+}
 
 }  // namespace poolkit::malloc_impl

@@ -1,96 +1,12 @@
-// check.cpp: POOLKIT_CHECK and the heap walk.
-// With POOLKIT_CHECK=1 every block carries, after the bytes asked for, at least 8
-// guard bytes (0xFD) and, in its last 8 bytes, the size asked for encoded with the
-// block's address; a bitmap per page (in the segment's first slice) holds one bit
-// per block: set while allocated. free checks the bit (double free: "poolkit:
-// double free of 0x... (block of 48 B)") and the guard (overflow), and aborts.
-// POOLKIT_CHECK=2 (or a build with POOLKIT_MALLOC_DEBUG) also walks the calling
-// thread's heap on every call and checks every invariant of every page and segment.
+// check.cpp: the heap walk. POOLKIT_CHECK=2 (or a build with POOLKIT_MALLOC_DEBUG)
+// walks the calling thread's heap on every call and checks every invariant of every
+// page and segment. The checks on the blocks themselves (canaries, quarantine, guard
+// pages, call stacks) are checked mode's, in checked_*.cpp.
 #include <cstring>
 
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
-
-namespace {
-
-constexpr std::uint8_t kGuardByte = 0xFD;
-constexpr std::uint64_t kSizeKey = 0x9e3779b97f4a7c15ull;
-
-std::atomic<std::uint64_t>* check_bits(Page* page) noexcept {
-  Segment* segment = segment_of(page);
-  std::size_t index = static_cast<std::size_t>(page - segment->pages);
-  return reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::uint8_t*>(segment) + kCheckBitsOffset +
-                                                       index * kCheckBitsPerSlice);
-}
-
-std::uint64_t* trailer(Page* page, void* block) noexcept {
-  return reinterpret_cast<std::uint64_t*>(static_cast<std::uint8_t*>(block) + page->block_size - 8);
-}
-
-std::uint64_t encode(std::size_t size, const void* user) noexcept {
-  return size ^ kSizeKey ^ reinterpret_cast<std::uintptr_t>(user);
-}
-
-// The size asked for, or SIZE_MAX if the trailer was overwritten.
-std::size_t decoded_size(Page* page, void* block, const void* user) noexcept {
-  std::size_t size = *trailer(page, block) ^ kSizeKey ^ reinterpret_cast<std::uintptr_t>(user);
-  std::size_t room = page->block_size - kCheckOverhead -
-                     static_cast<std::size_t>(static_cast<const std::uint8_t*>(user) - static_cast<std::uint8_t*>(block));
-  return size <= room ? size : SIZE_MAX;
-}
-
-bool guard_intact(Page* page, void* block, const void* user, std::size_t size) noexcept {
-  const std::uint8_t* p = static_cast<const std::uint8_t*>(user) + size;
-  const std::uint8_t* end = static_cast<std::uint8_t*>(block) + page->block_size - 8;
-  for (; p < end; ++p)
-    if (*p != kGuardByte) return false;
-  return true;
-}
-
-void write_guard(Page* page, void* block, void* user, std::size_t size) noexcept {
-  std::uint8_t* p = static_cast<std::uint8_t*>(user) + size;
-  std::uint8_t* end = static_cast<std::uint8_t*>(block) + page->block_size - 8;
-  std::memset(p, kGuardByte, static_cast<std::size_t>(end - p));
-  *trailer(page, block) = encode(size, user);
-}
-
-}  // namespace
-
-void* check_on_alloc(Page* page, void* block, void* user, std::size_t size) noexcept {
-  std::size_t index = block_index(page, block);
-  std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if (check_bits(page)[index / 64].fetch_or(bit, std::memory_order_relaxed) & bit)
-    fatal("poolkit: heap corruption: block %p handed out twice (block of %u B)\n", block, page->block_size);
-  write_guard(page, block, user, size);
-  return user;
-}
-
-void check_on_free(Page* page, void* block, void* user) noexcept {
-  std::size_t offset = static_cast<std::size_t>(static_cast<std::uint8_t*>(block) - page->start);
-  if (offset % page->block_size != 0 || block_index(page, block) >= page->capacity)
-    fatal("free(): invalid pointer\npoolkit: %p is not a block (blocks of %u B)\n", user, page->block_size);
-  std::size_t index = block_index(page, block);
-  std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if ((check_bits(page)[index / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0)
-    fatal("poolkit: double free of %p (block of %u B)\n", user, page->block_size);
-  std::size_t size = decoded_size(page, block, user);
-  if (size == SIZE_MAX)
-    fatal("poolkit: heap corruption: the end of block %p was overwritten (block of %u B)\n", user, page->block_size);
-  if (!guard_intact(page, block, user, size))
-    fatal("poolkit: buffer overflow: bytes written past the %zu B of block %p (block of %u B)\n", size, user,
-          page->block_size);
-}
-
-std::size_t check_usable(Page* page, const void* user) noexcept {
-  Block* block = block_of(page, user);
-  std::size_t size = decoded_size(page, block, user);
-  return size == SIZE_MAX ? 0 : size;
-}
-
-void check_rewrite(Page* page, void* user, std::size_t size) noexcept {
-  write_guard(page, block_of(page, user), user, size);
-}
 
 // ---- the heap walk --------------------------------------------------------------
 
@@ -141,23 +57,6 @@ void walk_page(Walk& walk, Heap* heap, Page* page) noexcept {
       warning("  page %p: blocks of %u B, used %u, capacity %u, reserved %u, free %zu, local %zu, thread %zu\n",
               static_cast<void*>(page->start), page->block_size, page->used, page->capacity, page->reserved, in_free,
               in_local, in_thread);
-  }
-  if (page->flags & kPageChecked) {
-    std::atomic<std::uint64_t>* bits = check_bits(page);
-    for (std::size_t i = 0; i < page->capacity; ++i) {
-      bool listed = seen[i / 64] & (std::uint64_t{1} << (i % 64));
-      bool allocated = bits[i / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (i % 64));
-      if (listed && allocated)
-        walk.fail("a free block marked allocated", page->start + i * page->block_size);
-      if (!listed && allocated && !(page->flags & kPageHasAligned)) {
-        void* block = page->start + i * page->block_size;
-        std::size_t size = decoded_size(page, block, block);
-        bool broken = size == SIZE_MAX || !guard_intact(page, block, block, size);
-        // A remote free may be writing its link into this block right now: then the bit is gone.
-        bool still = bits[i / 64].load(std::memory_order_acquire) & (std::uint64_t{1} << (i % 64));
-        if (broken && still) walk.fail("guard bytes overwritten", block);
-      }
-    }
   }
 }
 

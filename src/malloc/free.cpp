@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "checked.hpp"
 #include "common/assert.hpp"
 #include "internal.hpp"
 
@@ -88,13 +89,19 @@ Foreign classify_foreign(const void* p) noexcept {
 }  // namespace
 
 void free_generic(Segment* segment, Page* page, void* p) noexcept {
+  if (PK_UNLIKELY(page->flags & kPageChecked)) {
+    checked_free(p, AllocKind::kMalloc, kUnknownSize);
+    return;
+  }
   if (PK_UNLIKELY(page->flags & kPageHuge)) {
     if (g_options.stats && !t_heap->is_empty_sentinel) count(t_heap->counters.frees_by_class[kClassCount]);
     huge_free(segment, p);
     return;
   }
-  Block* block = block_of(page, p);
-  if (page->flags & kPageChecked) check_on_free(page, block, p);
+  free_block(segment, page, block_of(page, p));
+}
+
+void free_block(Segment*, Page* page, Block* block) noexcept {
   Heap* heap = t_heap;
   if ((page->flags & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
   if (page->heap.load(std::memory_order_relaxed) == heap) {
@@ -110,6 +117,15 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
 }
 
 void free_foreign(void* p) noexcept {
+  if (PK_UNLIKELY(g_options.check)) {
+    checked_free(p, AllocKind::kMalloc, kUnknownSize);  // reports a bad pointer with call stacks
+    return;
+  }
+  if (PK_UNLIKELY(g_options.sample) && checked_free_unmapped(p)) return;
+  if (!free_foreign_if_known(p)) fatal("free(): invalid pointer\n");
+}
+
+bool free_foreign_if_known(void* p) noexcept {
   switch (classify_foreign(p)) {
     case Foreign::kGlibcMmapped: {
       auto x = reinterpret_cast<std::uintptr_t>(p);
@@ -118,16 +134,16 @@ void free_foreign(void* p) noexcept {
       g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
       verbose("free(%p): a block glibc mapped before us, unmapped\n", p);
       munmap(reinterpret_cast<void*>(x - 16 - prev), size + prev);
-      return;
+      return true;
     }
     case Foreign::kGlibcArena:
       g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
       verbose("free(%p): a block of glibc's arena from before us, left to glibc\n", p);
-      return;
+      return true;
     case Foreign::kUnknown:
       break;
   }
-  fatal("free(): invalid pointer\n");
+  return false;
 }
 
 std::size_t foreign_usable_size(const void* p) noexcept {
@@ -140,13 +156,17 @@ std::size_t foreign_usable_size(const void* p) noexcept {
 
 std::size_t usable_size(const void* p) noexcept {
   if (p == nullptr) return 0;
+  if (PK_UNLIKELY(g_options.check)) return checked_usable(p);
   Segment* segment = segment_lookup(p);
-  if (segment == nullptr) return foreign_usable_size(p);
+  if (segment == nullptr) {
+    if (PK_UNLIKELY(g_options.sample) && checked_owns(p)) return checked_usable(p);
+    return foreign_usable_size(p);
+  }
+  if (segment->kind == SegmentKind::kHuge && (segment->pages[0].flags & kPageChecked)) return checked_usable(p);
   if (segment->kind == SegmentKind::kHuge) {
     return segment->huge_capacity - (reinterpret_cast<std::uintptr_t>(p) - segment->huge_user);
   }
   Page* page = page_of(segment, p);
-  if (page->flags & kPageChecked) return check_usable(page, p);
   Block* block = block_of(page, p);
   return reinterpret_cast<std::uintptr_t>(block) + page->block_size - reinterpret_cast<std::uintptr_t>(p);
 }

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "checked.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -25,8 +26,10 @@ void before_fork() noexcept {
   abandoned_lock();
   cache_lock_all();
   huge_cache_lock();
+  if (g_options.check | g_options.sample) checked_lock_all();
 }
 void after_fork() noexcept {
+  if (g_options.check | g_options.sample) checked_unlock_all();
   huge_cache_unlock();
   cache_unlock_all();
   abandoned_unlock();
@@ -46,6 +49,7 @@ void process_init() noexcept {
   }
   options_init();
   heap_module_init();
+  if (g_options.check | g_options.sample) checked_init();
   g_state.store(kReady, std::memory_order_release);
   pthread_atfork(before_fork, after_fork, after_fork);
   verbose("ready (segments of %zu KiB, pages of %zu KiB slices, size classes up to %zu KiB)\n",
@@ -61,6 +65,7 @@ __attribute__((constructor(101))) void on_load() noexcept {
 
 // Destructors with the lowest priority number run last: print as late as we can.
 __attribute__((destructor(101))) void on_exit() noexcept {
+  if (g_options.check) checked_at_exit();
   if (g_options.stats) stats_at_exit();
 }
 

@@ -36,6 +36,7 @@ void segment_unmap(Segment* segment) noexcept;
 // ---- pages (page.cpp) ----------------------------------------------------------
 extern constinit Page g_empty_page;
 void* malloc_generic(Heap* heap, std::size_t size) noexcept;
+void* malloc_inner(Heap* heap, std::size_t size) noexcept;  // no checked layer; heap is a real heap
 void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) noexcept;
 void page_collect(Page* page) noexcept;
 void page_unfull(Heap* heap, Page* page) noexcept;
@@ -69,15 +70,12 @@ void huge_cache_unlock() noexcept;
 // ---- free (free.cpp) -----------------------------------------------------------
 void free_generic(Segment* segment, Page* page, void* p) noexcept;
 void free_foreign(void* p) noexcept;
+bool free_foreign_if_known(void* p) noexcept;  // a glibc block from before us: freed, true
+void free_block(Segment* segment, Page* page, Block* block) noexcept;  // no checked layer
 std::size_t usable_size(const void* p) noexcept;
 std::size_t foreign_usable_size(const void* p) noexcept;
 
-// ---- checking (check.cpp) ------------------------------------------------------
-inline constexpr std::size_t kCheckOverhead = 16;  // at least 8 guard bytes + the encoded size
-void* check_on_alloc(Page* page, void* block, void* user, std::size_t size) noexcept;
-void check_on_free(Page* page, void* block, void* user) noexcept;
-std::size_t check_usable(Page* page, const void* user) noexcept;
-void check_rewrite(Page* page, void* user, std::size_t size) noexcept;
+// ---- the heap walk (check.cpp); checked mode is in checked.hpp ------------------
 int heap_walk(Heap* heap, bool report) noexcept;
 
 // ---- stats (stats.cpp) -----------------------------------------------------------

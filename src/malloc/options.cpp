@@ -74,6 +74,21 @@ void set(const OptionSpec& spec, const char* value) noexcept {
     case OptionKind::kLevel:
       store(spec, number ? (n > spec.max ? spec.max : n) : 1);
       return;
+    case OptionKind::kChoice: {
+      // `what` lists the words in order: "abort|log|exit".
+      std::uint64_t index = 0;
+      for (const char* w = spec.what; *w; ++index) {
+        const char* end = std::strchr(w, '|');
+        std::size_t len = end ? static_cast<std::size_t>(end - w) : std::strlen(w);
+        if (std::strlen(value) == len && std::strncmp(value, w, len) == 0) {
+          store(spec, index);
+          return;
+        }
+        w += len + (end ? 1 : 0);
+      }
+      warning("POOLKIT_%s=%s is not one of %s; left as it was\n", spec.name, value, spec.what);
+      return;
+    }
     case OptionKind::kNumber:
     case OptionKind::kSize:
       break;
@@ -145,8 +160,14 @@ void read_environment(bool first_time) noexcept {
 void options_init() noexcept {
   g_read_before_environ = (environ == nullptr);
   read_environment(true);
-  verbose("options: stats=%d check=%d decay_ms=%llu mmap_threshold=%zu\n", g_options.stats,
-          g_options.check, static_cast<unsigned long long>(g_options.decay_ms), g_options.mmap_threshold);
+  if (g_options.check == 3) {  // checked mode with every block on its own guarded pages
+    g_options.check = 1;
+    g_options.check_pages = 1;
+  }
+  verbose("options: stats=%d check=%d%s decay_ms=%llu mmap_threshold=%zu quarantine=%zu sample=%zu\n",
+          g_options.stats, g_options.check, g_options.check_pages ? " (pages)" : "",
+          static_cast<unsigned long long>(g_options.decay_ms), g_options.mmap_threshold, g_options.quarantine,
+          g_options.sample);
 }
 
 // A malloc before libc has set up environ (very early in ld.so) saw no options:

@@ -16,11 +16,19 @@ namespace poolkit::malloc_impl {
 // The values in force, read by every file (g_options.<field>).
 struct Options {
   int stats;                  // POOLKIT_STATS
-  int check;                  // POOLKIT_CHECK: 1 guards + double free, 2 also a heap walk per call
+  int check;                  // POOLKIT_CHECK: 1 checked mode (checked.hpp), 2 also a heap walk per call
   int verbose;                // POOLKIT_VERBOSE
   std::uint64_t decay_ms;     // POOLKIT_DECAY_MS
   std::size_t mmap_threshold; // POOLKIT_MMAP_THRESHOLD
+  // checked mode (checked.hpp)
+  int check_pages;            // POOLKIT_CHECK=3 (then check is 1): every block on its own guarded pages
+  int check_action;           // POOLKIT_CHECK_ACTION: CheckAction
+  int leaks;                  // POOLKIT_LEAKS: blocks live at exit, by allocation stack
+  int stack_depth;            // POOLKIT_STACK_DEPTH: frames kept per call stack (0: none)
+  std::size_t quarantine;     // POOLKIT_QUARANTINE: bytes of freed blocks held back
+  std::size_t sample;         // POOLKIT_SAMPLE: one in N slow-path blocks on guarded pages (0: off)
 };
+enum CheckAction { kActionAbort = 0, kActionLog = 1, kActionExit = 2 };  // the words of CHECK_ACTION, in order
 static_assert(std::is_same_v<std::size_t, std::uint64_t>, "the option table stores sizes as uint64_t");
 
 enum class OptionKind : std::uint8_t {
@@ -28,6 +36,7 @@ enum class OptionKind : std::uint8_t {
   kLevel,   // 0..max: larger numbers give max, a value that is no number gives 1
   kNumber,  // a count in [min, max]; a value that is no number is refused with a warning
   kSize,    // bytes, suffix k/m/g; outside [min, max] it is clamped, with a warning
+  kChoice,  // one of the words of `what` ("abort|log|exit"), stored as its index; else a warning
 };
 
 struct OptionSpec {
@@ -60,13 +69,38 @@ inline constexpr OptionSpec kOptions[] = {
      "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
      "At exit, print a readable summary on stderr: calls, bytes by size class, peak,\n"
      "RSS, fragmentation, time in system calls."},
-    {"CHECK", OptionKind::kLevel, kDefaultCheck, 0, 2, true, &Options::check, nullptr, "level",
-     "0|1|2", kDefaultCheck ? "2 (a POOLKIT_MALLOC_DEBUG build)" : "0",
-     "0, 1 or 2; numbers above 2 mean 2, a value that is not a number means 1;\n"
+    {"CHECK", OptionKind::kLevel, kDefaultCheck, 0, 3, true, &Options::check, nullptr, "level",
+     "0|1|2|3", kDefaultCheck ? "2 (a POOLKIT_MALLOC_DEBUG build)" : "0",
+     "0 to 3; numbers above 3 mean 3, a value that is not a number means 1;\n"
      "read once at start-up (blocks already handed out carry no guards)",
-     "1: guard bytes after every block and double-free detection; a violation aborts\n"
-     "with a message naming the block. 2: also walk the calling thread's heap on\n"
-     "every call (slow; for hunting a corruption)."},
+     "1: checked mode: canaries on both sides of every block, a quarantine of freed\n"
+     "blocks, guard pages for huge blocks, no-access malloc(0) blocks; each bug is\n"
+     "reported with the allocation, free and detection call stacks (docs/checked.md).\n"
+     "2: also walk the calling thread's heap on every call (slow; for hunting a\n"
+     "corruption). 3: checked mode with every block on its own guarded pages\n"
+     "(electric-fence style: reads and writes past the end or after free fault)."},
+    {"CHECK_ACTION", OptionKind::kChoice, kActionAbort, 0, 2, false, &Options::check_action, nullptr,
+     "abort|log|exit", "abort|log|exit", "abort", "one of the three words; anything else is refused with a warning",
+     "What follows a checked-mode report: abort the program, log and go on (a bad\n"
+     "free is skipped), or exit with status 1 at once."},
+    {"QUARANTINE", OptionKind::kSize, std::uint64_t{16} << 20, 0, std::uint64_t{1} << 40, false, nullptr,
+     &Options::quarantine, "size", "SIZE", "16 MiB",
+     "0 and up, in bytes or with a suffix k, m, g; a value that is not a size is\n"
+     "refused with a warning and the default kept",
+     "Checked mode: how many bytes of freed blocks are held back (filled with a\n"
+     "pattern, verified when they leave) before they are reused. 0: none."},
+    {"LEAKS", OptionKind::kSwitch, 0, 0, 1, false, &Options::leaks, nullptr, "switch",
+     "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
+     "Checked mode: at exit, list the blocks still allocated, grouped by the call\n"
+     "stack that allocated them, largest total first."},
+    {"STACK_DEPTH", OptionKind::kNumber, 16, 0, 64, false, &Options::stack_depth, nullptr, "number of frames",
+     "N", "16", "0 to 64; larger numbers are clamped, with a warning",
+     "Checked mode: frames kept of each call stack in reports. 0: none (much faster)."},
+    {"SAMPLE", OptionKind::kNumber, 0, 0, ~std::uint64_t{0}, true, nullptr, &Options::sample, "number",
+     "N", "0", "a whole number, 0 and up (0: off); read once at start-up",
+     "One in N of the allocations that reach the slow path (up to 64 KiB) gets its own\n"
+     "guarded pages, as GWP-ASan does: an overflow or a use after free of it faults and\n"
+     "is reported. Works with or without POOLKIT_CHECK; the fast path pays nothing."},
     {"VERBOSE", OptionKind::kSwitch, 0, 0, 1, false, &Options::verbose, nullptr, "switch",
      "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
      "Say on stderr what the allocator does: start-up, the options in force, trims."},

@@ -17,7 +17,9 @@ extern constinit PageSource g_os;
 // Plain bytes, read and written with __atomic builtins: an array of std::atomic
 // could be zeroed by a dynamic initialiser after the first mallocs registered segments.
 extern std::uint8_t g_segment_map[kAddressLimit >> kSegmentShift];
-enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2 };
+// kGuardedFar: a later 4 MiB of a checked-mode guarded mapping whose header is in an
+// earlier chunk (checked_guarded.cpp); the fast paths treat it as not ours.
+enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2, kGuardedFar = 3 };
 void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept;
 std::uint64_t now_ms() noexcept;
 void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept;

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "api.hpp"
+#include "checked.hpp"
 #include "fast_path.hpp"
 #include "poolkit/malloc.h"
 
@@ -37,7 +38,9 @@ PK_EXPORT void* poolkit_pvalloc(size_t size) noexcept { return api_pvalloc(size)
 PK_EXPORT size_t poolkit_malloc_usable_size(const void* p) noexcept { return api_usable_size(p); }
 PK_EXPORT int poolkit_malloc_trim(size_t) noexcept { return api_trim(); }
 PK_EXPORT int poolkit_malloc_check(void) noexcept { return api_check(); }
-PK_EXPORT int poolkit_malloc_owns(const void* p) noexcept { return p != nullptr && segment_lookup(p) != nullptr; }
+PK_EXPORT int poolkit_malloc_owns(const void* p) noexcept {
+  return p != nullptr && (segment_lookup(p) != nullptr || ((g_options.check | g_options.sample) && checked_owns(p)));
+}
 
 PK_EXPORT void poolkit_malloc_stats_print(FILE* out) noexcept {
   if (out == stderr || out == nullptr) {
@@ -142,10 +145,17 @@ PK_EXPORT struct mallinfo mallinfo(void) noexcept {
 
 namespace {
 
+// Checked mode records which family made a block (new, new[], malloc) and the size
+// asked for, so a mismatched or wrongly sized delete is reported.
+PK_INLINE void* allocate_for_new(std::size_t size, std::size_t alignment, AllocKind kind) noexcept {
+  if (PK_UNLIKELY(g_options.check)) return checked_alloc(size, alignment, kind, false);
+  return alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
+}
+
 // The new_handler loop of [new.delete.single]: call it until memory comes or it throws.
-PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, bool nothrow) {
+PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, bool nothrow, AllocKind kind) {
   for (;;) {
-    void* p = alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
+    void* p = allocate_for_new(size, alignment, kind);
     if (p != nullptr) return p;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) {
@@ -164,52 +174,66 @@ PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, bool nothrow
   }
 }
 
-PK_INLINE void* new_fast(std::size_t size) {
-  void* p = fast_malloc(size);
-  return PK_LIKELY(p != nullptr) ? p : new_slow(size, 0, false);
+PK_INLINE void* new_fast(std::size_t size, AllocKind kind) {
+  void* p = PK_UNLIKELY(g_options.check) ? checked_alloc(size, 0, kind, false) : fast_malloc(size);
+  return PK_LIKELY(p != nullptr) ? p : new_slow(size, 0, false, kind);
 }
-PK_INLINE void* new_aligned(std::size_t size, std::align_val_t alignment) {
-  void* p = api_aligned(static_cast<std::size_t>(alignment), size);
-  return PK_LIKELY(p != nullptr) ? p : new_slow(size, static_cast<std::size_t>(alignment), false);
+PK_INLINE void* new_aligned(std::size_t size, std::align_val_t alignment, AllocKind kind) {
+  void* p = allocate_for_new(size, static_cast<std::size_t>(alignment), kind);
+  return PK_LIKELY(p != nullptr) ? p : new_slow(size, static_cast<std::size_t>(alignment), false, kind);
 }
-PK_INLINE void* new_nothrow(std::size_t size, std::size_t alignment) noexcept {
-  void* p = alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
+PK_INLINE void* new_nothrow(std::size_t size, std::size_t alignment, AllocKind kind) noexcept {
+  void* p = allocate_for_new(size, alignment, kind);
   if (PK_LIKELY(p != nullptr)) return p;
   try {
-    return new_slow(size, alignment, true);
+    return new_slow(size, alignment, true, kind);
   } catch (...) {
     return nullptr;
   }
 }
 
+PK_INLINE void delete_fast(void* p, AllocKind kind, std::size_t size = kUnknownSize) noexcept {
+  if (PK_UNLIKELY(g_options.check)) checked_free(p, kind, size);
+  else fast_free(p);
+}
+
+constexpr AllocKind kOne = AllocKind::kNew;
+constexpr AllocKind kArray = AllocKind::kNewArray;
+
 }  // namespace
 
 #define PK_CXX_EXPORT __attribute__((visibility("default")))
 
-PK_CXX_EXPORT void* operator new(std::size_t size) { return new_fast(size); }
-PK_CXX_EXPORT void* operator new[](std::size_t size) { return new_fast(size); }
-PK_CXX_EXPORT void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return new_nothrow(size, 0); }
-PK_CXX_EXPORT void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return new_nothrow(size, 0); }
-PK_CXX_EXPORT void* operator new(std::size_t size, std::align_val_t a) { return new_aligned(size, a); }
-PK_CXX_EXPORT void* operator new[](std::size_t size, std::align_val_t a) { return new_aligned(size, a); }
+PK_CXX_EXPORT void* operator new(std::size_t size) { return new_fast(size, kOne); }
+PK_CXX_EXPORT void* operator new[](std::size_t size) { return new_fast(size, kArray); }
+PK_CXX_EXPORT void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return new_nothrow(size, 0, kOne); }
+PK_CXX_EXPORT void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  return new_nothrow(size, 0, kArray);
+}
+PK_CXX_EXPORT void* operator new(std::size_t size, std::align_val_t a) { return new_aligned(size, a, kOne); }
+PK_CXX_EXPORT void* operator new[](std::size_t size, std::align_val_t a) { return new_aligned(size, a, kArray); }
 PK_CXX_EXPORT void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return new_nothrow(size, static_cast<std::size_t>(a));
+  return new_nothrow(size, static_cast<std::size_t>(a), kOne);
 }
 PK_CXX_EXPORT void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return new_nothrow(size, static_cast<std::size_t>(a));
+  return new_nothrow(size, static_cast<std::size_t>(a), kArray);
 }
 
-PK_CXX_EXPORT void operator delete(void* p) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete(void* p, std::size_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p, std::size_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete(void* p, std::align_val_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete(void* p, std::size_t, std::align_val_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { fast_free(p); }
-PK_CXX_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { fast_free(p); }
+PK_CXX_EXPORT void operator delete(void* p) noexcept { delete_fast(p, kOne); }
+PK_CXX_EXPORT void operator delete[](void* p) noexcept { delete_fast(p, kArray); }
+PK_CXX_EXPORT void operator delete(void* p, std::size_t size) noexcept { delete_fast(p, kOne, size); }
+PK_CXX_EXPORT void operator delete[](void* p, std::size_t size) noexcept { delete_fast(p, kArray, size); }
+PK_CXX_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { delete_fast(p, kOne); }
+PK_CXX_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { delete_fast(p, kArray); }
+PK_CXX_EXPORT void operator delete(void* p, std::align_val_t) noexcept { delete_fast(p, kOne); }
+PK_CXX_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { delete_fast(p, kArray); }
+PK_CXX_EXPORT void operator delete(void* p, std::size_t size, std::align_val_t) noexcept { delete_fast(p, kOne, size); }
+PK_CXX_EXPORT void operator delete[](void* p, std::size_t size, std::align_val_t) noexcept {
+  delete_fast(p, kArray, size);
+}
+PK_CXX_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { delete_fast(p, kOne); }
+PK_CXX_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  delete_fast(p, kArray);
+}
 
 #endif  // POOLKIT_MALLOC_OVERRIDE

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "checked.hpp"
 #include "common/assert.hpp"
 #include "internal.hpp"
 
@@ -27,7 +28,8 @@ constexpr std::size_t last_direct_slot(std::size_t cls) noexcept { return class_
 constexpr std::size_t kDirectClasses = class_of(kDirectMax) + 1;
 
 // The fast path only sees pages through Heap::direct; in stats and check modes it
-// stays pointing at the empty page so every call takes the generic path.
+// stays pointing at the empty page so every call takes the generic path. (Sampling
+// keeps the fast path: it samples among the calls that reach the generic path.)
 void update_direct(Heap* heap, std::size_t cls) noexcept {
   if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
   Page* first = heap->queues[cls].first ? heap->queues[cls].first : &g_empty_page;
@@ -65,13 +67,6 @@ void page_init(Heap* heap, Page* page, std::size_t cls) noexcept {
   page->in_full.store(0, std::memory_order_relaxed);
   page->next = page->prev = nullptr;
   page->heap.store(heap, std::memory_order_release);
-  if (page->flags & kPageChecked) {
-    // Every block starts "not allocated" in the double-free bitmap.
-    auto* seg = segment_of(page);
-    std::size_t index = static_cast<std::size_t>(page - seg->pages);
-    std::memset(reinterpret_cast<std::uint8_t*>(seg) + kCheckBitsOffset + index * kCheckBitsPerSlice, 0,
-                kCheckBitsPerSlice);
-  }
   count(g_counters.pages_made);
 }
 
@@ -137,7 +132,6 @@ PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, Pl
   PK_ASSERT(page->used <= page->capacity);
   PK_ASSERT(block_index(page, block) < page->capacity);
   void* user = place(page, block);
-  if (page->flags & kPageChecked) user = check_on_alloc(page, block, user, size);
   if (page->flags & kPageCounted) {
     count(heap->counters.allocs_by_class[cls]);
     count(heap->counters.bytes_requested, size);
@@ -242,9 +236,19 @@ void* malloc_generic(Heap* heap, std::size_t size) noexcept {
       return nullptr;
     }
   }
+  // Checked mode frames every block (checked.hpp). POOLKIT_SAMPLE guards one in N of
+  // the calls that come here (a page's free list ran dry, or a size above 4 KiB), so
+  // the fast path pays nothing for it.
+  if (PK_UNLIKELY(g_options.check | g_options.sample)) {
+    if (g_options.check) return checked_alloc(size, 0, AllocKind::kMalloc, false);
+    if (size <= kSampleMax && sample_this_one()) return checked_alloc(size, 0, AllocKind::kMalloc, true);
+  }
+  return malloc_inner(heap, size);
+}
+
+void* malloc_inner(Heap* heap, std::size_t size) noexcept {
   if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
   std::size_t need = size;
-  if (g_options.check && __builtin_add_overflow(size, kCheckOverhead, &need)) need = SIZE_MAX;
   if (need > g_options.mmap_threshold) {
     void* p = huge_alloc(size, 0);
     if (p && g_options.stats) {
@@ -268,11 +272,9 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
     }
   }
   if (alignment <= kMinBlock) return malloc_generic(heap, size);
-  std::size_t extra = g_options.check ? kCheckOverhead : 0;
-  std::size_t need;
-  if (__builtin_add_overflow(size < alignment ? alignment : size, extra, &need)) need = SIZE_MAX;
-  if (alignment <= kMaxPageAlignment && need <= g_options.mmap_threshold && class_size(class_of(need)) % alignment == 0 &&
-      !g_options.check) {
+  if (g_options.check) return checked_alloc(size, alignment, AllocKind::kMalloc, false);
+  std::size_t need = size < alignment ? alignment : size;
+  if (alignment <= kMaxPageAlignment && need <= g_options.mmap_threshold && class_size(class_of(need)) % alignment == 0) {
     return malloc_generic(heap, need);  // every block of this class is aligned
   }
   std::size_t padded;

@@ -65,7 +65,7 @@ struct Heap;
 
 enum PageFlags : std::uint8_t {
   kPageHasAligned = 1,  // some blocks were handed out as interior (aligned) pointers
-  kPageChecked = 2,     // POOLKIT_CHECK: guards and double-free bitmap
+  kPageChecked = 2,     // blocks of the checked layer (checked.hpp): every free goes through it
   kPageCounted = 4,     // POOLKIT_STATS: frees are counted
   kPageHuge = 8,        // the descriptor of a huge segment (one block from mmap)
 };
@@ -99,8 +99,8 @@ struct Page {
 
 enum class SegmentKind : std::uint32_t { kSmall = 0x706b5331, kHuge = 0x706b4831 };
 
-// A 4 MiB-aligned region. Small segments: slice 0 holds this header and the
-// check bitmaps; slices 1..63 are handed out as pages. Huge segments: one block.
+// A 4 MiB-aligned region. Small segments: slice 0 holds this header; slices
+// 1..63 are handed out as pages. Huge segments: one block.
 // Invariants: bit 0 of used_slices is set; bit i is set iff slice i belongs to a
 // page in use; pages[i].slice_offset locates the page of slice i; dirty_slices
 // and used_slices are disjoint; owner is the heap whose segments list holds it.
@@ -125,10 +125,7 @@ struct Segment {
   Page pages[kSlicesPerSegment];
 };
 
-inline constexpr std::size_t kCheckBitsOffset = 8192;  // per-slice block bitmaps, POOLKIT_CHECK
-inline constexpr std::size_t kCheckBitsPerSlice = kMaxBlocksPerPage / 8;  // 512 B
-static_assert(sizeof(Segment) <= kCheckBitsOffset);
-static_assert(kCheckBitsOffset + kSlicesPerSegment * kCheckBitsPerSlice <= kSliceSize);
+static_assert(sizeof(Segment) <= kSliceSize);
 
 struct PageQueue {
   Page* first;

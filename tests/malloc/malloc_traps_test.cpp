@@ -164,7 +164,8 @@ TEST(MallocTraps, DoubleFreeIsReportedUnderCheck) {
         PK(free)(p);
         PK(free)(poolkit::test::escape(p));
       },
-      "poolkit: double free of 0x[0-9a-f]+ \\(block of 48 B\\)");
+      "poolkit: ERROR: double-free at 0x[0-9a-f]+\n.*\n  block 0x[0-9a-f]+: 30 bytes from malloc, freed\n"
+      "(.*\n)*  allocated by malloc\\(30\\)(.*\n)*  freed by:\n");
   unsetenv("POOLKIT_CHECK");
 }
 
@@ -177,13 +178,14 @@ TEST(MallocTraps, OverflowPastABlockIsReportedUnderCheck) {
         std::memset(p, 0, 31);
         PK(free)(poolkit::test::escape(p));
       },
-      "poolkit: buffer overflow");
+      "poolkit: ERROR: heap-buffer-overflow at 0x[0-9a-f]+\n"
+      "  1 byte\\(s\\) after the end of a 30-byte block were overwritten; the first at offset 30");
   EXPECT_DEATH(
       {
         auto* p = poolkit::test::escape(static_cast<char*>(PK(malloc)(64)));
         PK(free)(poolkit::test::escape(p + 16));
       },
-      "free\\(\\): invalid pointer");
+      "invalid-free of an interior pointer at 0x[0-9a-f]+\n  free\\(\\) of an address 16 bytes inside a 64-byte block");
   unsetenv("POOLKIT_CHECK");
 }
 

@@ -53,7 +53,7 @@ err=$(run env POOLKIT_STATS=1 "$PROBE" 2>&1 >/dev/null)
   fail "no summary: $err"
 err=$(run env POOLKIT_NO_SUCH_OPTION=1 "$PROBE" 2>&1 >/dev/null)
 [[ $err == *"unknown option POOLKIT_NO_SUCH_OPTION"* ]] && pass "unknown option warning" || fail "no warning: $err"
-[[ $err == *"(known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)"* ]] &&
+[[ $err == *"(known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_CHECK_ACTION, POOLKIT_QUARANTINE, POOLKIT_LEAKS, POOLKIT_STACK_DEPTH, POOLKIT_SAMPLE, POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)"* ]] &&
   pass "the warning lists the option table" || fail "known names not listed: $err"
 err=$(run env POOLKIT_GUARD=none "$PROBE" 2>&1 >/dev/null)
 [[ -z $err ]] && pass "the library's POOLKIT_GUARD is not an unknown option" || fail "POOLKIT_GUARD warned: $err"
@@ -75,8 +75,8 @@ expect_abort() {
   [[ $rc -eq 134 && $err == *"$message"* ]] && pass "$what" || fail "$what: rc=$rc: $err"
 }
 expect_abort "invalid pointer" "free(): invalid pointer" run "$PROBE" invalid
-expect_abort "double free" "poolkit: double free of 0x" run env POOLKIT_CHECK=1 "$PROBE" double
-expect_abort "overflow" "poolkit: buffer overflow" run env POOLKIT_CHECK=1 "$PROBE" overflow
+expect_abort "double free" "poolkit: ERROR: double-free at 0x" run env POOLKIT_CHECK=1 "$PROBE" double
+expect_abort "overflow" "poolkit: ERROR: heap-buffer-overflow at 0x" run env POOLKIT_CHECK=1 "$PROBE" overflow
 
 [ $failures -eq 0 ] && echo "preload: all passed" || echo "preload: $failures failed"
 exit $((failures != 0))

@@ -1,0 +1,155 @@
+// checked_bug_program BUG SIZE: commits one heap bug on a block of SIZE bytes, as a
+// program under LD_PRELOAD=libpoolkit-malloc.so POOLKIT_CHECK=1 would. The checked
+// tests (CMakeLists.txt) run it once per bug class and size band and match the report.
+// Every access goes through volatile pointers or opaque calls, so the compiler keeps it.
+#include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace {
+
+using Bytes = unsigned char* volatile;
+
+// Opaque to the optimiser: the bugs must reach the allocator as written.
+__attribute__((noinline)) void* opaque(void* p) {
+  asm volatile("" : "+r"(p));
+  return p;
+}
+using MemcpyFn = void* (*)(void*, const void*, std::size_t);
+using FreeFn = void (*)(void*);
+volatile MemcpyFn g_memcpy = std::memcpy;
+volatile FreeFn g_free = std::free;
+
+__attribute__((noinline)) unsigned char* allocate_block(std::size_t n) {
+  return static_cast<unsigned char*>(std::malloc(n));
+}
+
+__attribute__((noinline)) void churn() {
+  // Enough traffic to push freed blocks out of a small quarantine.
+  for (int i = 0; i < 2000; ++i) g_free(opaque(std::malloc(static_cast<std::size_t>(64 + i % 512))));
+}
+
+void programs_own_handler(int) {
+  static const char message[] = "the program's own SIGSEGV handler ran\n";
+  if (write(2, message, sizeof message - 1) < 0) _exit(4);
+  _exit(3);
+}
+
+int run(const char* bug, std::size_t n) {
+  static char not_heap[64];
+  char on_stack[64];
+  if (!std::strcmp(bug, "overflow")) {  // one byte past the end, then free
+    Bytes p = allocate_block(n);
+    p[n] = 1;
+    g_free(p);
+  } else if (!std::strcmp(bug, "overflow-memcpy")) {  // memcpy one byte too many, block never freed
+    Bytes p = allocate_block(n);
+    static unsigned char source[(4 << 20) + 64];
+    g_memcpy(p, source, n + 1);
+  } else if (!std::strcmp(bug, "overflow-realloc")) {
+    Bytes p = allocate_block(n);
+    p[n + 2] = 1;
+    std::printf("%p\n", opaque(std::realloc(p, 2 * n)));
+  } else if (!std::strcmp(bug, "overflow-check")) {  // found by poolkit_malloc_check()
+    Bytes p = allocate_block(n);
+    p[n] = 1;
+    auto check = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "poolkit_malloc_check"));
+    if (check == nullptr) return 3;
+    std::printf("poolkit_malloc_check: %d\n", check());
+    std::fflush(stdout);
+  } else if (!std::strcmp(bug, "underflow")) {  // one byte before the start
+    Bytes p = allocate_block(n);
+    p[-1] = 1;
+    g_free(p);
+  } else if (!std::strcmp(bug, "write-after-free")) {
+    Bytes p = allocate_block(n);
+    g_free(p);
+    p[3] = 7;
+    churn();
+  } else if (!std::strcmp(bug, "read-after-free")) {  // caught by page protection only
+    Bytes p = allocate_block(n);
+    std::memset(p, 'A', n);
+    g_free(p);
+    std::printf("read %d\n", p[n / 2]);
+  } else if (!std::strcmp(bug, "stale-contents")) {  // freed memory does not keep what it held
+    Bytes p = allocate_block(n);
+    std::memset(p, 'A', n);
+    g_free(p);
+    std::printf("freed byte %s\n", p[0] == 'A' ? "kept" : "changed");
+  } else if (!std::strcmp(bug, "fresh-contents")) {  // new memory is not zero by accident
+    Bytes p = allocate_block(n);
+    std::size_t zero = 0;
+    for (std::size_t i = 0; i < n; ++i) zero += p[i] == 0;
+    std::printf("zero bytes %zu of %zu\n", zero, n);
+    g_free(p);
+  } else if (!std::strcmp(bug, "double-free")) {
+    Bytes p = allocate_block(n);
+    g_free(p);
+    g_free(p);
+  } else if (!std::strcmp(bug, "interior-free")) {
+    Bytes p = allocate_block(n);
+    g_free(p + n / 2 + 16 - (n / 2) % 16);
+  } else if (!std::strcmp(bug, "unaligned-free")) {
+    Bytes p = allocate_block(n);
+    g_free(p + 1);
+  } else if (!std::strcmp(bug, "invalid-free")) {
+    g_free(opaque(not_heap));
+  } else if (!std::strcmp(bug, "stack-free")) {
+    g_free(opaque(on_stack));
+  } else if (!std::strcmp(bug, "zero-size-write")) {
+    Bytes p = allocate_block(0);
+    p[0] = 1;
+  } else if (!std::strcmp(bug, "new-free")) {
+    Bytes p = static_cast<unsigned char*>(opaque(new unsigned char[n]));
+    g_free(p);
+  } else if (!std::strcmp(bug, "new-array-delete")) {
+    auto* p = static_cast<unsigned char*>(opaque(new unsigned char[n]));
+    ::operator delete(p);
+  } else if (!std::strcmp(bug, "malloc-delete")) {
+    Bytes p = allocate_block(n);
+    ::operator delete(p);
+  } else if (!std::strcmp(bug, "sized-delete")) {
+    void* p = opaque(::operator new(n));
+    ::operator delete(p, n + 8);
+  } else if (!std::strcmp(bug, "handler-overflow")) {  // a handler installed after start-up
+    signal(SIGSEGV, programs_own_handler);
+    Bytes p = allocate_block(n);
+    p[n] = 1;
+  } else if (!std::strcmp(bug, "handler-null")) {  // not a heap fault: the program's handler
+    struct sigaction action;
+    std::memset(&action, 0, sizeof action);
+    action.sa_handler = programs_own_handler;
+    sigaction(SIGSEGV, &action, nullptr);
+    int* volatile target = static_cast<int*>(opaque(nullptr));
+    *target = 1;
+  } else if (!std::strcmp(bug, "leak")) {
+    for (int i = 0; i < 3; ++i) opaque(allocate_block(n));
+    opaque(std::malloc(7));
+  } else if (!std::strcmp(bug, "clean")) {  // no bug: no report, exit 0
+    Bytes p = allocate_block(n);
+    std::memset(p, 1, n);
+    p = static_cast<unsigned char*>(std::realloc(p, n + 100));
+    g_free(p);
+  } else {
+    std::fprintf(stderr, "checked_bug_program: unknown bug '%s'\n", bug);
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: checked_bug_program BUG SIZE\n");
+    return 2;
+  }
+  int rc = run(argv[1], std::strtoull(argv[2], nullptr, 10));
+  std::printf("done\n");
+  return rc;
+}
