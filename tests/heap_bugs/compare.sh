@@ -38,8 +38,8 @@ mkdir -p "$work" "$(dirname "$out")"
 # --- builds: poolkit's malloc, the programs plain and with ASan, the workloads ------
 cmake --preset release >/dev/null
 cmake --build --preset release --target poolkit-malloc -j "$jobs" >/dev/null
-asan_flags=(-DCMAKE_C_FLAGS=-fsanitize=address -DCMAKE_CXX_FLAGS=-fsanitize=address
-            -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address)
+asan_cxx=(-DCMAKE_CXX_FLAGS=-fsanitize=address -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address)
+asan_flags=(-DCMAKE_C_FLAGS=-fsanitize=address "${asan_cxx[@]}")
 cmake -S tests/heap_bugs -B "$work/plain" -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake -S tests/heap_bugs -B "$work/asan" -DCMAKE_BUILD_TYPE=Debug "${asan_flags[@]}" >/dev/null
 cmake --build "$work/plain" -j "$jobs" >/dev/null
@@ -88,7 +88,7 @@ SLOW_LIMIT=${HEAP_BUGS_SLOW_LIMIT:-15}
 if [ $speed = 1 ]; then
   cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/workloads -j "$jobs" >/dev/null
-  cmake -S bench/workloads -B "$work/workloads-asan" -DCMAKE_BUILD_TYPE=Release "${asan_flags[@]}" >/dev/null
+  cmake -S bench/workloads -B "$work/workloads-asan" -DCMAKE_BUILD_TYPE=Release "${asan_cxx[@]}" >/dev/null
   cmake --build "$work/workloads-asan" -j "$jobs" >/dev/null
   speed_cmd() {  # speed_cmd TOOL WORKLOAD ARGS...: sets HEAP_BUG_CMD
     local tool=$1 workload=$2; shift 2
@@ -116,11 +116,11 @@ if [ $speed = 1 ]; then
         # shellcheck disable=SC2086  # args are plain words
         speed_cmd "$tool" "$workload" $args
         t0=$EPOCHREALTIME rc=0
-        timeout -s KILL "$limit" "${HEAP_BUG_CMD[@]}" >/dev/null 2>"$work/speed.err" || rc=$?
+        timeout -k 5 "$limit" "${HEAP_BUG_CMD[@]}" >/dev/null 2>"$work/speed.err" || rc=$?
         t1=$EPOCHREALTIME
         if [ $rc -eq 0 ]; then
           value=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-        elif [ $rc -eq 137 ]; then
+        elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
           value=timeout:$limit
         else
           value=fail

@@ -54,11 +54,11 @@ heap_bug_outcome() {
   local out rc=0
   heap_bug_command "$tool" "$@" || return 2
   out=$(mktemp)
-  timeout -s KILL "${HEAP_BUGS_TIMEOUT:-20}" "${HEAP_BUG_CMD[@]}" >"$out" 2>&1 </dev/null || rc=$?
+  timeout -k 5 "${HEAP_BUGS_TIMEOUT:-20}" "${HEAP_BUG_CMD[@]}" >"$out" 2>&1 </dev/null || rc=$?
   local outcome
   if grep -Eq "$(heap_bug_signature "$tool")" "$out"; then
     outcome=caught
-  elif [ $rc -eq 137 ]; then
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     outcome=timeout
   elif ! grep -q '^heap-bug: begin' "$out"; then
     outcome=error
