@@ -6,6 +6,10 @@ install(TARGETS poolkit EXPORT poolkitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET poolkit-shared)
+  install(TARGETS poolkit-shared EXPORT poolkitTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development)
+endif()
 install(DIRECTORY include/poolkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT poolkitTargets NAMESPACE poolkit::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/poolkit)
@@ -19,8 +23,11 @@ install(FILES ${PROJECT_BINARY_DIR}/poolkitConfig.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/poolkit)
 # The .pc file finds its prefix relative to itself, so a tree installed with
 # `cmake --install --prefix DIR` (or moved) still works; build options that change
-# the public headers' meaning travel in Cflags.
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+# the public headers' meaning travel in Cflags. Distribution packages turn
+# POOLKIT_PC_RELOCATABLE off: prefix=/usr, so that pkg-config drops the system
+# include and library directories as usual (and PKG_CONFIG_SYSROOT_DIR works).
+option(POOLKIT_PC_RELOCATABLE "poolkit.pc finds its prefix relative to itself" ON)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR NOT POOLKIT_PC_RELOCATABLE)
   set(POOLKIT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
 else()
   file(RELATIVE_PATH _pc_up "/_/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/_")

@@ -2,7 +2,7 @@
 # A lane is a function lane_<name>; run_lane times it, records pass or fail,
 # and adds its ctest counts to the totals that summarize_lanes prints.
 
-JOBS=${POOLKIT_JOBS:-$(nproc)}
+JOBS=${PKTEST_JOBS:-$(nproc)}
 declare -a LANE_RESULTS=()
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -39,11 +39,11 @@ lane_tsan() {
 
 # valgrind: every unit test binary under memcheck, zero errors and no leaks allowed;
 # the tool_reports tests run natively (they start valgrind on a victim themselves).
-# POOLKIT_TEST_SCALE shrinks the randomized tests (default 20 here).
+# PKTEST_SCALE shrinks the randomized tests (default 20 here).
 lane_valgrind() {
   cmake --preset valgrind -DPOOLKIT_WERROR=ON >/dev/null
   cmake --build --preset valgrind -j "$JOBS"
-  export POOLKIT_TEST_SCALE=${POOLKIT_TEST_SCALE:-20}
+  export PKTEST_SCALE=${PKTEST_SCALE:-20}
   local rc=0 exe out passed failed
   for exe in $(find build/valgrind/tests -maxdepth 3 -type f -name '*_test' -perm -u+x | sort); do
     [[ $exe == */tool_reports_test ]] && continue
@@ -75,7 +75,7 @@ lane_valgrind() {
   return $rc
 }
 
-# fuzz: every libFuzzer harness (clang, ASan+UBSan) for POOLKIT_FUZZ_SECONDS (20)
+# fuzz: every libFuzzer harness (clang, ASan+UBSan) for PKTEST_FUZZ_SECONDS (20)
 # each, starting from its seed corpus; new inputs go to a scratch directory.
 lane_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -90,7 +90,7 @@ lane_fuzz() {
     name=${name#fuzz_}
     scratch=$(mktemp -d)
     echo "--- fuzz $name"
-    if ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="${POOLKIT_FUZZ_SECONDS:-20}" \
+    if ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="${PKTEST_FUZZ_SECONDS:-20}" \
         -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$name" 2>&1 | tail -3; then
       TOTAL_PASSED=$((TOTAL_PASSED + 1))
     else
@@ -118,6 +118,23 @@ lane_programs() {
   return $rc
 }
 # --- end of suite section ---
+
+# --- packages: scripts/package.sh builds the Debian packages into dist/ (lintian must
+# report no error), then tests/packages/run.sh unpacks them into a scratch root and
+# builds and runs the C and C++ consumers against it. Each check counts as a test.
+lane_packages() {
+  scripts/deps.sh build package
+  local log rc=0
+  log=$(mktemp)
+  { scripts/package.sh && tests/packages/run.sh dist; } 2>&1 | tee "$log" || rc=$?
+  TOTAL_PASSED=$((TOTAL_PASSED + $(grep -c '^PASS ' "$log" || true)))
+  TOTAL_FAILED=$((TOTAL_FAILED + $(grep -c '^FAIL ' "$log" || true)))
+  # A package build or lintian failure comes before any check: count it as one.
+  if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log"; then TOTAL_FAILED=$((TOTAL_FAILED + 1)); fi
+  rm -f "$log"
+  return $rc
+}
+# --- end of packages ---
 
 run_lane() {
   local lane=$1 start=$SECONDS rc=0

@@ -4,12 +4,13 @@
 # benchmarks every poolkit pool against the allocators a user would pick instead and
 # writes report/ (README.md with tables, ratios and targets, one SVG chart per pattern).
 #   scripts/main.sh            full report (under 15 minutes on a 2-core machine)
-#   scripts/main.sh --quick    quick report (about 2 minutes); or POOLKIT_QUICK=1
-# POOLKIT_JOBS sets build parallelism.
+#   scripts/main.sh --quick    quick report (about 2 minutes); or PKTEST_QUICK=1
+# PKTEST_JOBS sets build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/harness_env.sh
 
-quick=${POOLKIT_QUICK:-0}
+quick=${PKTEST_QUICK:-0}
 for arg in "$@"; do
   case $arg in
     --quick) quick=1 ;;
@@ -19,7 +20,7 @@ done
 
 scripts/deps.sh build bench
 cmake --preset bench >/dev/null
-cmake --build --preset bench -j "${POOLKIT_JOBS:-$(nproc)}"
+cmake --build --preset bench -j "${PKTEST_JOBS:-$(nproc)}"
 
 for example in build/bench/examples/*; do
   [ -x "$example" ] && [ -f "$example" ] || continue

@@ -347,7 +347,7 @@ TEST(Arena, WorksAsAMemoryResource) {
 
 TEST(Arena, RandomizedAgainstModel) {
   const std::uint64_t seed = poolkit::test::test_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (POOLKIT_TEST_SEED to repeat)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED to repeat)");
   std::mt19937_64 rng(seed);
   Arena arena({.initial_size = 8192, .max_region_size = 256 * 1024});
   poolkit::test::BlockModel model;

@@ -337,7 +337,7 @@ std::size_t random_alignment(std::mt19937_64& rng) {
 
 TEST(BuddyPool, RandomizedDifferentialAgainstBlockModel) {
   const std::uint64_t seed = poolkit::test::test_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (POOLKIT_TEST_SEED)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED)");
   constexpr unsigned kMaxOrder = 22;  // 4 MiB
   BuddyPool pool(orders(4, kMaxOrder));
   ASSERT_TRUE(pool.valid());

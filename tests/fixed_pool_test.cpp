@@ -384,7 +384,7 @@ TEST(FixedPool, ForEachLiveChunkSkipsFreeChunksInAddressOrder) {
 
 TEST(FixedPool, RandomizedAgainstModel) {
   const std::uint64_t seed = poolkit::test::test_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (POOLKIT_TEST_SEED to repeat)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED to repeat)");
   std::mt19937_64 rng(seed);
   FixedPool pool({.chunk_size = 40, .chunk_align = 8, .first_block_chunks = 32, .max_block_chunks = 1024});
   poolkit::test::BlockModel model;

@@ -175,7 +175,7 @@ TEST(ObjectPool, DestroyAllRunsEachLiveDestructorOnce) {
 
 TEST(ObjectPool, RandomizedCreateDestroyKeepsObjectsIntact) {
   const std::uint64_t seed = poolkit::test::test_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (POOLKIT_TEST_SEED to repeat)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED to repeat)");
   std::mt19937_64 rng(seed);
   struct Node {
     std::uint64_t key;

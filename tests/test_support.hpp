@@ -1,7 +1,7 @@
 // test_support.hpp: what the pool tests share.
-//  - scaled(n): operation counts, divided by POOLKIT_TEST_SCALE (default 1) so slow
+//  - scaled(n): operation counts, divided by PKTEST_SCALE (default 1) so slow
 //    lanes (valgrind) run the same tests smaller. Normal lanes run the full count.
-//  - test_seed(): POOLKIT_TEST_SEED or a fixed default; tests print it on failure.
+//  - test_seed(): PKTEST_SEED or a fixed default; tests print it on failure.
 //  - BlockModel: the model for randomized differential tests: the live blocks,
 //    their sizes, alignments and contents. Every block handed out is checked
 //    for alignment and for overlap with every other live block, filled with a
@@ -21,14 +21,14 @@
 namespace poolkit::test {
 
 inline std::size_t scaled(std::size_t n) {
-  const char* s = std::getenv("POOLKIT_TEST_SCALE");
+  const char* s = std::getenv("PKTEST_SCALE");
   std::size_t div = s ? std::strtoull(s, nullptr, 10) : 1;
   if (div == 0) div = 1;
   return n / div ? n / div : 1;
 }
 
 inline std::uint64_t test_seed(std::uint64_t fallback = 20261121) {
-  const char* s = std::getenv("POOLKIT_TEST_SEED");
+  const char* s = std::getenv("PKTEST_SEED");
   return s ? std::strtoull(s, nullptr, 10) : fallback;
 }
 

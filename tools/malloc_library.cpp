@@ -10,13 +10,21 @@ namespace poolkit::cli {
 namespace fs = std::filesystem;
 
 std::vector<std::string> malloc_library_candidates(const std::string& exe_path) {
-  std::vector<std::string> out;
+  std::vector<fs::path> dirs;
   const fs::path bin_dir = fs::path(exe_path).parent_path();
   // Installed: <prefix>/bin/poolkit next to <prefix>/<libdir>/libpoolkit-malloc.so.
-  out.push_back((bin_dir / POOLKIT_BIN_TO_LIB / "libpoolkit-malloc.so").lexically_normal().string());
-  out.push_back((bin_dir / ".." / "lib" / "libpoolkit-malloc.so").lexically_normal().string());
+  dirs.push_back(bin_dir / POOLKIT_BIN_TO_LIB);
+  dirs.push_back(bin_dir / ".." / "lib");
   // Build tree: build/<preset>/tools/poolkit next to build/<preset>/src/malloc/.
-  out.push_back((bin_dir / ".." / "src" / "malloc" / "libpoolkit-malloc.so").lexically_normal().string());
+  dirs.push_back(bin_dir / ".." / "src" / "malloc");
+  std::vector<std::string> out;
+  // The soname first: a packaged system has it without the development symlink
+  // (libpoolkit-malloc0 ships libpoolkit-malloc.so.0; libpoolkit-dev adds the .so).
+  for (const fs::path& dir : dirs) {
+    for (const char* name : {POOLKIT_MALLOC_SONAME, "libpoolkit-malloc.so"}) {
+      out.push_back((dir / name).lexically_normal().string());
+    }
+  }
   if (const std::string built = POOLKIT_BUILD_TREE_MALLOC; !built.empty()) out.push_back(built);
   // With libdir = lib the first two are the same place; list it once.
   std::vector<std::string> unique;

@@ -1,6 +1,7 @@
 // tools/malloc_library.hpp: finds libpoolkit-malloc.so for `poolkit run`.
-// Looks next to the installed binary (<prefix>/bin -> <prefix>/lib), then in the
-// build tree the binary was built in; an explicit --lib path wins over both.
+// Looks next to the installed binary (<prefix>/bin -> <prefix>/lib; the soname
+// libpoolkit-malloc.so.0 first, then libpoolkit-malloc.so), then in the build tree
+// the binary was built in; an explicit --lib path wins over both.
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// tools/run_command.cpp: starts PROGRAM with the malloc preloaded and waits for it.
+// tools/run_command.cpp: `poolkit run`: parses its options, finds the malloc,
+// starts PROGRAM with it preloaded and waits for it.
 #include "run_command.hpp"
 
 #include <spawn.h>
@@ -10,6 +11,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+#include "commands.hpp"
+#include "help.hpp"
+#include "malloc_library.hpp"
 
 namespace poolkit::cli {
 
@@ -95,7 +103,10 @@ int run_program(const RunOptions& options) {
   const int spawn_error = posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   if (spawn_error != 0) {
-    std::fprintf(stderr, "poolkit run: cannot run '%s': %s\n", argv[0], std::strerror(spawn_error));
+    const char* what_to_do = spawn_error == ENOENT   ? "; check the name, or give its path"
+                             : spawn_error == EACCES ? "; is it executable (chmod +x)?"
+                                                     : "";
+    std::fprintf(stderr, "poolkit run: cannot run '%s': %s%s\n", argv[0], std::strerror(spawn_error), what_to_do);
     return spawn_error == ENOENT ? 127 : 126;
   }
 
@@ -126,6 +137,68 @@ int run_program(const RunOptions& options) {
                  static_cast<double>(usage.ru_maxrss) / 1024.0);
   }
   return code;
+}
+
+int run_command(int argc, char** argv) {
+  const Command& self = *find_command("run");
+  RunOptions options;
+  int i = 0;
+  for (; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (!arg.starts_with("-")) break;  // the program; the rest are its own arguments
+    const CommandOption* option = find_option(self, arg);
+    if (option == nullptr) return unknown_option(self, arg);
+    if (option->name == "--help") {
+      print_command_help(self, stdout);
+      return 0;
+    } else if (option->name == "--stats") {
+      options.stats = true;
+    } else if (option->name == "--check") {
+      options.check = true;
+    } else if (option->name == "--lib") {
+      if (const std::size_t eq = arg.find('='); eq != std::string_view::npos) {
+        options.library = std::string(arg.substr(eq + 1));
+      } else if (i + 1 < argc) {
+        options.library = argv[++i];
+      }
+      if (options.library.empty()) {
+        std::fputs("poolkit run: --lib needs a path: --lib PATH/libpoolkit-malloc.so\n", stderr);
+        return kUsageError;
+      }
+    }
+  }
+  for (; i < argc; ++i) options.argv.emplace_back(argv[i]);
+  if (options.argv.empty()) {
+    std::fputs("poolkit run: no program given: poolkit run [options] [--] PROGRAM [ARGS...]\n", stderr);
+    return kUsageError;
+  }
+
+  if (options.library.empty()) {
+    const std::string exe = current_executable();
+    options.library = find_malloc_library(exe);
+    if (options.library.empty()) {
+      std::fputs("poolkit run: libpoolkit-malloc.so not found; looked in:\n", stderr);
+      for (const std::string& c : malloc_library_candidates(exe)) {
+        std::fprintf(stderr, "  %s\n", c.c_str());
+      }
+      std::fputs("pass --lib PATH to name it (or install libpoolkit-malloc0)\n", stderr);
+      return kUsageError;
+    }
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(options.library, ec)) {
+      std::fprintf(stderr, "poolkit run: --lib %s: no such file; name an existing libpoolkit-malloc.so\n",
+                   options.library.c_str());
+      return kUsageError;
+    }
+    // The dynamic loader resolves a relative LD_PRELOAD against the child's directory.
+    options.library = std::filesystem::absolute(options.library, ec).string();
+  }
+  return run_program(options);
 }
 
 }  // namespace poolkit::cli

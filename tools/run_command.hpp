@@ -15,6 +15,9 @@ struct RunOptions {
   std::vector<std::string> argv;    // PROGRAM ARGS...
 };
 
+/// `poolkit run [options] [--] PROGRAM [ARGS...]`; argv is what follows "run".
+int run_command(int argc, char** argv);
+
 /// Runs the program and waits. Returns its exit status, 128+N if signal N ended it,
 /// 127 if it could not be found and 126 if it could not be executed.
 int run_program(const RunOptions& options);

@@ -7,13 +7,13 @@
 # checks that every allocator printed the same checksum, and writes the medians
 # and their ratios to mimalloc to report/workloads.md (see docs/workloads.md).
 #   --quick        smaller sizes and 3 repetitions (a few minutes); default 5 repetitions
-#   --poolkit PATH libpoolkit-malloc.so to use (default: $POOLKIT_MALLOC, else built
+#   --poolkit PATH libpoolkit-malloc.so to use (default: $PKTEST_MALLOC, else built
 #                  from this tree with the release preset when src/malloc exists)
 # Exits non-zero if a workload failed or printed a different checksum.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-quick=0 reps="" only="" poolkit_lib=${POOLKIT_MALLOC:-} out=report/workloads.md
+quick=0 reps="" only="" poolkit_lib=${PKTEST_MALLOC:-} out=report/workloads.md
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -49,10 +49,10 @@ realloc_growth 2000000   | 500000
 
 # --- build the workloads (and poolkit's malloc when no library was named) -------
 cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/workloads -j "${POOLKIT_JOBS:-2}" >/dev/null
+cmake --build build/workloads -j "${PKTEST_JOBS:-2}" >/dev/null
 if [ -z "$poolkit_lib" ] && [ -f src/malloc/CMakeLists.txt ]; then
   cmake --preset release >/dev/null
-  cmake --build --preset release --target poolkit-malloc -j "${POOLKIT_JOBS:-2}" >/dev/null
+  cmake --build --preset release --target poolkit-malloc -j "${PKTEST_JOBS:-2}" >/dev/null
   poolkit_lib=$PWD/build/release/src/malloc/libpoolkit-malloc.so
 fi
 

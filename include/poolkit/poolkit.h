@@ -13,6 +13,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is the exported C API of libpoolkit.so (the library is
+ * built with hidden visibility; abi/libpoolkit.symbols lists the exports). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
 /* The statistics every pool reports (see PoolStats in pool_stats.hpp). */
 typedef struct poolkit_stats {
@@ -188,6 +193,10 @@ void poolkit_pool_set_release_all(poolkit_pool_set* set);
 int poolkit_pool_set_stats(const poolkit_pool_set* set, poolkit_stats* out);
 /* Stats of one pool (zeros for a pool never used). 0, or -1 + EINVAL. */
 int poolkit_pool_set_pool_stats(const poolkit_pool_set* set, uint32_t pool, poolkit_stats* out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

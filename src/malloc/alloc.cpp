@@ -18,7 +18,6 @@ void count_call(CallKind kind) noexcept {
   Heap* heap = t_heap;
   if (!heap->is_empty_sentinel) count(heap->counters.calls[kind]);
 }
-constexpr bool pow2(std::size_t x) noexcept { return x != 0 && (x & (x - 1)) == 0; }
 }  // namespace
 
 void* api_calloc(std::size_t n, std::size_t size) noexcept {
@@ -94,7 +93,7 @@ void* api_aligned(std::size_t alignment, std::size_t size) noexcept {
 }
 
 int api_posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-  if (alignment % sizeof(void*) != 0 || !pow2(alignment)) return EINVAL;
+  if (alignment % sizeof(void*) != 0 || !is_pow2(alignment)) return EINVAL;
   int saved = errno;
   void* p = api_aligned(alignment, size);
   errno = saved;
@@ -104,7 +103,7 @@ int api_posix_memalign(void** out, std::size_t alignment, std::size_t size) noex
 }
 
 void* api_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
-  if (!pow2(alignment)) {
+  if (!is_pow2(alignment)) {
     errno = EINVAL;
     return nullptr;
   }
@@ -117,7 +116,7 @@ void* api_memalign(std::size_t alignment, std::size_t size) noexcept {
     return nullptr;
   }
   if (alignment == 0) alignment = 1;
-  if (!pow2(alignment)) alignment = std::size_t{1} << (64 - __builtin_clzll(alignment));
+  if (!is_pow2(alignment)) alignment = round_up_pow2(alignment);
   return api_aligned(alignment, size);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -100,6 +101,7 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
     block->next = page->local_free;
     page->local_free = block;
     if (page->in_full.load(std::memory_order_relaxed)) page_unfull(heap, page);
+    PK_ASSERT(page->used > 0);  // the block was out
     if (--page->used == 0) page_became_unused(heap, page);
   } else {
     remote_free(page, block);

@@ -11,6 +11,7 @@
 #include <new>
 #include <utility>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -93,7 +94,6 @@ Heap* heap_for_thread() noexcept {
   }
   if (heap == nullptr) return nullptr;
   reset_lists(heap);
-  heap->in_use = true;
   heap->free_next = nullptr;
   g_counters.threads.fetch_add(1, std::memory_order_relaxed);
   t_heap = heap;  // before pthread_setspecific, which may itself call calloc
@@ -118,14 +118,14 @@ void heap_collect_all(Heap* heap, bool keep_first) noexcept {
 }
 
 void heap_teardown(Heap* heap) noexcept {
+  PK_ASSERT(!heap->is_empty_sentinel);
+  PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
   heap_collect_all(heap, false);
   heap_purge(heap, true);
   for (Segment* segment = heap->segments; segment != nullptr;) {
     Segment* next = segment->next;
     if (segment->pages_in_use == 0) {
-      if (segment->prev) segment->prev->next = segment->next;
-      else heap->segments = segment->next;
-      if (segment->next) segment->next->prev = segment->prev;
+      heap_unlink_segment(heap, segment);
       segment_cache_put(segment);
     } else {
       segment_abandon(heap, segment);
@@ -134,7 +134,6 @@ void heap_teardown(Heap* heap) noexcept {
   }
   reset_lists(heap);
   LockGuard guard(g_heap_lock);
-  heap->in_use = false;
   heap->free_next = g_free_heaps;
   g_free_heaps = heap;
 }

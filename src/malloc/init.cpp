@@ -15,12 +15,6 @@
 
 namespace poolkit::malloc_impl {
 
-void heap_module_init() noexcept;
-void abandoned_lock() noexcept;
-void abandoned_unlock() noexcept;
-void cache_lock_all() noexcept;
-void cache_unlock_all() noexcept;
-
 namespace {
 
 enum : int { kUninitialised, kInitialising, kReady };
@@ -57,9 +51,6 @@ void process_init() noexcept {
   verbose("ready (segments of %zu KiB, pages of %zu KiB slices, size classes up to %zu KiB)\n",
           kSegmentSize >> 10, kSliceSize >> 10, kMaxClassSize >> 10);
 }
-
-void shared_layer_lock_all() noexcept { before_fork(); }
-void shared_layer_unlock_all() noexcept { after_fork(); }
 
 namespace {
 

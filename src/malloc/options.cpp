@@ -1,16 +1,12 @@
-// options.cpp: POOLKIT_* environment variables, read once at start-up by walking
-// `environ` by hand (getenv-style, no malloc, no locale). Unknown POOLKIT_*
-// names get a warning on stderr: a misspelt option must not be silently ignored.
-//
-//   POOLKIT_STATS=1            summary on stderr at exit
-//   POOLKIT_CHECK=1|2          1: guard bytes after every block, double-free detection;
-//                              2: also walk the calling thread's heap on every call
-//   POOLKIT_VERBOSE=1          say what the allocator does (init, options, trims)
-//   POOLKIT_DECAY_MS=N         empty pages are decommitted N ms after they empty (default 50)
-//   POOLKIT_MMAP_THRESHOLD=N   requests above N bytes (suffix k/m) go straight to mmap
-//                              (default and maximum 1 MiB: the largest size class)
+// options.cpp: the POOLKIT_* environment variables of options.hpp's table, read
+// once at start-up by walking `environ` by hand (getenv-style, no malloc, no
+// locale). A POOLKIT_* name that is neither in the table nor one of the library's
+// own run-time options gets a warning on stderr: a misspelt option must not be
+// silently ignored. (The project's scripts, tests and benchmarks use PKTEST_*
+// variables, which the malloc never looks at.)
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "internal.hpp"
@@ -19,26 +15,15 @@ extern char** environ;
 
 namespace poolkit::malloc_impl {
 
-constinit Options g_options = {
-    .stats = 0,
-    .check =
-#if POOLKIT_MALLOC_DEBUG
-        2,
-#else
-        0,
-#endif
-    .verbose = 0,
-    .decay_ms = 50,
-    .mmap_threshold = kMaxClassSize,
-};
+constinit Options g_options = default_options();
 
 namespace {
 
 constinit bool g_read_before_environ = false;
 
-// Other POOLKIT_ variables of the project (tests, scripts, the CLI): known, not ours.
-constexpr const char* kOtherKnown[] = {"TEST_", "LANES", "JOBS", "RUN_", "SUITE_", "BENCH_", "FUZZ_", "PROBE_",
-                                       "CLI",   "REAL_MALLOC", "MALLOC", "QUICK", "GUARD"};
+// Run-time options of libpoolkit read elsewhere (guard_report.cpp: the Guarded
+// decorator), which a program on this malloc may well set: known, not ours.
+constexpr const char* kLibraryOptions[] = {"GUARD"};
 
 bool parse_size(const char* s, std::size_t* out) noexcept {
   if (*s < '0' || *s > '9') return false;
@@ -60,52 +45,93 @@ bool parse_size(const char* s, std::size_t* out) noexcept {
   return !__builtin_mul_overflow(v, mul, out);
 }
 
-bool name_is(const char* entry, const char* name, const char** value) noexcept {
+// "4 KiB", "1 MiB", "100 B": the largest unit that divides n exactly.
+const char* human_size(char* buf, std::size_t size, std::uint64_t n) noexcept {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB"};
+  unsigned u = 0;
+  while (u + 1 < sizeof kUnits / sizeof *kUnits && n != 0 && n % 1024 == 0) n /= 1024, ++u;
+  std::snprintf(buf, size, "%llu %s", static_cast<unsigned long long>(n), kUnits[u]);
+  return buf;
+}
+
+std::uint64_t current(const OptionSpec& spec) noexcept {
+  return spec.int_field ? static_cast<std::uint64_t>(g_options.*spec.int_field) : g_options.*spec.u64_field;
+}
+void store(const OptionSpec& spec, std::uint64_t v) noexcept {
+  if (spec.int_field) g_options.*spec.int_field = static_cast<int>(v);
+  else g_options.*spec.u64_field = v;
+}
+
+// Sets one option from its text, as its kind says (options.hpp); warns about a
+// value it cannot use, naming the option, the value and what it does instead.
+void set(const OptionSpec& spec, const char* value) noexcept {
+  std::size_t n = 0;
+  const bool number = parse_size(value, &n);
+  switch (spec.kind) {
+    case OptionKind::kSwitch:
+      store(spec, number ? n != 0 : 1);
+      return;
+    case OptionKind::kLevel:
+      store(spec, number ? (n > spec.max ? spec.max : n) : 1);
+      return;
+    case OptionKind::kNumber:
+    case OptionKind::kSize:
+      break;
+  }
+  if (!number) {
+    warning("POOLKIT_%s=%s is not a %s; keeping %llu\n", spec.name, value, spec.what,
+            static_cast<unsigned long long>(current(spec)));
+  } else if (n < spec.min || n > spec.max) {
+    std::uint64_t clamped = n > spec.max ? spec.max : spec.min;
+    char lo[32], hi[32];
+    warning("POOLKIT_%s=%s is outside %s..%s; using %llu\n", spec.name, value, human_size(lo, sizeof lo, spec.min),
+            human_size(hi, sizeof hi, spec.max), static_cast<unsigned long long>(clamped));
+    store(spec, clamped);
+  } else {
+    store(spec, n);
+  }
+}
+
+// "POOLKIT_STATS, POOLKIT_CHECK, ...": every name of the table, for the warning.
+const char* known_names(char* buf, std::size_t size) noexcept {
+  std::size_t used = 0;
+  buf[0] = 0;
+  for (const OptionSpec& spec : kOptions) {
+    int n = std::snprintf(buf + used, size - used, "%sPOOLKIT_%s", used ? ", " : "", spec.name);
+    if (n < 0 || static_cast<std::size_t>(n) >= size - used) break;
+    used += static_cast<std::size_t>(n);
+  }
+  return buf;
+}
+
+void warn_unknown(const char* entry) noexcept {
+  const char* eq = std::strchr(entry, '=');
+  char shown[64];
+  std::size_t len = eq ? static_cast<std::size_t>(eq - entry) : std::strlen(entry);
+  if (len >= sizeof shown) len = sizeof shown - 1;
+  std::memcpy(shown, entry, len);
+  shown[len] = 0;
+  char known[256];
+  warning("unknown option %s (known: %s)\n", shown, known_names(known, sizeof known));
+}
+
+// The part of `name=value` after "=" if `entry` is exactly that name, else nullptr.
+const char* value_of(const char* entry, const char* name) noexcept {
   std::size_t n = std::strlen(name);
-  if (std::strncmp(entry, name, n) != 0 || entry[n] != '=') return false;
-  *value = entry + n + 1;
-  return true;
+  return std::strncmp(entry, name, n) == 0 && entry[n] == '=' ? entry + n + 1 : nullptr;
 }
 
 void apply(const char* entry, bool first_time) noexcept {
   const char* name = entry + 8;  // after "POOLKIT_"
-  const char* value = nullptr;
-  std::size_t n = 0;
-  if (name_is(name, "STATS", &value)) {
-    g_options.stats = parse_size(value, &n) ? static_cast<int>(n != 0) : 1;
-  } else if (name_is(name, "CHECK", &value)) {
-    // Blocks already handed out carry no guards: the level is fixed at the first read.
-    if (first_time) g_options.check = parse_size(value, &n) ? static_cast<int>(n > 2 ? 2 : n) : 1;
-  } else if (name_is(name, "VERBOSE", &value)) {
-    g_options.verbose = parse_size(value, &n) ? static_cast<int>(n != 0) : 1;
-  } else if (name_is(name, "DECAY_MS", &value)) {
-    if (parse_size(value, &n)) g_options.decay_ms = n;
-    else warning("POOLKIT_DECAY_MS=%s is not a number of milliseconds; keeping %llu\n", value,
-                 static_cast<unsigned long long>(g_options.decay_ms));
-  } else if (name_is(name, "MMAP_THRESHOLD", &value)) {
-    if (!parse_size(value, &n)) {
-      warning("POOLKIT_MMAP_THRESHOLD=%s is not a size; keeping %zu\n", value, g_options.mmap_threshold);
-    } else if (n > kMaxClassSize || n < 4096) {
-      std::size_t clamped = n > kMaxClassSize ? kMaxClassSize : 4096;
-      warning("POOLKIT_MMAP_THRESHOLD=%s is outside 4 KiB..1 MiB; using %zu\n", value, clamped);
-      g_options.mmap_threshold = clamped;
-    } else {
-      g_options.mmap_threshold = n;
-    }
-  } else {
-    for (const char* other : kOtherKnown)
-      if (std::strncmp(name, other, std::strlen(other)) == 0) return;
-    if (first_time) {
-      const char* eq = std::strchr(entry, '=');
-      char shown[64];
-      std::size_t len = eq ? static_cast<std::size_t>(eq - entry) : std::strlen(entry);
-      if (len >= sizeof shown) len = sizeof shown - 1;
-      std::memcpy(shown, entry, len);
-      shown[len] = 0;
-      warning("unknown option %s (known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_VERBOSE, "
-              "POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)\n", shown);
+  for (const OptionSpec& spec : kOptions) {
+    if (const char* value = value_of(name, spec.name)) {
+      if (first_time || !spec.fixed_at_start) set(spec, value);
+      return;
     }
   }
+  for (const char* other : kLibraryOptions)
+    if (value_of(name, other)) return;
+  if (first_time) warn_unknown(entry);
 }
 
 void read_environment(bool first_time) noexcept {
@@ -124,7 +150,7 @@ void options_init() noexcept {
 }
 
 // A malloc before libc has set up environ (very early in ld.so) saw no options:
-// read them again from our constructor. The check level cannot change any more.
+// read them again from our constructor. The options fixed at start cannot change any more.
 void options_reread_if_early() noexcept {
   if (!g_read_before_environ) return;
   g_read_before_environ = false;

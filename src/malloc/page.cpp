@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -35,6 +36,7 @@ void update_direct(Heap* heap, std::size_t cls) noexcept {
 
 void page_extend(Page* page) noexcept {
   std::size_t size = page->block_size;
+  PK_ASSERT(page->capacity < page->reserved);
   std::size_t left = page->reserved - page->capacity;
   std::size_t n = kExtendBytes / size;
   if (n < 1) n = 1;
@@ -116,6 +118,33 @@ Page* find_page(Heap* heap, std::size_t cls) noexcept {
   return page;
 }
 
+// The small-allocation path of malloc_generic and heap_alloc_aligned: a block of
+// class cls from the first page of its queue (finding or making a page when that
+// one is dry), the user pointer placed in it by place(page, block), then the
+// check guard and the counters. nullptr and ENOMEM when no page can be had.
+template <class Place>
+PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, Place place) noexcept {
+  Page* page = heap->queues[cls].first;
+  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
+  if (page == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  PK_ASSERT(page->heap.load(std::memory_order_relaxed) == heap && page->size_class == cls);
+  Block* block = page->free;
+  page->free = block->next;
+  ++page->used;
+  PK_ASSERT(page->used <= page->capacity);
+  PK_ASSERT(block_index(page, block) < page->capacity);
+  void* user = place(page, block);
+  if (page->flags & kPageChecked) user = check_on_alloc(page, block, user, size);
+  if (page->flags & kPageCounted) {
+    count(heap->counters.allocs_by_class[cls]);
+    count(heap->counters.bytes_requested, size);
+  }
+  return user;
+}
+
 }  // namespace
 
 std::uint8_t page_flags_for_mode() noexcept {
@@ -123,6 +152,7 @@ std::uint8_t page_flags_for_mode() noexcept {
 }
 
 void queue_push_front(Heap* heap, Page* page) noexcept {
+  PK_ASSERT(page->in_full.load(std::memory_order_relaxed) == 0 && page->next == nullptr && page->prev == nullptr);
   PageQueue* queue = &heap->queues[page->size_class];
   page->prev = nullptr;
   page->next = queue->first;
@@ -134,6 +164,9 @@ void queue_push_front(Heap* heap, Page* page) noexcept {
 
 void queue_remove(Heap* heap, Page* page) noexcept {
   PageQueue* queue = &heap->queues[page->size_class];
+  PK_ASSERT(page->in_full.load(std::memory_order_relaxed) == 0);
+  PK_ASSERT(page->prev ? page->prev->next == page : queue->first == page);
+  PK_ASSERT(page->next ? page->next->prev == page : queue->last == page);
   bool was_first = queue->first == page;
   if (page->prev) page->prev->next = page->next;
   else queue->first = page->next;
@@ -146,6 +179,8 @@ void queue_remove(Heap* heap, Page* page) noexcept {
 // Back to the end of its queue (as mimalloc does): a page that regained one block
 // should not displace the page at the front that malloc is emptying.
 void page_unfull(Heap* heap, Page* page) noexcept {
+  PK_ASSERT(page->in_full.load(std::memory_order_relaxed) == 1);
+  PK_ASSERT(page->prev ? page->prev->next == page : heap->full == page);
   if (page->prev) page->prev->next = page->next;
   else heap->full = page->next;
   if (page->next) page->next->prev = page->prev;
@@ -185,11 +220,13 @@ void page_collect(Page* page) noexcept {
   }
   tail->next = page->free;
   page->free = head;
+  PK_ASSERT(n <= page->used);  // a block freed by another thread was out
   page->used -= n;
 }
 
 // Called by the owner when the last block of a page came back.
 void page_became_unused(Heap* heap, Page* page) noexcept {
+  PK_ASSERT(page->used == 0 && page->heap.load(std::memory_order_relaxed) == heap);
   PageQueue* queue = &heap->queues[page->size_class];
   // Keep a class's only page: a malloc/free loop must not map and unmap it each time.
   if (queue->first == page && page->next == nullptr) return;
@@ -216,23 +253,7 @@ void* malloc_generic(Heap* heap, std::size_t size) noexcept {
     }
     return p;
   }
-  std::size_t cls = class_of(need);
-  Page* page = heap->queues[cls].first;
-  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
-  if (page == nullptr) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  Block* block = page->free;
-  page->free = block->next;
-  ++page->used;
-  void* user = block;
-  if (page->flags & kPageChecked) user = check_on_alloc(page, block, block, size);
-  if (page->flags & kPageCounted) {
-    count(heap->counters.allocs_by_class[cls]);
-    count(heap->counters.bytes_requested, size);
-  }
-  return user;
+  return alloc_in_class(heap, class_of(need), size, [](Page*, Block* block) -> void* { return block; });
 }
 
 // Alignments above 16 on pages: a class whose blocks are all aligned when its size
@@ -262,25 +283,11 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
     return p;
   }
   if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
-  std::size_t cls = class_of(padded);
-  Page* page = heap->queues[cls].first;
-  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
-  if (page == nullptr) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  Block* block = page->free;
-  page->free = block->next;
-  ++page->used;
-  auto* user = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(block) + alignment - 1) & ~(alignment - 1));
-  if (user != reinterpret_cast<std::uint8_t*>(block)) page->flags |= kPageHasAligned;
-  void* result = user;
-  if (page->flags & kPageChecked) result = check_on_alloc(page, block, user, size);
-  if (page->flags & kPageCounted) {
-    count(heap->counters.allocs_by_class[cls]);
-    count(heap->counters.bytes_requested, size);
-  }
-  return result;
+  return alloc_in_class(heap, class_of(padded), size, [alignment](Page* page, Block* block) -> void* {
+    void* user = align_up(static_cast<void*>(block), alignment);
+    if (user != block) page->flags |= kPageHasAligned;  // free must find the block start
+    return user;
+  });
 }
 
 }  // namespace poolkit::malloc_impl

@@ -9,6 +9,7 @@
 // mappings for small blocks, far below vm.max_map_count (65530 by default).
 #include <cstring>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -46,13 +47,19 @@ void heap_link_segment(Heap* heap, Segment* segment) noexcept {
   segment->owner.store(heap, std::memory_order_relaxed);
 }
 
+}  // namespace
+
 void heap_unlink_segment(Heap* heap, Segment* segment) noexcept {
+  PK_ASSERT(segment->owner.load(std::memory_order_relaxed) == heap);
+  PK_ASSERT(segment->prev ? segment->prev->next == segment : heap->segments == segment);
   if (segment->prev) segment->prev->next = segment->next;
   else heap->segments = segment->next;
   if (segment->next) segment->next->prev = segment->prev;
   segment->next = segment->prev = nullptr;
   segment->owner.store(nullptr, std::memory_order_relaxed);
 }
+
+namespace {
 
 Segment* segment_new(Heap* heap) noexcept {
   Segment* segment = segment_cache_take();
@@ -76,7 +83,9 @@ Segment* segment_new(Heap* heap) noexcept {
 }
 
 Page* take_run(Segment* segment, std::size_t first, std::size_t count) noexcept {
+  PK_ASSERT(first >= 1 && count >= 1 && first + count <= kSlicesPerSegment);
   std::uint64_t mask = run_mask(first, count);
+  PK_ASSERT((segment->used_slices & mask) == 0);  // the run was free
   segment->used_slices |= mask;
   segment->dirty_slices &= ~mask;
   for (std::size_t k = 0; k < count; ++k) segment->pages[first + k].slice_offset = static_cast<std::uint8_t>(k);
@@ -107,6 +116,41 @@ void segment_maybe_release(Heap* heap, Segment* segment, bool keep_last) noexcep
   segment_cache_put(segment);
 }
 
+// Returns the page's slices to its segment (dirty until the decay, or decommitted
+// now with POOLKIT_DECAY_MS=0); the segment itself stays with the heap.
+void release_slices(Page* page) noexcept {
+  Segment* segment = segment_of(page);
+  std::size_t first = static_cast<std::size_t>(page - segment->pages);
+  std::uint64_t mask = run_mask(first, page->slice_count);
+  PK_ASSERT(page->used == 0 && page->slice_offset == 0);
+  PK_ASSERT((segment->used_slices & mask) == mask && segment->pages_in_use > 0);
+  PK_ASSERT((segment->dirty_slices & mask) == 0);  // dirty and used slices are disjoint
+  page->heap.store(nullptr, std::memory_order_relaxed);
+  page->free = page->local_free = nullptr;
+  segment->used_slices &= ~mask;
+  --segment->pages_in_use;
+  note_page_bytes(-static_cast<std::ptrdiff_t>(page->slice_count * kSliceSize));
+  if (g_options.decay_ms == 0) {
+    decommit_runs(segment, mask);
+  } else {
+    segment->dirty_slices |= mask;
+    if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
+  }
+}
+
+// Calls fn(page) once per page in use (on its first slice), in address order. The
+// set is read once up front, so fn may release the page's slices.
+template <class Fn>
+void for_each_used_page(Segment* segment, Fn fn) noexcept {
+  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};  // slice 0: the header
+  while (used != 0) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
+    Page* page = &segment->pages[i];
+    used &= ~run_mask(i, page->slice_count);
+    fn(page);
+  }
+}
+
 }  // namespace
 
 void segment_purge(Segment* segment) noexcept {
@@ -123,25 +167,6 @@ Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
   Segment* segment = segment_new(heap);
   if (segment == nullptr) return nullptr;
   return take_run(segment, 1, slices);
-}
-
-// Returns the page's slices to its segment (dirty until the decay, or decommitted
-// now with POOLKIT_DECAY_MS=0); the segment itself stays with the heap.
-void release_slices(Page* page) noexcept {
-  Segment* segment = segment_of(page);
-  std::size_t first = static_cast<std::size_t>(page - segment->pages);
-  std::uint64_t mask = run_mask(first, page->slice_count);
-  page->heap.store(nullptr, std::memory_order_relaxed);
-  page->free = page->local_free = nullptr;
-  segment->used_slices &= ~mask;
-  --segment->pages_in_use;
-  note_page_bytes(-static_cast<std::ptrdiff_t>(page->slice_count * kSliceSize));
-  if (g_options.decay_ms == 0) {
-    decommit_runs(segment, mask);
-  } else {
-    segment->dirty_slices |= mask;
-    if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
-  }
 }
 
 void segment_page_free(Heap* heap, Page* page) noexcept {
@@ -161,16 +186,13 @@ void heap_purge(Heap* heap, bool force) noexcept {
 }
 
 void segment_abandon(Heap* heap, Segment* segment) noexcept {
+  PK_ASSERT(segment->pages_in_use != 0 && segment->kind == SegmentKind::kSmall);
   heap_unlink_segment(heap, segment);
-  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
-  while (used != 0) {
-    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
-    Page* page = &segment->pages[i];
-    used &= ~run_mask(i, page->slice_count);
+  for_each_used_page(segment, [](Page* page) {
     page->next = page->prev = nullptr;
     page->in_full.store(0, std::memory_order_relaxed);
     page->heap.store(nullptr, std::memory_order_release);
-  }
+  });
   LockGuard guard(g_abandoned_lock);
   segment->next = g_abandoned;
   g_abandoned = segment;
@@ -190,16 +212,13 @@ bool segment_adopt_one(Heap* heap) noexcept {
   }
   g_counters.adoptions.fetch_add(1, std::memory_order_relaxed);
   heap_link_segment(heap, segment);
-  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};
-  while (used != 0) {
-    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
-    Page* page = &segment->pages[i];
-    used &= ~run_mask(i, page->slice_count);
+  for_each_used_page(segment, [heap](Page* page) {
     page->heap.store(heap, std::memory_order_release);
     page_collect(page);
     if (page->used == 0) release_slices(page);
     else queue_push_front(heap, page);
-  }
+  });
+  PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
   segment_maybe_release(heap, segment, true);
   return true;
 }
@@ -208,11 +227,5 @@ std::size_t abandoned_segment_count() noexcept { return g_abandoned_count.load(s
 
 void abandoned_lock() noexcept { g_abandoned_lock.lock(); }
 void abandoned_unlock() noexcept { g_abandoned_lock.unlock(); }
-
-// For the heap walk and malloc_trim: visit abandoned segments under the lock.
-void abandoned_for_each(void (*fn)(Segment*, void*), void* arg) noexcept {
-  LockGuard guard(g_abandoned_lock);
-  for (Segment* s = g_abandoned; s != nullptr; s = s->next) fn(s, arg);
-}
 
 }  // namespace poolkit::malloc_impl

@@ -7,11 +7,10 @@
 // and unmapped when a cache is full, so a freed peak really leaves the process.
 #include <sched.h>
 
+#include "common/assert.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
-
-void segment_purge(Segment* segment) noexcept;
 
 namespace {
 
@@ -40,6 +39,8 @@ void segment_unmap(Segment* segment) noexcept {
 }
 
 void segment_cache_put(Segment* segment) noexcept {
+  PK_ASSERT(segment->kind == SegmentKind::kSmall && segment->pages_in_use == 0);
+  PK_ASSERT(segment->used_slices == 1);  // only the header slice
   segment->owner.store(nullptr, std::memory_order_relaxed);
   segment->cached_at_ms = now_ms();
   CpuCache& cache = g_caches[current_cpu()];

@@ -101,9 +101,9 @@ template <class P> inline constexpr bool kFreeReturnsBlocks = true;
 
 /// The common loop: allocate / free / verify / check / release against a model.
 /// `extra(op, in, model)` handles the harness's own operations (op >= 6).
-/// POOLKIT_FUZZ_TRACE=1 prints every operation, to turn a crash into a unit test.
+/// PKTEST_FUZZ_TRACE=1 prints every operation, to turn a crash into a unit test.
 inline bool tracing() {
-  static const bool on = std::getenv("POOLKIT_FUZZ_TRACE") != nullptr;
+  static const bool on = std::getenv("PKTEST_FUZZ_TRACE") != nullptr;
   return on;
 }
 

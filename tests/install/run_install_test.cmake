@@ -24,6 +24,8 @@ run("configure the C++ consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_D
     -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     -DCMAKE_CXX_FLAGS=${flags} -DCMAKE_EXE_LINKER_FLAGS=${flags})
 run("build the C++ consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/cxx)
+# A prefix outside the loader's paths: the consumers find its shared libraries so.
+set(ENV{LD_LIBRARY_PATH} ${prefix}/${LIBDIR})
 run("run the C++ consumer" ${WORK_DIR}/cxx/consumer_cxx)
 message(STATUS "${last_output}")
 

@@ -53,6 +53,19 @@ err=$(run env POOLKIT_STATS=1 "$PROBE" 2>&1 >/dev/null)
   fail "no summary: $err"
 err=$(run env POOLKIT_NO_SUCH_OPTION=1 "$PROBE" 2>&1 >/dev/null)
 [[ $err == *"unknown option POOLKIT_NO_SUCH_OPTION"* ]] && pass "unknown option warning" || fail "no warning: $err"
+[[ $err == *"(known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)"* ]] &&
+  pass "the warning lists the option table" || fail "known names not listed: $err"
+err=$(run env POOLKIT_GUARD=none "$PROBE" 2>&1 >/dev/null)
+[[ -z $err ]] && pass "the library's POOLKIT_GUARD is not an unknown option" || fail "POOLKIT_GUARD warned: $err"
+err=$(run env POOLKIT_DECAY_MS=soon "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"POOLKIT_DECAY_MS=soon is not a number of milliseconds; keeping 50"* ]] &&
+  pass "a decay that is no number is refused" || fail "bad decay: $err"
+err=$(run env POOLKIT_MMAP_THRESHOLD=lots "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"POOLKIT_MMAP_THRESHOLD=lots is not a size; keeping 1048576"* ]] &&
+  pass "a threshold that is no size is refused" || fail "bad threshold: $err"
+err=$(run env POOLKIT_MMAP_THRESHOLD=16m "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"POOLKIT_MMAP_THRESHOLD=16m is outside 4 KiB..1 MiB; using 1048576"* ]] &&
+  pass "a threshold out of range is clamped" || fail "threshold out of range: $err"
 
 # 4. bad input: the message, then SIGABRT (exit status 134)
 expect_abort() {

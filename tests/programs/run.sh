@@ -14,7 +14,7 @@
 #   cmake           configure and build poolkit itself (library, CLI, malloc)
 #   redis           redis-server on 127.0.0.1 at a random high port: scripted
 #                   commands, then a bounded redis-benchmark run
-#   --lib PATH  the malloc to preload (default $POOLKIT_MALLOC, else built here
+#   --lib PATH  the malloc to preload (default $PKTEST_MALLOC, else built here
 #               with the release preset; skipped with a note if this tree has none)
 #   --only      run only these steps      --keep  keep the scratch directory
 # Python runs with PYTHONMALLOC=malloc in both runs, so its objects reach malloc.
@@ -22,7 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
-lib=${POOLKIT_MALLOC:-} only="" keep=0
+lib=${PKTEST_MALLOC:-} only="" keep=0
 while [ $# -gt 0 ]; do
   case $1 in
     --lib) lib=$2; shift ;;
@@ -41,7 +41,7 @@ if [ -z "$lib" ]; then
   fi
   echo "programs: building libpoolkit-malloc.so (release preset)"
   cmake --preset release >/dev/null &&
-    cmake --build --preset release --target poolkit-malloc -j "${POOLKIT_JOBS:-2}" >/dev/null || exit 1
+    cmake --build --preset release --target poolkit-malloc -j "${PKTEST_JOBS:-2}" >/dev/null || exit 1
   lib=$ROOT/build/release/src/malloc/libpoolkit-malloc.so
 fi
 [ -f "$lib" ] || { echo "run.sh: no library at '$lib'" >&2; exit 2; }

@@ -10,6 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "commands.hpp"
+#include "malloc/option_docs.hpp"
+#include "suggest.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -41,7 +45,7 @@ class PoolkitCli : public ::testing::Test {
   // Runs `poolkit ARGS` (ARGS as shell words) with the probe's output file set.
   Result poolkit(const std::string& args, const std::string& env = "") {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string command = "POOLKIT_PROBE_OUT='" + probe_file().string() + "' " + env + " '" +
+    const std::string command = "PKTEST_PROBE_OUT='" + probe_file().string() + "' " + env + " '" +
                                 POOLKIT_CLI + "' " + args + " >'" + out.string() + "' 2>'" +
                                 err.string() + "'";
     const int raw = std::system(command.c_str());
@@ -84,11 +88,147 @@ TEST_F(PoolkitCli, UnknownCommandIsAUsageError) {
   const Result r = poolkit("frobnicate");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_NE(r.err.find("poolkit --help"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("did you mean"), std::string::npos) << "nothing is near 'frobnicate': " << r.err;
+}
+
+TEST_F(PoolkitCli, UnknownCommandSuggestsTheNearest) {
+  const Result r = poolkit("rnu -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown command 'rnu' (did you mean 'run'?)"), std::string::npos) << r.err;
+  EXPECT_NE(poolkit("verison").err.find("did you mean 'version'?"), std::string::npos);
+}
+
+TEST_F(PoolkitCli, UnknownTopLevelOptionSuggestsTheNearest) {
+  const Result r = poolkit("--verison");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option '--verison' (did you mean '--version'?)"), std::string::npos) << r.err;
+}
+
+TEST_F(PoolkitCli, UnknownRunOptionSuggestsTheNearest) {
+  const Result r = poolkit("run --stat -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option '--stat' (did you mean '--stats'?)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("poolkit help run"), std::string::npos) << r.err;
+  EXPECT_NE(poolkit("run --lbi=x -- true").err.find("unknown option '--lbi' (did you mean '--lib'?)"),
+            std::string::npos);
+}
+
+TEST_F(PoolkitCli, VersionHasTheUsualSpellings) {
+  for (const char* spelling : {"version", "--version", "-V"}) {
+    const Result r = poolkit(spelling);
+    EXPECT_EQ(r.status, 0) << spelling;
+    EXPECT_EQ(r.out, std::string("poolkit ") + POOLKIT_VERSION_STRING + "\n") << spelling;
+  }
+  const Result extra = poolkit("version now");
+  EXPECT_EQ(extra.status, 2);
+  EXPECT_NE(extra.err.find("takes no arguments, got 'now'"), std::string::npos) << extra.err;
+}
+
+TEST_F(PoolkitCli, HelpListsEveryCommandOfTheTable) {
+  const Result r = poolkit("--help");
+  for (const poolkit::cli::Command& c : poolkit::cli::commands()) {
+    EXPECT_NE(r.out.find("  " + poolkit::cli::synopsis(c) + "\n"), std::string::npos) << c.name;
+    EXPECT_NE(r.out.find(std::string(c.summary)), std::string::npos) << c.name;
+  }
+}
+
+TEST_F(PoolkitCli, HelpCommandPrintsItsOptionsAndDescription) {
+  for (const std::string way : {"help run", "run --help", "run -h"}) {
+    const Result r = poolkit(way);
+    EXPECT_EQ(r.status, 0) << way;
+    EXPECT_NE(r.out.find("usage: poolkit run [--stats] [--check] [--lib PATH] [--] PROGRAM [ARGS...]"),
+              std::string::npos)
+        << way << r.out;
+    EXPECT_NE(r.out.find("--lib PATH"), std::string::npos) << way;
+    EXPECT_NE(r.out.find("128+N when signal N"), std::string::npos) << way;
+  }
+  EXPECT_EQ(poolkit("help help").status, 0);
+  EXPECT_NE(poolkit("help version").out.find("usage: poolkit version"), std::string::npos);
+}
+
+TEST_F(PoolkitCli, HelpOfAnUnknownTopicSuggestsTheNearestAndListsThem) {
+  const Result r = poolkit("help mallco");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no command or topic 'mallco' (did you mean 'malloc'?)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the topics: run, help, version, malloc"), std::string::npos) << r.err;
+  EXPECT_EQ(poolkit("help run version").status, 2);
+}
+
+TEST_F(PoolkitCli, HelpMallocDocumentsEveryOptionWithDefaultAndRange) {
+  const Result r = poolkit("help malloc");
+  EXPECT_EQ(r.status, 0);
+  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+    EXPECT_NE(r.out.find("  " + std::string(o.name) + "=" + std::string(o.values)), std::string::npos) << o.name;
+    EXPECT_NE(r.out.find("(default " + std::string(o.default_value) + ")"), std::string::npos) << o.name;
+    const std::string first_range_line(o.range.substr(0, o.range.find('\n')));
+    EXPECT_NE(r.out.find("Accepts: " + first_range_line), std::string::npos) << o.name;
+  }
+}
+
+TEST_F(PoolkitCli, HelpAllHoldsEveryCommandAndTheMallocOptions) {
+  const Result r = poolkit("help --all");
+  EXPECT_EQ(r.status, 0);
+  for (const poolkit::cli::Command& c : poolkit::cli::commands()) {
+    EXPECT_NE(r.out.find("usage: poolkit " + poolkit::cli::synopsis(c)), std::string::npos) << c.name;
+  }
+  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+    EXPECT_NE(r.out.find(std::string(o.name)), std::string::npos) << o.name;
+  }
+  EXPECT_NE(poolkit("help --al").err.find("did you mean '--all'?"), std::string::npos);
+}
+
+TEST(Suggest, EditDistanceCountsInsertionsDeletionsAndSubstitutions) {
+  using poolkit::cli::edit_distance;
+  EXPECT_EQ(edit_distance("", ""), 0u);
+  EXPECT_EQ(edit_distance("run", "run"), 0u);
+  EXPECT_EQ(edit_distance("run", ""), 3u);
+  EXPECT_EQ(edit_distance("", "help"), 4u);
+  EXPECT_EQ(edit_distance("--stat", "--stats"), 1u);
+  EXPECT_EQ(edit_distance("hlep", "help"), 2u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+TEST(Suggest, NearestTakesTheClosestAndRefusesWildGuesses) {
+  using poolkit::cli::nearest;
+  const std::vector<std::string_view> words = {"run", "help", "version"};
+  EXPECT_EQ(nearest("rn", words), "run");
+  EXPECT_EQ(nearest("versoin", words), "version");
+  EXPECT_EQ(nearest("halp", words), "help");
+  EXPECT_EQ(nearest("frobnicate", words), "");
+  EXPECT_EQ(nearest("x", {}), "");
+  EXPECT_EQ(poolkit::cli::did_you_mean("--chek", {"--check", "--stats"}), " (did you mean '--check'?)");
+  EXPECT_EQ(poolkit::cli::did_you_mean("zzzzzz", {"--check"}), "");
+}
+
+TEST(CommandTable, NamesAndOptionsAreUniqueAndEveryRowIsComplete) {
+  std::vector<std::string_view> names;
+  for (const poolkit::cli::Command& c : poolkit::cli::commands()) {
+    EXPECT_FALSE(c.summary.empty()) << c.name;
+    EXPECT_FALSE(c.description.empty()) << c.name;
+    EXPECT_NE(c.entry, nullptr) << c.name;
+    for (std::string_view seen : names) EXPECT_NE(seen, c.name);
+    names.push_back(c.name);
+    std::vector<std::string_view> options = poolkit::cli::option_names(c);
+    for (std::size_t i = 0; i < options.size(); ++i) {
+      EXPECT_TRUE(options[i].starts_with("-")) << c.name << " " << options[i];
+      for (std::size_t j = i + 1; j < options.size(); ++j) EXPECT_NE(options[i], options[j]) << c.name;
+    }
+    for (const poolkit::cli::CommandOption& o : c.options) EXPECT_FALSE(o.help.empty()) << o.name;
+  }
 }
 
 TEST_F(PoolkitCli, RunWithoutAProgramIsAUsageError) {
   EXPECT_EQ(poolkit("run " + probe()).status, 2);
   EXPECT_EQ(poolkit("run " + probe() + " --").status, 2);
+}
+
+TEST_F(PoolkitCli, RunLibWithoutAPathIsAUsageError) {
+  for (const char* args : {"run --lib", "run --lib="}) {
+    const Result r = poolkit(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find("--lib needs a path"), std::string::npos) << args << ": " << r.err;
+  }
 }
 
 TEST_F(PoolkitCli, RunWithAnUnknownOptionIsAUsageError) {
@@ -150,6 +290,16 @@ TEST_F(PoolkitCli, RunOfAMissingProgramExits127) {
   const Result r = poolkit("run " + probe() + " -- /nonexistent/program");
   EXPECT_EQ(r.status, 127);
   EXPECT_NE(r.err.find("cannot run '/nonexistent/program'"), std::string::npos);
+  EXPECT_NE(r.err.find("check the name, or give its path"), std::string::npos) << r.err;
+}
+
+TEST_F(PoolkitCli, RunOfAFileThatIsNotExecutableExits126AndSaysWhy) {
+  const fs::path script = dir_ / "not_executable.sh";
+  std::ofstream(script) << "#!/bin/sh\nexit 0\n";
+  fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write);
+  const Result r = poolkit("run " + probe() + " -- '" + script.string() + "'");
+  EXPECT_EQ(r.status, 126);
+  EXPECT_NE(r.err.find("is it executable (chmod +x)?"), std::string::npos) << r.err;
 }
 
 TEST_F(PoolkitCli, RunPutsOurLibraryBeforeAnEarlierPreload) {
@@ -180,6 +330,41 @@ TEST_F(PoolkitCli, RunOnTheRealMallocKeepsTheProgramsOutputAndStatus) {
   EXPECT_EQ(stats.status, 0) << stats.err;
   EXPECT_EQ(stats.out, "2000\n");
   EXPECT_NE(stats.err.find("poolkit run:"), std::string::npos) << stats.err;
+}
+
+// The malloc's options are parsed in src/malloc/options.cpp and documented in
+// src/malloc/option_docs.hpp (help, man page): these two tests keep them in step.
+TEST_F(PoolkitCli, EveryDocumentedMallocOptionIsKnownToTheMalloc) {
+  if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
+  for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) {
+    // A value in range for every option: the malloc must not call the name unknown.
+    const std::string value = o.name == "POOLKIT_MMAP_THRESHOLD" ? "64k" : o.name == "POOLKIT_DECAY_MS" ? "50" : "0";
+    const Result r = poolkit("run -- true", std::string(o.name) + "=" + value);
+    EXPECT_EQ(r.status, 0) << o.name << r.err;
+    EXPECT_EQ(r.err.find("unknown option"), std::string::npos) << o.name << ": " << r.err;
+  }
+}
+
+TEST_F(PoolkitCli, EveryOptionTheMallocKnowsIsDocumented) {
+  if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
+  // The malloc's warning for an unknown POOLKIT_ variable lists the ones it knows.
+  const Result r = poolkit("run -- true", "POOLKIT_NO_SUCH_OPTION=1");
+  const std::size_t known = r.err.find("known: ");
+  ASSERT_NE(known, std::string::npos) << "the malloc's warning no longer lists its options: " << r.err;
+  std::string list = r.err.substr(known + 7, r.err.find(')', known) - known - 7);
+  std::size_t start = 0;
+  int count = 0;
+  while (start < list.size()) {
+    std::size_t end = list.find(", ", start);
+    if (end == std::string::npos) end = list.size();
+    const std::string name = list.substr(start, end - start);
+    bool documented = false;
+    for (const poolkit::malloc_impl::OptionDoc& o : poolkit::malloc_impl::kOptionDocs) documented |= o.name == name;
+    EXPECT_TRUE(documented) << name << " is not in src/malloc/option_docs.hpp";
+    ++count;
+    start = end + 2;
+  }
+  EXPECT_EQ(count, static_cast<int>(std::size(poolkit::malloc_impl::kOptionDocs)));
 }
 
 }  // namespace

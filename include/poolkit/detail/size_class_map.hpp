@@ -10,6 +10,7 @@
 
 #include "poolkit/align.hpp"
 #include "poolkit/detail/boundary_tag.hpp"
+#include "poolkit/detail/size_classes.hpp"
 
 namespace poolkit::detail {
 
@@ -39,12 +40,13 @@ struct SizeClassMap {
   static constexpr std::size_t kSmallLimit = std::size_t{1} << (kSlLog2 + kGranuleLog2);  // 512
   static constexpr unsigned kFlShift = kSlLog2 + kGranuleLog2 - 1;                        // 8
   static constexpr unsigned kFlCount = 42 - kFlShift;  // blocks below 2^42
+  using Classes = LogLinearClasses<kGranuleLog2, kSlLog2>;
+  static_assert(Classes::kLinearLimit == kSmallLimit && Classes::kLevelShift == kFlShift);
 
   /// The class a block of this size lives in.
   static SizeClass class_of(std::size_t size) noexcept {
-    if (size < kSmallLimit) return {0, static_cast<unsigned>(size >> kGranuleLog2)};
-    unsigned l = log2_floor(size);
-    return {l - kFlShift, static_cast<unsigned>((size >> (l - kSlLog2)) ^ kSlCount)};
+    const auto s = Classes::split(size);  // the math shared with the malloc
+    return {s.level, s.sub};
   }
 
   /// The first class whose every block is at least `size` (size < 2^42).

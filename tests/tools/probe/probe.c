@@ -1,5 +1,5 @@
 /* probe.c: a preloadable library for the CLI tests. When loaded it appends one line
- * to the file named by POOLKIT_PROBE_OUT: the POOLKIT_STATS and POOLKIT_CHECK it saw.
+ * to the file named by PKTEST_PROBE_OUT: the POOLKIT_STATS and POOLKIT_CHECK it saw.
  * Uses only system calls, no malloc. */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ static void put(int fd, const char* s) {
 }
 
 __attribute__((constructor)) static void poolkit_cli_probe_loaded(void) {
-  const char* out = getenv("POOLKIT_PROBE_OUT");
+  const char* out = getenv("PKTEST_PROBE_OUT");
   if (out == NULL) return;
   int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) return;

@@ -1,0 +1,57 @@
+// os.hpp (private): what the drop-in malloc asks of the operating system (os.cpp):
+// memory from one PageSource, the segment map (is this pointer ours?), the clock,
+// /proc figures, messages on fd 2 without stdio, and the spin lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "poolkit/page_source.hpp"
+#include "types.hpp"
+
+namespace poolkit::malloc_impl {
+
+// ---- memory, clock, messages (os.cpp) -------------------------------------------
+extern constinit PageSource g_os;
+// Plain bytes, read and written with __atomic builtins: an array of std::atomic
+// could be zeroed by a dynamic initialiser after the first mallocs registered segments.
+extern std::uint8_t g_segment_map[kAddressLimit >> kSegmentShift];
+enum SegmentMapValue : std::uint8_t { kNotOurs = 0, kSegmentHere = 1, kSegmentBefore = 2 };
+void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept;
+std::uint64_t now_ms() noexcept;
+void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept;
+void os_free(void* p, std::size_t size) noexcept;
+void os_decommit(void* p, std::size_t size) noexcept;
+std::size_t os_rss_bytes() noexcept;
+std::size_t os_peak_rss_bytes() noexcept;
+void write_stderr(const char* s) noexcept;
+[[noreturn]] void fatal(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+void verbose(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+void warning(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+
+// ---- locks (os.cpp) ------------------------------------------------------------
+// A spin lock that yields; never allocates, safe to reset in a forked child.
+struct SpinLock {
+  std::atomic<bool> locked{false};
+  void lock() noexcept;
+  bool try_lock() noexcept { return !locked.exchange(true, std::memory_order_acquire); }
+  void unlock() noexcept { locked.store(false, std::memory_order_release); }
+};
+struct LockGuard {
+  explicit LockGuard(SpinLock& l) noexcept : lock(l) { lock.lock(); }
+  ~LockGuard() { lock.unlock(); }
+  SpinLock& lock;
+};
+
+/// The segment holding p if p is ours, nullptr otherwise (O(1), one byte load).
+PK_INLINE Segment* segment_lookup(const void* p) noexcept {
+  auto x = reinterpret_cast<std::uintptr_t>(p);
+  if (PK_UNLIKELY(x >= kAddressLimit)) return nullptr;
+  std::uint8_t v = __atomic_load_n(&g_segment_map[x >> kSegmentShift], __ATOMIC_RELAXED);
+  if (PK_LIKELY(v == kSegmentHere)) return segment_of(p);
+  if (v == kSegmentBefore) return reinterpret_cast<Segment*>((x & ~(kSegmentSize - 1)) - kSegmentSize);
+  return nullptr;
+}
+
+}  // namespace poolkit::malloc_impl

@@ -1,0 +1,15 @@
+# check_umbrella.cmake (cmake -P): every include/poolkit/*.hpp but the umbrella
+# itself (detail/ and compat/ are not public C++ API) is included by poolkit.hpp.
+file(READ ${INCLUDE_DIR}/poolkit/poolkit.hpp umbrella)
+file(GLOB headers RELATIVE ${INCLUDE_DIR} ${INCLUDE_DIR}/poolkit/*.hpp)
+set(missing "")
+foreach(h ${headers})
+  if(NOT h STREQUAL "poolkit/poolkit.hpp" AND NOT umbrella MATCHES "#include \"${h}\"")
+    list(APPEND missing ${h})
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "include/poolkit/poolkit.hpp does not include: ${missing}; add an #include line for each")
+endif()
+list(LENGTH headers n)
+message(STATUS "poolkit.hpp includes all ${n} public headers")

@@ -1,0 +1,135 @@
+// tools/commands.cpp: the table of `poolkit` subcommands (see commands.hpp). To add a
+// command: write tools/<name>_command.cpp with `int <name>_command(int argc, char** argv)`,
+// declare it below, and add its row (and its options array) to kCommands.
+#include "commands.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "suggest.hpp"
+
+namespace poolkit::cli {
+
+// The entry of each command, one per tools/<name>_command.cpp.
+int run_command(int argc, char** argv);
+int help_command(int argc, char** argv);
+int version_command(int argc, char** argv);
+
+namespace {
+
+constexpr CommandOption kRunOptions[] = {
+    {"--stats", "", "",
+     "set POOLKIT_STATS=1: the malloc prints its summary to stderr at exit;\n"
+     "poolkit adds the wall time, CPU time and peak RSS of the run"},
+    {"--check", "", "", "set POOLKIT_CHECK=1: guard bytes and double-free detection"},
+    {"--lib", "", "PATH",
+     "preload this library instead of the one found next to poolkit\n"
+     "(<prefix>/lib, or the build tree)"},
+};
+
+constexpr CommandOption kHelpOptions[] = {
+    {"--all", "", "", "the program, every command and the malloc's environment variables"},
+};
+
+constexpr Command kCommands[] = {
+    {"run",
+     "run a program on libpoolkit-malloc (LD_PRELOAD) and pass its exit status through",
+     "[--] PROGRAM [ARGS...]", Operands::kProgram, kRunOptions,
+     "Starts PROGRAM with libpoolkit-malloc.so preloaded (LD_PRELOAD, ahead of any earlier\n"
+     "LD_PRELOAD) and returns its exit status: 128+N when signal N ended it, 127 when it\n"
+     "is not found, 126 when it cannot be executed. The first word that is not an option\n"
+     "is PROGRAM; everything after it is PROGRAM's own.\n"
+     "\n"
+     "Without --lib, the library is <prefix>/lib/libpoolkit-malloc.so next to an\n"
+     "installed <prefix>/bin/poolkit, else the build tree's copy; when none exists,\n"
+     "poolkit run lists the places it looked.\n"
+     "\n"
+     "The malloc's other options reach it through the environment as usual\n"
+     "(poolkit help malloc). While PROGRAM runs, poolkit ignores SIGINT and SIGQUIT,\n"
+     "so a Ctrl-C goes to PROGRAM. Children of PROGRAM inherit LD_PRELOAD.",
+     run_command},
+    {"help", "print the usage, a command's options, or the malloc's environment variables",
+     "[COMMAND | malloc]", Operands::kHelpTopic, kHelpOptions,
+     "Without an argument, lists the commands. With a COMMAND, prints its options.\n"
+     "'poolkit help malloc' prints every POOLKIT_* environment variable of\n"
+     "libpoolkit-malloc: its values, default and effect.",
+     help_command},
+    {"version", "print poolkit's version", "", Operands::kNone, {},
+     "Prints 'poolkit VERSION' (also poolkit --version).", version_command},
+};
+
+constexpr ProgramText kProgram = {
+    "poolkit runs programs on libpoolkit-malloc, poolkit's drop-in malloc, and explains\n"
+    "its options. The malloc itself is configured by POOLKIT_* environment variables:\n"
+    "see poolkit-malloc(7), or 'poolkit help malloc'. The pool library's C API is in\n"
+    "poolkit(3).",
+    "0 on success; 2 for a usage error of poolkit itself (the message names the mistake\n"
+    "and the nearest valid spelling). 'poolkit run' returns the program's own status.",
+    "<prefix>/lib/<multiarch>/libpoolkit-malloc.so.0 (the malloc that 'poolkit run' preloads)",
+};
+
+constexpr CommandOption kHelpOption = {"--help", "-h", "", "print this command's usage and options"};
+
+}  // namespace
+
+std::span<const Command> commands() { return kCommands; }
+
+const Command* find_command(std::string_view name) {
+  for (const Command& c : kCommands) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+const ProgramText& program_text() { return kProgram; }
+
+std::string synopsis(const Command& command) {
+  std::string s(command.name);
+  for (const CommandOption& o : command.options) {
+    s += " [";
+    s += o.name;
+    if (!o.argument.empty()) {
+      s += ' ';
+      s += o.argument;
+    }
+    s += ']';
+  }
+  if (!command.operands.empty()) {
+    s += ' ';
+    s += command.operands;
+  }
+  return s;
+}
+
+std::vector<std::string_view> option_names(const Command& command) {
+  std::vector<std::string_view> names;
+  for (const CommandOption& o : command.options) {
+    names.push_back(o.name);
+    if (!o.alias.empty()) names.push_back(o.alias);
+  }
+  names.push_back(kHelpOption.name);
+  names.push_back(kHelpOption.alias);
+  return names;
+}
+
+const CommandOption* find_option(const Command& command, std::string_view arg) {
+  const std::string_view name = arg.substr(0, arg.find('='));
+  if (name == kHelpOption.name || name == kHelpOption.alias) return &kHelpOption;
+  for (const CommandOption& o : command.options) {
+    if (name == o.name || (!o.alias.empty() && name == o.alias)) return &o;
+  }
+  return nullptr;
+}
+
+int unknown_option(const Command& command, std::string_view arg) {
+  const std::string name(arg.substr(0, arg.find('=')));
+  std::fprintf(stderr, "poolkit %.*s: unknown option '%s'%s; see 'poolkit help %.*s'\n",
+               static_cast<int>(command.name.size()), command.name.data(), name.c_str(),
+               did_you_mean(name, option_names(command)).c_str(), static_cast<int>(command.name.size()),
+               command.name.data());
+  return kUsageError;
+}
+
+}  // namespace poolkit::cli
