@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/assert.hpp"
-#include "internal.hpp"
+#include "integrity.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -23,6 +23,7 @@ namespace {
 
 void remote_free(Page* page, Block* block) noexcept {
   Block* head = page->thread_free.load(std::memory_order_relaxed);
+  set_free_key(block);
   do {
     block->next = head;
   } while (!page->thread_free.compare_exchange_weak(head, block, std::memory_order_seq_cst, std::memory_order_relaxed));
@@ -95,10 +96,12 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
   }
   Block* block = block_of(page, p);
   if (page->flags & kPageChecked) check_on_free(page, block, p);
+  if (PK_UNLIKELY(holds_free_key(block))) free_check_double(segment, page, block, p);
   Heap* heap = t_heap;
   if ((page->flags & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
   if (page->heap.load(std::memory_order_relaxed) == heap) {
     block->next = page->local_free;
+    set_free_key(block);
     page->local_free = block;
     if (page->in_full.load(std::memory_order_relaxed)) page_unfull(heap, page);
     PK_ASSERT(page->used > 0);  // the block was out

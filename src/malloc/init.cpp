@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "internal.hpp"
+#include "integrity.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -45,6 +45,7 @@ void process_init() noexcept {
     return;
   }
   options_init();
+  integrity_init();
   heap_module_init();
   g_state.store(kReady, std::memory_order_release);
   pthread_atfork(before_fork, after_fork, after_fork);
