@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/heap_bugs/compare.sh [--bugs-only | --speed-only] [--reps N] [--out FILE] [--docs]
+# tests/heap_bugs/compare.sh [--bugs-only | --speed-only | --tables-only] [--reps N] [--out FILE] [--docs]
 # The comparison of docs/checked_comparison.md, re-run by this one command:
 #  1. every heap-bug program of expectations.txt under every tool (tools.sh): poolkit
 #     checked (POOLKIT_CHECK=1) and default (LD_PRELOAD of the release build's
@@ -12,39 +12,49 @@
 #   --out FILE  the tables (default report/checked_comparison.md); the raw results and
 #               every tool's output stay in build/heap_bugs/ (bugs.tsv, speed.tsv, bugs.log)
 #   --docs      also replace the tables in docs/checked_comparison.md
+#   --tables-only  run nothing: the tables from the last results in build/heap_bugs/
+#               (e.g. the bug table re-run with --bugs-only, the slowdowns kept)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bugs=1 speed=1 reps=3 out=report/checked_comparison.md docs=0
+bugs=1 speed=1 reps=3 out=report/checked_comparison.md docs=0 tables_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --bugs-only) speed=0 ;;
     --speed-only) bugs=0 ;;
+    --tables-only) tables_only=1 ;;
     --reps) reps=$2; shift ;;
     --out) out=$2; shift ;;
     --docs) docs=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --reps takes a positive number, not '$reps'" >&2; exit 2; }
 
-scripts/deps.sh build test compare
-jobs=${POOLKIT_JOBS:-2}
 work=build/heap_bugs
 mkdir -p "$work" "$(dirname "$out")"
-
+if [ $tables_only = 1 ]; then
+  bugs=0 speed=0
+  [ -f "$work/bugs.tsv" ] && bugs=2
+  [ -f "$work/speed.tsv" ] && speed=2
+fi
 # --- builds: poolkit's malloc, the programs plain and with ASan, the workloads ------
-cmake --preset release >/dev/null
-cmake --build --preset release --target poolkit-malloc -j "$jobs" >/dev/null
+jobs=${POOLKIT_JOBS:-2}
 asan_cxx=(-DCMAKE_CXX_FLAGS=-fsanitize=address -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address)
 asan_flags=(-DCMAKE_C_FLAGS=-fsanitize=address "${asan_cxx[@]}")
-cmake -S tests/heap_bugs -B "$work/plain" -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake -S tests/heap_bugs -B "$work/asan" -DCMAKE_BUILD_TYPE=Debug "${asan_flags[@]}" >/dev/null
-cmake --build "$work/plain" -j "$jobs" >/dev/null
-cmake --build "$work/asan" -j "$jobs" >/dev/null
+build_all() {
+  scripts/deps.sh build test compare
 
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target poolkit-malloc -j "$jobs" >/dev/null
+  cmake -S tests/heap_bugs -B "$work/plain" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake -S tests/heap_bugs -B "$work/asan" -DCMAKE_BUILD_TYPE=Debug "${asan_flags[@]}" >/dev/null
+  cmake --build "$work/plain" -j "$jobs" >/dev/null
+  cmake --build "$work/asan" -j "$jobs" >/dev/null
+}
+[ $tables_only = 1 ] || build_all
 source tests/heap_bugs/tools.sh
 export HEAP_BUGS_POOLKIT=$PWD/build/release/src/malloc/libpoolkit-malloc.so
 export HEAP_BUGS_BIN=$PWD/$work/plain/bin HEAP_BUGS_ASAN_BIN=$PWD/$work/asan/bin
@@ -136,8 +146,8 @@ fi
 # --- the tables ------------------------------------------------------------------------
 {
   echo "<!-- written by tests/heap_bugs/compare.sh on $(date -u +%Y-%m-%d), $(nproc) cores -->"
-  python3 tests/heap_bugs/tables.py "$([ $bugs = 1 ] && echo "$work/bugs.tsv" || echo -)" \
-    "$([ $speed = 1 ] && echo "$work/speed.tsv" || echo -)" tests/heap_bugs/expectations.txt
+  python3 tests/heap_bugs/tables.py "$([ $bugs != 0 ] && echo "$work/bugs.tsv" || echo -)" \
+    "$([ $speed != 0 ] && echo "$work/speed.tsv" || echo -)" tests/heap_bugs/expectations.txt
 } >"$out"
 echo "compare.sh: tables in $out"
 if [ $docs = 1 ]; then

@@ -76,6 +76,9 @@ def bug_tables(bugs_path, expectations):
         out.append(row(cells))
     out.append(row(["**all bugs**"] + [f"**{totals[t]}/{bug_cases}**" + (f" +{faults[t]}F" if faults[t] else "")
                                        for t in tools]))
+    # Deaths with no word: inside the allocator, or later on a block handed out twice.
+    crashes = {t: sum(outcome.get((c, t)) == "crash" for c in order) for t in tools}
+    out.append(row(["died later, no report (x)"] + [str(crashes[t]) for t in tools]))
     out += ["", "### Bug cases x tools (every case)", "",
             "C caught with a report naming the problem; F fault (SIGSEGV) at the bad access, "
             "no report; x died later or inside the allocator, no report; - missed (ran to "
