@@ -21,7 +21,7 @@ done
 lib_a=$(realpath "$1") lib_b=$(realpath "$2")
 shift 2
 cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/workloads -j "${POOLKIT_JOBS:-2}" >/dev/null
+cmake --build build/workloads -j "${PKTEST_JOBS:-2}" >/dev/null
 # The workloads and their arguments, from run.sh (name full | quick).
 workloads=$(sed -n '/^WORKLOADS="/,/^"/p' bench/workloads/run.sh | sed '1d;$d')
 results=$(mktemp)

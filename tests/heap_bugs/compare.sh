@@ -41,7 +41,7 @@ if [ $tables_only = 1 ]; then
   [ -f "$work/speed.tsv" ] && speed=2
 fi
 # --- builds: poolkit's malloc, the programs plain and with ASan, the workloads ------
-jobs=${POOLKIT_JOBS:-2}
+jobs=${PKTEST_JOBS:-2}
 asan_cxx=(-DCMAKE_CXX_FLAGS=-fsanitize=address -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address)
 asan_flags=(-DCMAKE_C_FLAGS=-fsanitize=address "${asan_cxx[@]}")
 build_all() {
