@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     const std::size_t b = rng.next() % kBuffers;
     std::size_t n = lengths[b];
     if (rng.next() % 64 == 0) {
-      n /= 2;  // shrink now and then
+      n = std::max<std::size_t>(1, n / 2);  // shrink now and then (never to 0: n - 1 is read)
     } else {
       n += rng.range(1, 64);
     }

@@ -4,7 +4,7 @@
 // onto the page's local_free list. Everything else is in the out-of-line slow paths.
 #pragma once
 
-#include "internal.hpp"
+#include "integrity.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -14,9 +14,14 @@ PK_INLINE void* fast_malloc(std::size_t size) noexcept {
     Page* page = heap->direct[(size + kMinBlock - 1) / kMinBlock];
     Block* block = page->free;
     if (PK_LIKELY(block != nullptr)) {
-      page->free = block->next;
-      ++page->used;
-      return block;
+      // The link must be the list's end or a block of the page (else malloc_generic reports it).
+      Block* next = block->next;
+      if (PK_LIKELY(link_ok(page, next)) || next == nullptr) {
+        page->free = next;
+        clear_free_key(block);
+        ++page->used;
+        return block;
+      }
     }
   }
   return malloc_generic(heap, size);
@@ -33,7 +38,9 @@ PK_INLINE void fast_free(void* p) noexcept {
     if (PK_LIKELY(page->heap.load(std::memory_order_relaxed) == heap &&
                   (page->flags | page->in_full.load(std::memory_order_relaxed)) == 0)) {
       auto* block = static_cast<Block*>(p);
+      if (PK_UNLIKELY(holds_free_key(block))) return free_generic(segment, page, p);  // freed before?
       block->next = page->local_free;
+      set_free_key(block);
       page->local_free = block;
       if (PK_UNLIKELY(--page->used == 0)) page_became_unused(heap, page);
       return;

@@ -16,6 +16,7 @@
 
 #include "checked.hpp"
 #include "common/assert.hpp"
+#include "integrity.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -24,6 +25,7 @@ namespace {
 
 void remote_free(Page* page, Block* block) noexcept {
   Block* head = page->thread_free.load(std::memory_order_relaxed);
+  set_free_key(block);
   do {
     block->next = head;
   } while (!page->thread_free.compare_exchange_weak(head, block, std::memory_order_seq_cst, std::memory_order_relaxed));
@@ -101,11 +103,13 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
   free_block(segment, page, block_of(page, p));
 }
 
-void free_block(Segment*, Page* page, Block* block) noexcept {
+void free_block(Segment* segment, Page* page, Block* block) noexcept {
+  if (PK_UNLIKELY(holds_free_key(block))) free_check_double(segment, page, block, block);
   Heap* heap = t_heap;
   if ((page->flags & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
   if (page->heap.load(std::memory_order_relaxed) == heap) {
     block->next = page->local_free;
+    set_free_key(block);
     page->local_free = block;
     if (page->in_full.load(std::memory_order_relaxed)) page_unfull(heap, page);
     PK_ASSERT(page->used > 0);  // the block was out

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "common/assert.hpp"
-#include "internal.hpp"
+#include "integrity.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -61,7 +61,10 @@ void collect_page_fully(Page* page) noexcept {
   page_collect(page);
   if (page->local_free != nullptr) {
     Block* tail = page->local_free;
-    while (tail->next != nullptr) tail = tail->next;
+    while (tail->next != nullptr) {
+      if (PK_UNLIKELY(!link_ok(page, tail->next))) heap_corrupt_link(page, tail, tail->next);
+      tail = tail->next;
+    }
     tail->next = page->free;
     page->free = page->local_free;
     page->local_free = nullptr;

@@ -12,6 +12,7 @@
 #include <sched.h>
 
 #include "checked.hpp"
+#include "integrity.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -48,6 +49,7 @@ void process_init() noexcept {
     return;
   }
   options_init();
+  integrity_init();
   heap_module_init();
   if (g_options.check | g_options.sample) checked_init();
   g_state.store(kReady, std::memory_order_release);

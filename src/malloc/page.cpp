@@ -11,7 +11,7 @@
 
 #include "checked.hpp"
 #include "common/assert.hpp"
-#include "internal.hpp"
+#include "integrity.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -62,6 +62,7 @@ void page_init(Heap* heap, Page* page, std::size_t cls) noexcept {
   page->capacity = 0;
   page->reserved = static_cast<std::uint32_t>(reserved);
   page->block_size = static_cast<std::uint32_t>(size);
+  page_init_link_check(page, size);
   page->size_class = static_cast<std::uint8_t>(cls);
   page->flags = page_flags_for_mode();
   page->in_full.store(0, std::memory_order_relaxed);
@@ -126,9 +127,7 @@ PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, Pl
     return nullptr;
   }
   PK_ASSERT(page->heap.load(std::memory_order_relaxed) == heap && page->size_class == cls);
-  Block* block = page->free;
-  page->free = block->next;
-  ++page->used;
+  Block* block = page_pop(page);
   PK_ASSERT(page->used <= page->capacity);
   PK_ASSERT(block_index(page, block) < page->capacity);
   void* user = place(page, block);
@@ -209,6 +208,7 @@ void page_collect(Page* page) noexcept {
   std::uint32_t n = 1;
   Block* tail = head;
   while (tail->next != nullptr) {
+    if (PK_UNLIKELY(!link_ok(page, tail->next))) heap_corrupt_link(page, tail, tail->next);
     tail = tail->next;
     ++n;
   }

@@ -57,9 +57,13 @@ constexpr std::size_t page_slices_for(std::size_t block) noexcept {
 }
 
 // ---- blocks, pages, segments, heaps -----------------------------------------
+// A free block: its link, then the free key (integrity.hpp), which free writes and
+// malloc clears. kMinBlock (16) leaves room for both.
 struct Block {
   Block* next;
+  std::uintptr_t key;
 };
+static_assert(sizeof(Block) <= kMinBlock);
 
 struct Heap;
 
@@ -74,14 +78,17 @@ enum PageFlags : std::uint8_t {
 // Invariants (checked by page_check in check.cpp):
 //   used + |free| + |local_free| == capacity <= reserved   (used includes |thread_free|)
 //   every listed block lies in [start, start + capacity*block_size) on a block boundary, once
+//   (checked for every link malloc pops, in every mode: integrity.hpp)
 //   a page in use is in exactly one list of its owner: the queue of its class, or the full list
 //   (in_full == 1); pages of an abandoned segment are in no list and have heap == nullptr.
 // Only the owning heap's thread touches free, local_free, used, capacity and the links;
-// any thread pushes onto thread_free.
+// any thread pushes onto thread_free. The fields malloc's and free's fast paths read
+// come first (the first 56 bytes); thread_free, which other threads write, after them.
 struct Page {
   Block* free;                        // allocate from here
   Block* local_free;                  // the owner's frees (collected into free when it runs dry)
-  std::atomic<Block*> thread_free;    // other threads' frees, pushed lock-free
+  std::uint8_t* start;                // first block
+  std::uint64_t link_mul;             // the inverse of block_size's odd part mod 2^64 (integrity.hpp)
   std::uint32_t used;                 // blocks out (including those waiting in thread_free)
   std::uint32_t capacity;             // blocks threaded into lists so far (lazy extension)
   std::uint32_t reserved;             // blocks that fit in the page
@@ -91,10 +98,11 @@ struct Page {
   std::uint8_t slice_offset;          // 0 on a page's first slice; distance to it on others
   std::uint8_t flags;                 // PageFlags
   std::atomic<std::uint8_t> in_full;  // in the owner's full list (read by remote frees)
+  std::uint8_t link_shift;            // block_size = odd * 2^link_shift (integrity.hpp)
   std::atomic<Heap*> heap;            // owner, nullptr when abandoned or free
+  std::atomic<Block*> thread_free;    // other threads' frees, pushed lock-free
   Page* next;                         // in a queue or the full list
   Page* prev;
-  std::uint8_t* start;                // first block
 };
 
 enum class SegmentKind : std::uint32_t { kSmall = 0x706b5331, kHuge = 0x706b4831 };
