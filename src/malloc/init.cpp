@@ -5,11 +5,19 @@
 // the allocator is half set up (pthread_atfork runs after we are ready, so even a
 // malloc inside it is served). No dlsym, no stdio, no C++ statics with constructors.
 //
-// fork: the prepare handler takes every lock of the allocator (heap pool, abandoned
-// segments, per-CPU caches) so that no other thread holds one at the instant of
-// fork; parent and child release them. The fast paths take no lock at all.
+// fork: in a process with several threads the prepare handler takes every lock of
+// the allocator (heap pool, abandoned segments, per-CPU caches, huge-block cache) so
+// that no other thread holds one at the instant of fork; parent and child release
+// them. In a single-threaded process (glibc's __libc_single_threaded) no other thread
+// can hold a lock, so it takes none, as glibc's own fork does with its malloc locks:
+// a fork from a signal handler that interrupted a fork would otherwise spin forever
+// on the lock its own interrupted prepare handler holds. The fast paths take no lock.
 #include <pthread.h>
 #include <sched.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define POOLKIT_HAVE_SINGLE_THREADED 1
+#endif
 
 #include "checked.hpp"
 #include "integrity.hpp"
@@ -22,7 +30,24 @@ namespace {
 enum : int { kUninitialised, kInitialising, kReady };
 constinit std::atomic<int> g_state{kUninitialised};
 
+// One bit per fork in progress on this thread, innermost lowest: did its prepare
+// handler take the locks? Forks nest only through signal handlers, which finish
+// their fork (push and pop) before the interrupted one goes on, so the stack is
+// always back to what the interrupted code saw. Thread-local: the child inherits it.
+__thread std::uint32_t t_fork_locked __attribute__((tls_model("initial-exec"))) = 0;
+
+bool process_single_threaded() noexcept {
+#ifdef POOLKIT_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;  // once false it stays false: never a false "true"
+#else
+  return false;  // unknown: take the locks
+#endif
+}
+
 void before_fork() noexcept {
+  bool lock = !process_single_threaded();
+  t_fork_locked = (t_fork_locked << 1) | (lock ? 1u : 0u);
+  if (!lock) return;
   heap_pool_lock();
   abandoned_lock();
   cache_lock_all();
@@ -30,6 +55,9 @@ void before_fork() noexcept {
   if (g_options.check | g_options.sample) checked_lock_all();
 }
 void after_fork() noexcept {
+  bool locked = (t_fork_locked & 1u) != 0;
+  t_fork_locked >>= 1;
+  if (!locked) return;
   if (g_options.check | g_options.sample) checked_unlock_all();
   huge_cache_unlock();
   cache_unlock_all();
