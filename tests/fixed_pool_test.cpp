@@ -227,9 +227,9 @@ TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
   FixedPool other(32);
   void* p = pool.allocate(32);
   void* q = other.allocate(32);
-  int local = 0;
+  alignas(16) unsigned char local[32] = {};  // a chunk-sized object, so no compiler warns of the free-list write
   pool.deallocate(q, 32);                                // another pool's chunk
-  pool.deallocate(&local, 32);                           // not a pool's at all
+  pool.deallocate(local, 32);                            // not a pool's at all
   pool.deallocate(static_cast<char*>(p) + 8, 32);        // interior
   pool.deallocate(p, 32);
   pool.deallocate(p, 32);                                // immediate double free
@@ -261,9 +261,9 @@ TEST(FixedPool, ChecksOnCatchBadFreesInEveryBuild) {
   EXPECT_TRUE(pool.checked());
   void* p = pool.allocate(32);
   void* q = other.allocate(32);
-  int local = 0;
+  alignas(16) unsigned char local[32] = {};  // a chunk-sized object, so no compiler warns of the free-list write
   pool.deallocate(q, 32);                          // another pool's chunk
-  pool.deallocate(&local, 32);                     // not a pool's at all
+  pool.deallocate(local, 32);                      // not a pool's at all
   pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
   pool.deallocate(p, 32);
   pool.deallocate(p, 32);                          // immediate double free
