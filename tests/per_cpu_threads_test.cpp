@@ -163,7 +163,7 @@ static std::size_t differential_run(PerCpu<poolkit::FixedPool>& pool, unsigned t
 
 TEST_P(PerCpuThreads, CachedFixedPoolMatchesTheModelUnderRandomOperations) {
   const std::uint64_t seed = poolkit::test::test_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed) + " (POOLKIT_TEST_SEED=" + std::to_string(seed) + " repeats it)");
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED=" + std::to_string(seed) + " repeats it)");
   PerCpu<poolkit::FixedPool> pool(0, poolkit::FixedPool::Options{.chunk_size = 48, .chunk_align = 16});
   ASSERT_TRUE(pool.caches_blocks());
   EXPECT_EQ(differential_run(pool, GetParam(), scaled(1'000'000) / GetParam(), seed, 48), 0u);

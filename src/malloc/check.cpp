@@ -63,12 +63,13 @@ void walk_page(Walk& walk, Heap* heap, Page* page) noexcept {
 void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
   if (segment->kind != SegmentKind::kSmall) walk.fail("segment kind", segment);
   if (segment->owner.load(std::memory_order_relaxed) != heap) walk.fail("segment owner", segment);
-  if ((segment->used_slices & 1) == 0) walk.fail("segment header slice not marked used", segment);
-  if (segment->used_slices & segment->dirty_slices) walk.fail("slice both used and dirty", segment);
+  std::uint64_t used = slices_in_use(segment);
+  if ((used & 1) == 0) walk.fail("segment header slice not marked used", segment);
+  if (used & segment->dirty_slices) walk.fail("slice both used and dirty", segment);
   std::uint32_t pages = 0;
   std::uint64_t covered = 1;
   for (std::size_t i = 1; i < kSlicesPerSegment; ++i) {
-    if (!((segment->used_slices >> i) & 1)) continue;
+    if (!((used >> i) & 1)) continue;
     Page* page = &segment->pages[i];
     if (page->slice_offset != 0) continue;
     ++pages;
@@ -81,7 +82,7 @@ void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
       covered |= std::uint64_t{1} << (i + k);
     }
   }
-  if (covered != segment->used_slices) walk.fail("used slices do not match pages", segment);
+  if (covered != used) walk.fail("used slices do not match pages", segment);
   if (pages != segment->pages_in_use) walk.fail("pages_in_use does not match", segment);
 }
 

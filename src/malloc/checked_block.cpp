@@ -292,16 +292,20 @@ Located locate(const void* p) noexcept {
     return {user_of(h) == b ? Found::kBlock : Found::kInterior, h};
   }
   std::size_t slice = static_cast<std::size_t>(b - reinterpret_cast<std::uint8_t*>(segment)) >> kSliceShift;
-  if (slice == 0 || !((segment->used_slices >> slice) & 1)) return {Found::kNotBlock, nullptr};
+  if (slice == 0 || !((slices_in_use(segment) >> slice) & 1)) return {Found::kNotBlock, nullptr};
   Page* page = page_of(segment, p);
   if (b < page->start || !(page->flags & kPageChecked)) return {Found::kNotBlock, nullptr};
   std::size_t offset = static_cast<std::size_t>(b - page->start);
-  if (offset >= std::size_t{page->capacity} * page->block_size) return {Found::kNotBlock, nullptr};
+  // reserved, not capacity: the owner extends capacity while other threads free here.
+  if (offset >= std::size_t{page->reserved} * page->block_size) return {Found::kNotBlock, nullptr};
   std::uint8_t* inner = page->start + offset - offset % page->block_size;
   CheckedHeader* h = header_at_inner(page, inner);
   if (h != nullptr) return {user_of(h) == b ? Found::kBlock : Found::kInterior, h};
   // A standard block whose tag was overwritten (underflow), or one already given back.
-  if (b == inner + kHeaderSize) return {Found::kHeaderBroken, reinterpret_cast<CheckedHeader*>(inner)};
+  // (Past capacity, the slot was never handed out: not a block. Only a bad pointer
+  // reads capacity here, so a race with the owner's extension cannot matter.)
+  bool handed_out = offset < std::size_t{page->capacity} * page->block_size;
+  if (b == inner + kHeaderSize && handed_out) return {Found::kHeaderBroken, reinterpret_cast<CheckedHeader*>(inner)};
   return {Found::kNotBlock, nullptr};
 }
 

@@ -85,7 +85,7 @@ void free_check_double(Segment* segment, Page* page, Block* block, const void* u
   // Only the owner may read a page's lists; a remote free is not checked further.
   if (segment->owner.load(std::memory_order_relaxed) != heap || heap->is_empty_sentinel) return;
   std::size_t first = static_cast<std::size_t>(page - segment->pages);
-  bool page_in_use = (segment->used_slices >> first) & 1;
+  bool page_in_use = (slices_in_use(segment) >> first) & 1;
   if (!page_in_use) {
     fatal("poolkit: double free of %p (blocks of %u B): its page %p was already given back, all its blocks free\n", user,
           page->block_size, static_cast<const void*>(page));

@@ -12,6 +12,7 @@
 
 #include "api.hpp"
 #include "checked.hpp"
+#include "common/new_handler_loop.hpp"
 #include "fast_path.hpp"
 #include "poolkit/malloc.h"
 
@@ -152,26 +153,8 @@ PK_INLINE void* allocate_for_new(std::size_t size, std::size_t alignment, AllocK
   return alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
 }
 
-// The new_handler loop of [new.delete.single]: call it until memory comes or it throws.
 PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, bool nothrow, AllocKind kind) {
-  for (;;) {
-    void* p = allocate_for_new(size, alignment, kind);
-    if (p != nullptr) return p;
-    std::new_handler handler = std::get_new_handler();
-    if (handler == nullptr) {
-      if (nothrow) return nullptr;
-      throw std::bad_alloc();
-    }
-    if (nothrow) {
-      try {
-        handler();
-      } catch (...) {
-        return nullptr;
-      }
-    } else {
-      handler();
-    }
-  }
+  return poolkit::detail::new_handler_loop([=] { return allocate_for_new(size, alignment, kind); }, nothrow);
 }
 
 PK_INLINE void* new_fast(std::size_t size, AllocKind kind) {

@@ -75,7 +75,7 @@ Segment* segment_new(Heap* heap) noexcept {
   }
   segment->kind = SegmentKind::kSmall;
   segment->pages_in_use = 0;
-  segment->used_slices = 1;  // slice 0: this header and the check bitmaps
+  set_slices_in_use(segment, 1);  // slice 0: this header and the check bitmaps
   segment->cached_at_ms = 0;
   segment->huge_live = 0;
   heap_link_segment(heap, segment);
@@ -85,8 +85,8 @@ Segment* segment_new(Heap* heap) noexcept {
 Page* take_run(Segment* segment, std::size_t first, std::size_t count) noexcept {
   PK_ASSERT(first >= 1 && count >= 1 && first + count <= kSlicesPerSegment);
   std::uint64_t mask = run_mask(first, count);
-  PK_ASSERT((segment->used_slices & mask) == 0);  // the run was free
-  segment->used_slices |= mask;
+  PK_ASSERT((slices_in_use(segment) & mask) == 0);  // the run was free
+  set_slices_in_use(segment, slices_in_use(segment) | mask);
   segment->dirty_slices &= ~mask;
   for (std::size_t k = 0; k < count; ++k) segment->pages[first + k].slice_offset = static_cast<std::uint8_t>(k);
   Page* page = &segment->pages[first];
@@ -123,11 +123,11 @@ void release_slices(Page* page) noexcept {
   std::size_t first = static_cast<std::size_t>(page - segment->pages);
   std::uint64_t mask = run_mask(first, page->slice_count);
   PK_ASSERT(page->used == 0 && page->slice_offset == 0);
-  PK_ASSERT((segment->used_slices & mask) == mask && segment->pages_in_use > 0);
+  PK_ASSERT((slices_in_use(segment) & mask) == mask && segment->pages_in_use > 0);
   PK_ASSERT((segment->dirty_slices & mask) == 0);  // dirty and used slices are disjoint
   page->heap.store(nullptr, std::memory_order_relaxed);
   page->free = page->local_free = nullptr;
-  segment->used_slices &= ~mask;
+  set_slices_in_use(segment, slices_in_use(segment) & ~mask);
   --segment->pages_in_use;
   note_page_bytes(-static_cast<std::ptrdiff_t>(page->slice_count * kSliceSize));
   if (g_options.decay_ms == 0) {
@@ -142,7 +142,7 @@ void release_slices(Page* page) noexcept {
 // set is read once up front, so fn may release the page's slices.
 template <class Fn>
 void for_each_used_page(Segment* segment, Fn fn) noexcept {
-  std::uint64_t used = segment->used_slices & ~std::uint64_t{1};  // slice 0: the header
+  std::uint64_t used = slices_in_use(segment) & ~std::uint64_t{1};  // slice 0: the header
   while (used != 0) {
     std::size_t i = static_cast<std::size_t>(__builtin_ctzll(used));
     Page* page = &segment->pages[i];
@@ -162,7 +162,7 @@ void segment_purge(Segment* segment) noexcept {
 
 Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
   for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
-    if (std::size_t first = find_free_run(segment->used_slices, slices)) return take_run(segment, first, slices);
+    if (std::size_t first = find_free_run(slices_in_use(segment), slices)) return take_run(segment, first, slices);
   }
   Segment* segment = segment_new(heap);
   if (segment == nullptr) return nullptr;

@@ -40,7 +40,7 @@ void segment_unmap(Segment* segment) noexcept {
 
 void segment_cache_put(Segment* segment) noexcept {
   PK_ASSERT(segment->kind == SegmentKind::kSmall && segment->pages_in_use == 0);
-  PK_ASSERT(segment->used_slices == 1);  // only the header slice
+  PK_ASSERT(slices_in_use(segment) == 1);  // only the header slice
   segment->owner.store(nullptr, std::memory_order_relaxed);
   segment->cached_at_ms = now_ms();
   CpuCache& cache = g_caches[current_cpu()];

@@ -118,7 +118,7 @@ struct Segment {
   std::atomic<Heap*> owner;           // nullptr when abandoned or cached
   Segment* next;                      // owner's list, the abandoned list or a cache
   Segment* prev;
-  std::uint64_t used_slices;          // bit i: slice i belongs to a page in use
+  std::atomic<std::uint64_t> used_slices;  // bit i: slice i belongs to a page in use (see slices_in_use)
   std::uint64_t dirty_slices;         // free slices whose memory is still committed
   std::uint64_t purge_at_ms;          // when the dirty slices are decommitted (0: none)
   std::uint64_t cached_at_ms;         // when it entered a cache
@@ -134,6 +134,17 @@ struct Segment {
 };
 
 static_assert(sizeof(Segment) <= kSliceSize);
+
+// Only the owning heap writes used_slices, but other threads read it while the owner
+// changes other bits: a checked-mode free from another thread locating its block, the
+// double-free check. A relaxed atomic word: a reader sees the bits of a live block's
+// page, which cannot change under it, and no torn word. Plain loads on x86-64.
+inline std::uint64_t slices_in_use(const Segment* segment) noexcept {
+  return segment->used_slices.load(std::memory_order_relaxed);
+}
+inline void set_slices_in_use(Segment* segment, std::uint64_t used) noexcept {
+  segment->used_slices.store(used, std::memory_order_relaxed);
+}
 
 struct PageQueue {
   Page* first;

@@ -35,6 +35,7 @@
 #include <new>
 
 #include "common/call_stack.hpp"
+#include "common/new_handler_loop.hpp"
 #include "poolkit/malloc.h"
 #include "trace_format.hpp"
 
@@ -566,26 +567,9 @@ __attribute__((destructor(101))) void trace_finish() {
   flush_all();
 }
 
-// operator new's new_handler loop ([new.delete.single]).
 void* new_slow(std::size_t size, std::size_t alignment, bool nothrow) {
-  for (;;) {
-    void* p = alignment > 16 ? poolkit_memalign(alignment, size) : poolkit_malloc(size);
-    if (p != nullptr) return p;
-    std::new_handler handler = std::get_new_handler();
-    if (handler == nullptr) {
-      if (nothrow) return nullptr;
-      throw std::bad_alloc();
-    }
-    if (nothrow) {
-      try {
-        handler();
-      } catch (...) {
-        return nullptr;
-      }
-    } else {
-      handler();
-    }
-  }
+  return poolkit::detail::new_handler_loop(
+      [=] { return alignment > 16 ? poolkit_memalign(alignment, size) : poolkit_malloc(size); }, nothrow);
 }
 
 std::uint64_t product(std::size_t n, std::size_t size) noexcept {
