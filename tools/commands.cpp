@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "help.hpp"
 #include "suggest.hpp"
 
 // The trace commands (tools/trace_command.cpp, report_command.cpp, replay_command.cpp).
@@ -177,6 +178,63 @@ int unknown_option(const Command& command, std::string_view arg) {
                did_you_mean(name, option_names(command)).c_str(), static_cast<int>(command.name.size()),
                command.name.data());
   return kUsageError;
+}
+
+bool ParsedLine::has(std::string_view name) const {
+  return value(name) != nullptr;
+}
+
+const std::string* ParsedLine::value(std::string_view name) const {
+  for (auto it = options.rbegin(); it != options.rend(); ++it) {
+    if (it->name == name) return &it->value;
+  }
+  return nullptr;
+}
+
+std::optional<int> parse_command_line(const Command& command, int argc, char** argv, OperandStyle style,
+                                      ParsedLine& out) {
+  int i = 0;
+  for (; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (!arg.starts_with("-") || arg == "-") {
+      if (style == OperandStyle::kProgram) break;  // the program; the rest are its own
+      out.operands.emplace_back(arg);
+      continue;
+    }
+    const CommandOption* option = find_option(command, arg);
+    if (option == nullptr) return unknown_option(command, arg);
+    if (option == &kHelpOption) {
+      print_command_help(command, stdout);
+      return 0;
+    }
+    const std::size_t eq = arg.find('=');
+    std::string value;
+    if (option->argument.empty()) {
+      if (eq != std::string_view::npos) {
+        std::fprintf(stderr, "poolkit %.*s: %.*s takes no value\n", static_cast<int>(command.name.size()),
+                     command.name.data(), static_cast<int>(option->name.size()), option->name.data());
+        return kUsageError;
+      }
+    } else if (eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    }
+    if (!option->argument.empty() && value.empty()) {
+      std::fprintf(stderr, "poolkit %.*s: %.*s needs a value: %.*s %.*s\n", static_cast<int>(command.name.size()),
+                   command.name.data(), static_cast<int>(arg.substr(0, eq).size()), arg.data(),
+                   static_cast<int>(option->name.size()), option->name.data(),
+                   static_cast<int>(option->argument.size()), option->argument.data());
+      return kUsageError;
+    }
+    out.options.push_back({option->name, std::move(value)});
+  }
+  for (; i < argc; ++i) out.operands.emplace_back(argv[i]);
+  return std::nullopt;
 }
 
 }  // namespace poolkit::cli

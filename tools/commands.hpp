@@ -5,6 +5,7 @@
 // command is one row in commands.cpp (and its tools/<name>_command.cpp).
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,5 +63,30 @@ const CommandOption* find_option(const Command& command, std::string_view arg);
 /// The usage error for an unknown option: one line on stderr naming it, the nearest
 /// valid option, and where to read more. Returns kUsageError.
 int unknown_option(const Command& command, std::string_view arg);
+
+/// A command line read against its command's option table.
+struct ParsedLine {
+  struct Given {
+    std::string_view name;  // the option's long name, whichever spelling was typed
+    std::string value;      // "" for a flag
+  };
+  std::vector<Given> options;         // in the order given
+  std::vector<std::string> operands;  // files; or PROGRAM and its own arguments
+  bool has(std::string_view name) const;
+  /// The value of the last `name` given, or nullptr.
+  const std::string* value(std::string_view name) const;
+};
+
+/// How operands and options mix: kFiles lets them interleave (`report FILE -o DIR`);
+/// kProgram ends the options at the first operand, which is a program, and keeps
+/// everything after it, options included, as its own arguments.
+enum class OperandStyle { kFiles, kProgram };
+
+/// Reads argv (what follows the command's name): `--` ends the options; an option
+/// that takes a value accepts `--opt VALUE` and `--opt=VALUE`. Returns the exit status
+/// when the command should stop here: 0 after printing --help, kUsageError after
+/// naming an unknown option or a missing value on stderr; std::nullopt to go on.
+std::optional<int> parse_command_line(const Command& command, int argc, char** argv, OperandStyle style,
+                                      ParsedLine& out);
 
 }  // namespace poolkit::cli

@@ -33,7 +33,7 @@ int replay_worker(const char* plan_path);
 
 namespace {
 
-constexpr int kUsageError = 2;
+using poolkit::cli::kUsageError;
 
 struct Allocator {
   std::string name;
@@ -114,39 +114,29 @@ T median(std::vector<T> v) {
 
 int replay_command(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[0]) == "--run-plan") return replay_worker(argv[1]);
+  using namespace poolkit::cli;
+  ParsedLine line;
+  if (auto stop = parse_command_line(*find_command("replay"), argc, argv, OperandStyle::kFiles, line)) return *stop;
   std::string file;
   std::string list = "glibc,jemalloc,tcmalloc,mimalloc,poolkit";
-  bool list_given = false;
+  const bool list_given = line.has("--malloc");
+  if (list_given) list = *line.value("--malloc");
   int rounds = 3;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--malloc" || arg == "--rounds") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "poolkit replay: %s needs a value\n", argv[i]);
-        return kUsageError;
-      }
-      if (arg == "--malloc") {
-        list = argv[++i];
-        list_given = true;
-      } else {
-        rounds = std::atoi(argv[++i]);
-        if (rounds < 1 || rounds > 100) {
-          std::fprintf(stderr, "poolkit replay: --rounds %s: not a number from 1 to 100\n", argv[i]);
-          return kUsageError;
-        }
-      }
-    } else if (arg == "--help" || arg == "-h") {
-      poolkit::cli::print_command_help(*poolkit::cli::find_command("replay"), stdout);
-      return 0;
-    } else if (arg.starts_with("-")) {
-      return poolkit::cli::unknown_option(*poolkit::cli::find_command("replay"), arg);
-    } else if (file.empty()) {
-      file = argv[i];
-    } else {
-      std::fprintf(stderr, "poolkit replay: one trace file at a time\n");
+  if (const std::string* n = line.value("--rounds")) {
+    char* end = nullptr;
+    const long value = std::strtol(n->c_str(), &end, 10);
+    if (*end != '\0' || value < 1 || value > 100) {
+      std::fprintf(stderr, "poolkit replay: --rounds %s: not a number from 1 to 100\n", n->c_str());
       return kUsageError;
     }
+    rounds = static_cast<int>(value);
   }
+  if (line.operands.size() > 1) {
+    std::fprintf(stderr, "poolkit replay: one trace file at a time ('%s' and '%s')\n", line.operands[0].c_str(),
+                 line.operands[1].c_str());
+    return kUsageError;
+  }
+  if (!line.operands.empty()) file = line.operands[0];
   if (file.empty()) {
     std::fputs("poolkit replay: no trace file given (poolkit replay FILE [--malloc LIST])\n", stderr);
     return kUsageError;

@@ -25,7 +25,7 @@ using namespace poolkit::trace;
 
 namespace {
 
-constexpr int kUsageError = 2;
+using poolkit::cli::kUsageError;
 
 std::string percent(std::uint64_t part, std::uint64_t whole) {
   char text[16];
@@ -270,38 +270,27 @@ void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSym
 }  // namespace
 
 int report_command(int argc, char** argv) {
+  using namespace poolkit::cli;
+  ParsedLine line;
+  if (auto stop = parse_command_line(*find_command("report"), argc, argv, OperandStyle::kFiles, line)) return *stop;
   std::string file, dir;
   std::size_t top = 10;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "-o" || arg == "--output" || arg == "--top") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "poolkit report: %s needs a value\n", argv[i]);
-        return kUsageError;
-      }
-      if (arg == "-o" || arg == "--output") {
-        dir = argv[++i];
-      } else {
-        char* end = nullptr;
-        const long n = std::strtol(argv[++i], &end, 10);
-        if (*end != '\0' || n < 1) {
-          std::fprintf(stderr, "poolkit report: --top %s: not a positive number\n", argv[i]);
-          return kUsageError;
-        }
-        top = static_cast<std::size_t>(n);
-      }
-    } else if (arg == "--help" || arg == "-h") {
-      poolkit::cli::print_command_help(*poolkit::cli::find_command("report"), stdout);
-      return 0;
-    } else if (arg.starts_with("-")) {
-      return poolkit::cli::unknown_option(*poolkit::cli::find_command("report"), arg);
-    } else if (file.empty()) {
-      file = argv[i];
-    } else {
-      std::fprintf(stderr, "poolkit report: one trace file at a time ('%s' and '%s')\n", file.c_str(), argv[i]);
+  if (const std::string* d = line.value("--output")) dir = *d;
+  if (const std::string* n = line.value("--top")) {
+    char* end = nullptr;
+    const long value = std::strtol(n->c_str(), &end, 10);
+    if (*end != '\0' || value < 1) {
+      std::fprintf(stderr, "poolkit report: --top %s: not a positive number\n", n->c_str());
       return kUsageError;
     }
+    top = static_cast<std::size_t>(value);
   }
+  if (line.operands.size() > 1) {
+    std::fprintf(stderr, "poolkit report: one trace file at a time ('%s' and '%s')\n", line.operands[0].c_str(),
+                 line.operands[1].c_str());
+    return kUsageError;
+  }
+  if (!line.operands.empty()) file = line.operands[0];
   if (file.empty()) {
     std::fputs("poolkit report: no trace file given (poolkit report FILE [-o DIR])\n", stderr);
     return kUsageError;

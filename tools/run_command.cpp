@@ -141,37 +141,13 @@ int run_program(const RunOptions& options) {
 
 int run_command(int argc, char** argv) {
   const Command& self = *find_command("run");
+  ParsedLine line;
+  if (auto stop = parse_command_line(self, argc, argv, OperandStyle::kProgram, line)) return *stop;
   RunOptions options;
-  int i = 0;
-  for (; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    if (!arg.starts_with("-")) break;  // the program; the rest are its own arguments
-    const CommandOption* option = find_option(self, arg);
-    if (option == nullptr) return unknown_option(self, arg);
-    if (option->name == "--help") {
-      print_command_help(self, stdout);
-      return 0;
-    } else if (option->name == "--stats") {
-      options.stats = true;
-    } else if (option->name == "--check") {
-      options.check = true;
-    } else if (option->name == "--lib") {
-      if (const std::size_t eq = arg.find('='); eq != std::string_view::npos) {
-        options.library = std::string(arg.substr(eq + 1));
-      } else if (i + 1 < argc) {
-        options.library = argv[++i];
-      }
-      if (options.library.empty()) {
-        std::fputs("poolkit run: --lib needs a path: --lib PATH/libpoolkit-malloc.so\n", stderr);
-        return kUsageError;
-      }
-    }
-  }
-  for (; i < argc; ++i) options.argv.emplace_back(argv[i]);
+  options.stats = line.has("--stats");
+  options.check = line.has("--check");
+  if (const std::string* lib = line.value("--lib")) options.library = *lib;
+  options.argv = std::move(line.operands);
   if (options.argv.empty()) {
     std::fputs("poolkit run: no program given: poolkit run [options] [--] PROGRAM [ARGS...]\n", stderr);
     return kUsageError;

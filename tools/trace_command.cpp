@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kUsageError = 2;
+using poolkit::cli::kUsageError;
 
 int usage(const char* what) {
   std::fprintf(stderr, "poolkit trace: %s (poolkit trace [-o FILE] -- PROGRAM ARGS)\n", what);
@@ -52,33 +52,14 @@ std::vector<fs::path> written_files(const fs::path& file, fs::file_time_type sin
 }  // namespace
 
 int trace_command(int argc, char** argv) {
-  std::string output;
-  std::string library;
-  std::string depth;
-  int i = 0;
-  for (; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    if (arg == "-o" || arg == "--output" || arg == "--depth" || arg == "--lib") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "poolkit trace: %s needs a value\n", argv[i]);
-        return kUsageError;
-      }
-      (arg == "--depth" ? depth : arg == "--lib" ? library : output) = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      poolkit::cli::print_command_help(*poolkit::cli::find_command("trace"), stdout);
-      return 0;
-    } else if (arg.starts_with("-")) {
-      return poolkit::cli::unknown_option(*poolkit::cli::find_command("trace"), arg);
-    } else {
-      break;
-    }
-  }
-  poolkit::cli::RunOptions options;
-  for (; i < argc; ++i) options.argv.emplace_back(argv[i]);
+  using namespace poolkit::cli;
+  ParsedLine line;
+  if (auto stop = parse_command_line(*find_command("trace"), argc, argv, OperandStyle::kProgram, line)) return *stop;
+  std::string output = line.has("--output") ? *line.value("--output") : "";
+  std::string library = line.has("--lib") ? *line.value("--lib") : "";
+  const std::string depth = line.has("--depth") ? *line.value("--depth") : "";
+  RunOptions options;
+  options.argv = std::move(line.operands);
   if (options.argv.empty()) return usage("no program given");
   if (!depth.empty()) {
     char* end = nullptr;

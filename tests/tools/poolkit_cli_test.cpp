@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_harness.hpp"
 #include "commands.hpp"
 #include "help.hpp"
 #include "malloc/options.hpp"
@@ -19,49 +20,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using poolkit::testing::Result;
+using poolkit::testing::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A scratch directory per test, so that ctest -j runs them side by side.
-class PoolkitCli : public ::testing::Test {
+class PoolkitCli : public poolkit::testing::CliTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("poolkit_cli_test." + std::string(info->name()) + "." + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs `poolkit ARGS` (ARGS as shell words) with the probe's output file set.
+  // `poolkit ARGS`, with the probe library's output file set.
   Result poolkit(const std::string& args, const std::string& env = "") {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string command = "PKTEST_PROBE_OUT='" + probe_file().string() + "' " + env + " '" +
-                                POOLKIT_CLI + "' " + args + " >'" + out.string() + "' 2>'" +
-                                err.string() + "'";
-    const int raw = std::system(command.c_str());
-    Result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return run_poolkit(args, "PKTEST_PROBE_OUT='" + probe_file().string() + "' " + env);
   }
 
   fs::path probe_file() const { return dir_ / "probe"; }
   std::string probe_lines() const { return slurp(probe_file()); }
   static std::string probe() { return std::string("--lib '") + POOLKIT_PROBE_LIB + "'"; }
-
-  fs::path dir_;
 };
 
 TEST_F(PoolkitCli, HelpPrintsUsageAndExitsZero) {
@@ -228,8 +199,28 @@ TEST_F(PoolkitCli, RunLibWithoutAPathIsAUsageError) {
   for (const char* args : {"run --lib", "run --lib="}) {
     const Result r = poolkit(args);
     EXPECT_EQ(r.status, 2) << args;
-    EXPECT_NE(r.err.find("--lib needs a path"), std::string::npos) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("--lib needs a value: --lib PATH"), std::string::npos) << args << ": " << r.err;
   }
+}
+
+TEST_F(PoolkitCli, AFlagGivenAValueIsAUsageError) {
+  const Result r = poolkit("run --stats=1 -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--stats takes no value"), std::string::npos) << r.err;
+}
+
+TEST_F(PoolkitCli, OptionsTakeTheirValueAfterAnEqualsSignOrAsTheNextWord) {
+  for (const char* args : {"report --top=0 x.pktrace", "report --top 0 x.pktrace", "report x.pktrace --top 0"}) {
+    const Result r = poolkit(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find("--top 0: not a positive number"), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+TEST_F(PoolkitCli, ASecondTraceFileIsAUsageError) {
+  const Result r = poolkit("report a.pktrace b.pktrace");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("one trace file at a time"), std::string::npos) << r.err;
 }
 
 TEST_F(PoolkitCli, RunWithAnUnknownOptionIsAUsageError) {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_harness.hpp"
 #include "trace_analysis.hpp"
 #include "trace_reader.hpp"
 #include "trace_symbols.hpp"
@@ -21,49 +22,18 @@ namespace {
 namespace fs = std::filesystem;
 using namespace poolkit::trace;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using poolkit::testing::Result;
+using poolkit::testing::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class Trace_ : public ::testing::Test {
+class Trace_ : public poolkit::testing::CliTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("poolkit_trace_test." + std::string(info->name()) + "." + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  // Runs `poolkit ARGS` (shell words) in the scratch directory.
-  Result poolkit(const std::string& args, const std::string& env = "") {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string command = "cd '" + dir_.string() + "' && " + env + " '" + POOLKIT_CLI + "' " + args + " >'" +
-                                out.string() + "' 2>'" + err.string() + "'";
-    const int raw = std::system(command.c_str());
-    Result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  Result poolkit(const std::string& args, const std::string& env = "") { return run_poolkit(args, env); }
   Result trace(const std::string& mode, const std::string& file = "t.pktrace") {
     return poolkit("trace --lib '" + std::string(POOLKIT_TRACE_LIB) + "' -o " + file + " -- '" + POOLKIT_VICTIM +
                    "' " + mode);
   }
   static bool have_tracer() { return std::string(POOLKIT_TRACE_LIB).size() > 0; }
 
-  fs::path dir_;
 };
 
 #define REQUIRE_TRACER() \
