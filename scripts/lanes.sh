@@ -55,7 +55,8 @@ lane_valgrind() {
     # nouserintercepts: the malloc tests link poolkit's drop-in malloc into the test
     # itself; memcheck must leave that malloc alone (it intercepts libc's as usual).
     if valgrind -q --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
-        --soname-synonyms=somalloc=nouserintercepts "$exe" --gtest_brief=1 >"$out" 2>&1; then
+        --soname-synonyms=somalloc=nouserintercepts \
+        --suppressions="$PWD/tests/sanitizers/valgrind.supp" "$exe" --gtest_brief=1 >"$out" 2>&1; then
       passed=$(grep -Eo '\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' || echo 1)
       TOTAL_PASSED=$((TOTAL_PASSED + passed))
       tail -2 "$out"
