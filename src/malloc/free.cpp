@@ -42,24 +42,7 @@ bool g_start_brk_read = false;
 std::uintptr_t start_brk() noexcept {
   if (g_start_brk_read) return g_start_brk;
   g_start_brk_read = true;
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  // Skip "pid (comm)": comm may hold spaces, so start after the last ')'.
-  char* s = buf;
-  for (char* q = buf; *q; ++q)
-    if (*q == ')') s = q + 1;
-  int field = 2;
-  std::uintptr_t value = 0;
-  while (*s && field < 47) {
-    if (*s == ' ') ++field;
-    ++s;
-  }
-  while (*s >= '0' && *s <= '9') value = value * 10 + static_cast<std::uintptr_t>(*s++ - '0');
+  std::uintptr_t value = os_proc_self_number("stat", 47);  // start_brk
   g_start_brk = value;
   return value;
 }

@@ -45,21 +45,34 @@ void os_decommit(void* p, std::size_t size) noexcept {
   g_counters.purged_bytes.fetch_add(size, std::memory_order_relaxed);
 }
 
-// /proc/self/statm, second field: resident pages.
-std::size_t os_rss_bytes() noexcept {
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+std::uint64_t os_proc_self_number(const char* name, int field) noexcept {
+  char path[64] = "/proc/self/";
+  std::strncat(path, name, sizeof path - std::strlen(path) - 1);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
-  char buf[128];
+  char buf[1024];
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
   const char* s = buf;
-  while (*s && *s != ' ') ++s;
-  std::size_t pages = 0;
-  while (*s == ' ') ++s;
-  while (*s >= '0' && *s <= '9') pages = pages * 10 + static_cast<std::size_t>(*s++ - '0');
-  return pages * PageSource::page_size();
+  int at = 1;
+  // "pid (comm) state ...": comm may hold spaces, so field 3 starts after the last ')'.
+  if (const char* paren = std::strrchr(buf, ')'); paren != nullptr && field > 2) {
+    s = paren + 1;
+    at = 2;
+  }
+  for (; *s != 0 && at < field; ++s) {
+    if (*s == ' ') ++at;
+  }
+  std::uint64_t value = 0;
+  while (*s >= '0' && *s <= '9') value = value * 10 + static_cast<std::uint64_t>(*s++ - '0');
+  return value;
+}
+
+// /proc/self/statm, second field: resident pages.
+std::size_t os_rss_bytes() noexcept {
+  return static_cast<std::size_t>(os_proc_self_number("statm", 2)) * PageSource::page_size();
 }
 
 std::size_t os_peak_rss_bytes() noexcept {

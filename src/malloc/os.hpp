@@ -25,6 +25,9 @@ std::uint64_t now_ms() noexcept;
 void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept;
 void os_free(void* p, std::size_t size) noexcept;
 void os_decommit(void* p, std::size_t size) noexcept;
+/// The field-th (1-based) space-separated number of /proc/self/NAME ("stat", "statm"),
+/// read without allocating; 0 when unreadable.
+std::uint64_t os_proc_self_number(const char* name, int field) noexcept;
 std::size_t os_rss_bytes() noexcept;
 std::size_t os_peak_rss_bytes() noexcept;
 void write_stderr(const char* s) noexcept;
