@@ -20,9 +20,9 @@ done
 command -v heaptrack >/dev/null || { echo "trace_overhead.sh: needs heaptrack (scripts/deps.sh bench)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "trace_overhead.sh: needs /usr/bin/time" >&2; exit 2; }
 cmake --preset release >/dev/null
-cmake --build --preset release --target poolkit_cli poolkit-trace poolkit-malloc -j "${POOLKIT_JOBS:-2}" >/dev/null
+cmake --build --preset release --target poolkit_cli poolkit-trace poolkit-malloc -j "${PKTEST_JOBS:-2}" >/dev/null
 cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/workloads -j "${POOLKIT_JOBS:-2}" >/dev/null
+cmake --build build/workloads -j "${PKTEST_JOBS:-2}" >/dev/null
 poolkit=$PWD/build/release/tools/poolkit
 
 # Smaller than run.sh's sizes: a traced run writes every call.
