@@ -30,11 +30,11 @@ inline constexpr std::size_t kUnknownSize = SIZE_MAX;  // free() and unsized del
 enum class BlockState : std::uint8_t { kLive = 0x4c, kQuarantined = 0x51, kReleased = 0x52 };
 enum BlockFlags : std::uint8_t { kBlockGuarded = 1 };
 
-inline constexpr std::uint8_t kFrontByte = 0xfa;  // the 16 B before a block
+inline constexpr std::uint8_t kFrontByte = 0xfa;  // the 8 B before a block
 inline constexpr std::uint8_t kRearByte = 0xfb;   // the bytes after it
 inline constexpr std::uint8_t kFreshByte = 0xbe;  // a new block (never zero by accident)
 inline constexpr std::uint8_t kFreedByte = 0xdf;  // a freed block, verified on leaving quarantine
-inline constexpr std::size_t kFrontZone = 16;
+inline constexpr std::size_t kFrontZone = 8;
 inline constexpr std::size_t kMinRearZone = 16;
 inline constexpr std::size_t kSampleMax = std::size_t{64} << 10;  // POOLKIT_SAMPLE: blocks up to 64 KiB
 inline constexpr std::uint64_t kTagKey = 0x5bd1e9955bd1e995ull;
@@ -42,6 +42,7 @@ inline constexpr std::uint64_t kTagKey = 0x5bd1e9955bd1e995ull;
 // Invariants: tag == kTagKey ^ user address (so a header names its block, and any
 // other pointer fails); state says where the block is (live: in the live list of
 // shard `shard`; quarantined: in the quarantine FIFO; released: back in the heap);
+// seal == header_seal(h) (so a write into the header shows, not only one into front[]);
 // front[] is all kFrontByte for small blocks. For small blocks the header sits at
 // user - 64 == the inner block's start; for guarded blocks at the segment's huge_user.
 struct CheckedHeader {
@@ -56,6 +57,7 @@ struct CheckedHeader {
   std::uint8_t flags;   // BlockFlags
   std::uint8_t shard;
   std::uint32_t thread;  // kernel thread id of the allocating thread
+  std::uint64_t seal;    // header_seal(): a hash of the fields fixed while the block lives
   std::uint8_t front[kFrontZone];
 };
 static_assert(sizeof(CheckedHeader) == 64);
@@ -63,6 +65,18 @@ inline constexpr std::size_t kHeaderSize = sizeof(CheckedHeader);
 
 PK_INLINE std::uint8_t* user_of(const CheckedHeader* h) noexcept {
   return reinterpret_cast<std::uint8_t*>(h->tag ^ kTagKey);
+}
+
+// The fields a live or quarantined block keeps (not the list links, the state or the
+// free stack, which change), mixed so that any byte written into them shows.
+PK_INLINE std::uint64_t header_seal(const CheckedHeader* h) noexcept {
+  std::uint64_t fixed = std::uint64_t{h->alloc_stack} | std::uint64_t{static_cast<std::uint8_t>(h->kind)} << 32 |
+                        std::uint64_t{h->flags} << 40 | std::uint64_t{h->shard} << 48;
+  std::uint64_t x = h->tag ^ (h->size * 0x9e3779b97f4a7c15ull) ^ (fixed * 0xc2b2ae3d27d4eb4full) ^
+                    (std::uint64_t{h->thread} << 17);
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  return x ^ (x >> 29);
 }
 
 // ---- checked_block.cpp: the checked calls ----------------------------------------

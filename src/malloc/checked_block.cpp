@@ -107,7 +107,7 @@ const std::uint8_t* first_not(const std::uint8_t* from, const std::uint8_t* to, 
 }
 
 bool header_sane(const CheckedHeader* h) noexcept {
-  return (h->state == BlockState::kLive || h->state == BlockState::kQuarantined ||
+  return h->seal == header_seal(h) && (h->state == BlockState::kLive || h->state == BlockState::kQuarantined ||
           h->state == BlockState::kReleased) &&
          h->kind >= AllocKind::kMalloc && h->kind <= AllocKind::kNewArray;
 }
@@ -120,11 +120,12 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
   std::size_t bad = 0;
   // Underflow: the byte nearest the block start first (what the program wrote last, usually).
   const std::uint8_t* f = nullptr;
-  std::uint64_t front[2];
+  static_assert(kFrontZone == 8);
+  std::uint64_t front;
   constexpr std::uint64_t kFrontWord = 0x0101010101010101ull * kFrontByte;
   bool front_whole = z.front + kFrontZone == user;
-  if (front_whole) __builtin_memcpy(front, user - kFrontZone, kFrontZone);
-  if (!front_whole || front[0] != kFrontWord || front[1] != kFrontWord) {
+  if (front_whole) __builtin_memcpy(&front, user - kFrontZone, kFrontZone);
+  if (!front_whole || front != kFrontWord) {
     for (const std::uint8_t* p = user; p > z.front;) {
       --p;
       if (*p != kFrontByte) {
@@ -135,8 +136,9 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
   }
   if (!header_sane(h)) {
     if (report) {
-      BugReport bug{BugKind::kUnderflow, where, f ? f : user, nullptr, f ? f - user : -1, bad,
-                    "the block's header before it was overwritten too", !g_exit_checked, 0};
+      const char* detail = f ? "the block's header before it was overwritten too"
+                             : "a write landed in the block's header, 9 to 64 bytes before the block (the 8 just before it are intact)";
+      BugReport bug{BugKind::kUnderflow, where, f ? f : user, nullptr, f ? f - user : -1, bad, detail, !g_exit_checked, 0};
       report_bug(bug);
     }
     return false;
@@ -265,6 +267,7 @@ bool resize_in_place(CheckedHeader* h, std::size_t size) noexcept {
   LockGuard guard(s.lock);
   s.bytes = s.bytes - h->size + size;
   h->size = size;
+  h->seal = header_seal(h);
   return true;
 }
 
@@ -401,6 +404,7 @@ void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, boo
   h->thread = this_thread();
   h->free_stack = 0;
   h->alloc_stack = depot_capture();
+  h->seal = header_seal(h);
   Zones z = zones_of(h);
   std::memset(z.front, kFrontByte, static_cast<std::size_t>(user - z.front));
   std::memset(user, kFreshByte, size);
@@ -437,7 +441,8 @@ void checked_free_at(void* p, AllocKind kind, std::size_t sized, const char* cal
                   static_cast<std::size_t>(h->size));
     report_bug({BugKind::kSizedDelete, call, p, h, 0, 0, detail, true, 0});
   }
-  verify_zones(h, call, true);
+  // A header written over: report it, and leave the block alone (its links may be gone).
+  if (!verify_zones(h, call, true) && !header_sane(h)) return;
   live_unlink(h);
   h->free_stack = depot_capture();
   h->state = BlockState::kQuarantined;

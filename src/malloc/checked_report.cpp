@@ -69,8 +69,10 @@ void what_happened(const BugReport& bug) noexcept {
           "(byte %td past the end)\n", bug.bad_bytes, size, bug.offset, bug.offset - static_cast<std::ptrdiff_t>(size) + 1);
       break;
     case BugKind::kUnderflow:
-      say("  %zu byte(s) before the start of a block were overwritten; the nearest at offset %td\n", bug.bad_bytes,
-          bug.offset);
+      if (bug.bad_bytes != 0) {
+        say("  %zu byte(s) before the start of a block were overwritten; the nearest at offset %td\n", bug.bad_bytes,
+            bug.offset);
+      }
       break;
     case BugKind::kUseAfterFree:
       say("  %zu byte(s) of a freed %zu-byte block were written after the free; the first at offset %td\n",

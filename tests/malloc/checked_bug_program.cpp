@@ -66,6 +66,10 @@ int run(const char* bug, std::size_t n) {
     Bytes p = allocate_block(n);
     p[-1] = 1;
     g_free(p);
+  } else if (!std::strcmp(bug, "underflow-32")) {  // one byte 32 before the start: into the header
+    Bytes p = allocate_block(n);
+    p[-32] = 1;
+    g_free(p);
   } else if (!std::strcmp(bug, "write-after-free")) {
     Bytes p = allocate_block(n);
     g_free(p);
