@@ -205,7 +205,13 @@ void chain(int sig, siginfo_t* info, void* context) noexcept {
     return;
   }
   // No handler before us: the default action, when the faulting instruction runs again.
-  signal(sig, SIG_DFL);
+  // Through __sigaction: this library's own signal() would only record SIG_DFL as the
+  // program's handler and leave this one in place, and the fault would repeat forever.
+  struct sigaction default_action;
+  std::memset(&default_action, 0, sizeof default_action);
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  __sigaction(sig, &default_action, nullptr);
 }
 
 void on_fault(int sig, siginfo_t* info, void* context) noexcept {

@@ -131,6 +131,9 @@ int run(const char* bug, std::size_t n) {
     sigaction(SIGSEGV, &action, nullptr);
     int* volatile target = static_cast<int*>(opaque(nullptr));
     *target = 1;
+  } else if (!std::strcmp(bug, "wild-null")) {  // not a heap fault, no handler: the default action
+    int* volatile target = static_cast<int*>(opaque(nullptr));
+    *target = 1;
   } else if (!std::strcmp(bug, "leak")) {
     for (int i = 0; i < 3; ++i) opaque(allocate_block(n));
     opaque(std::malloc(7));

@@ -98,6 +98,11 @@ checked_case(zero_size_write zero-size-write 8 "zero-size-block-access at ${_hex
 # other faults reach the program's handler.
 checked_case(program_handler/guard_fault handler-overflow 4194304 "heap-buffer-overflow at ${_hex}\n  write at offset 4194304 of a 4194304-byte block")
 checked_case(program_handler/other_fault handler-null 8 "the program's own SIGSEGV handler ran")
+# A fault outside every block, with no handler of the program's: it dies of the SIGSEGV
+# at once (the handler must not leave itself installed and fault forever).
+add_test(NAME checked/program_handler/none COMMAND sh -c
+  "LD_PRELOAD='$<TARGET_FILE:poolkit-malloc>' POOLKIT_CHECK=1 timeout 60 '$<TARGET_FILE:checked_bug_program>' wild-null 8; test $? -eq 139")
+set_tests_properties(checked/program_handler/none PROPERTIES TIMEOUT 120)
 # What follows a report: POOLKIT_CHECK_ACTION.
 checked_case(action_abort double-free 8 "aborting \\(POOLKIT_CHECK_ACTION=log to go on, =exit to exit\\)")
 checked_case(action_exit double-free 8 "exiting \\(POOLKIT_CHECK_ACTION=exit\\)" POOLKIT_CHECK_ACTION=exit)
