@@ -225,18 +225,26 @@ TEST(FixedPool, OwnsItsChunksAndNothingElse) {
   EXPECT_FALSE(other.owns(p));
 }
 
+// The four frees a checked pool must refuse (another pool's chunk q, a stack object,
+// an interior pointer, and p freed a second time), around one good free of p.
+namespace {
+void free_four_bad_pointers_and_p(FixedPool& pool, void* p, void* q) {
+  alignas(16) unsigned char local[32] = {};  // a chunk-sized object, so no compiler warns of the free-list write
+  pool.deallocate(q, 32);                          // another pool's chunk
+  pool.deallocate(local, 32);                      // not a pool's at all
+  pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
+  pool.deallocate(p, 32);
+  pool.deallocate(p, 32);                          // immediate double free
+}
+}  // namespace
+
 TEST(FixedPool, ChecksCatchForeignInteriorAndDoubleFreesInDebugBuilds) {
   if (!FixedPool::checks_by_default()) GTEST_SKIP() << "release build: unchecked (use Guarded)";
   FixedPool pool(32);
   FixedPool other(32);
   void* p = pool.allocate(32);
   void* q = other.allocate(32);
-  alignas(16) unsigned char local[32] = {};  // a chunk-sized object, so no compiler warns of the free-list write
-  pool.deallocate(q, 32);                                // another pool's chunk
-  pool.deallocate(local, 32);                            // not a pool's at all
-  pool.deallocate(static_cast<char*>(p) + 8, 32);        // interior
-  pool.deallocate(p, 32);
-  pool.deallocate(p, 32);                                // immediate double free
+  free_four_bad_pointers_and_p(pool, p, q);
   EXPECT_EQ(pool.rejected_frees(), 4u);
   EXPECT_TRUE(pool.check());
   EXPECT_EQ(pool.stats().live_blocks, 0u);
@@ -265,12 +273,7 @@ TEST(FixedPool, ChecksOnCatchBadFreesInEveryBuild) {
   EXPECT_TRUE(pool.checked());
   void* p = pool.allocate(32);
   void* q = other.allocate(32);
-  alignas(16) unsigned char local[32] = {};  // a chunk-sized object, so no compiler warns of the free-list write
-  pool.deallocate(q, 32);                          // another pool's chunk
-  pool.deallocate(local, 32);                      // not a pool's at all
-  pool.deallocate(static_cast<char*>(p) + 8, 32);  // interior
-  pool.deallocate(p, 32);
-  pool.deallocate(p, 32);                          // immediate double free
+  free_four_bad_pointers_and_p(pool, p, q);
   EXPECT_EQ(pool.rejected_frees(), 4u);
   EXPECT_TRUE(pool.check());
   poolkit::PoolStats s = pool.stats();
