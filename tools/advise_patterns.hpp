@@ -11,35 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "trace_reader.hpp"
+#include "trace_timeline.hpp"
 
 namespace poolkit::trace {
-
-/// One allocation or release of the trace, in the order the analysis and the replay
-/// use (time; realloc = release of the old block, then a new block).
-struct TimedOp {
-  bool release;
-  std::uint32_t thread;
-  std::uint32_t block;  // 0, 1, 2, ... in order of allocation over the whole trace
-};
-
-struct BlockInfo {
-  std::uint64_t site;      // innermost return address of its stack; 0: unknown
-  std::uint32_t stack;     // the stack id
-  std::uint32_t thread;    // that allocated it
-  std::uint64_t size;
-  std::uint32_t align;     // 0: malloc's own (16)
-  std::uint32_t alloc_op;  // index in Timeline::ops
-  std::uint32_t free_op;   // index of its release; kNever if it lived to the end
-};
-inline constexpr std::uint32_t kNever = 0xffffffffu;
-
-struct Timeline {
-  std::vector<TimedOp> ops;
-  std::vector<BlockInfo> blocks;
-};
-
-Timeline make_timeline(const Trace& trace);
 
 // A run of at least kMinBurst releases in a row by one thread (no allocation of that
 // thread between them): a phase, a request or a frame ending.

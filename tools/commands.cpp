@@ -15,6 +15,7 @@ int trace_command(int argc, char** argv);
 int report_command(int argc, char** argv);
 int replay_command(int argc, char** argv);
 int advise_command(int argc, char** argv);
+int heapmap_command(int argc, char** argv);
 
 namespace poolkit::cli {
 
@@ -59,6 +60,13 @@ constexpr CommandOption kAdviseOptions[] = {
     {"--top", "", "N", "call sites measured and listed (default 10)"},
     {"--rounds", "", "N", "interleaved rounds of each measurement, 1..100 (default 5)"},
     {"--min-calls", "", "N", "sites with fewer allocations get no suggestion (default 100)"},
+};
+
+constexpr CommandOption kHeapmapOptions[] = {
+    {"--at", "", "TIME", "the heap at this moment of the trace (2.5s, 120ms, 300us, 900ns)"},
+    {"--peak", "", "", "the heap at the peak of live bytes (the default)"},
+    {"--output", "-o", "FILE", "draw a PNG (gnuplot) instead of the text picture"},
+    {"--timeline", "", "", "draw live bytes and pages in use over time instead (needs -o)"},
 };
 
 constexpr CommandOption kHelpOptions[] = {
@@ -119,6 +127,16 @@ constexpr Command kCommands[] = {
      "reason for each row and a code snippet (std::pmr and C) for the top sites. When\n"
      "no pool is measurably better, it says that nothing would help. docs/advise.md.",
      ::advise_command},
+    {"heapmap", "draw the heap of a traced program: pages by fullness, free gaps, fragmentation",
+     "FILE", Operands::kFile, kHeapmapOptions,
+     "Draws the traced program's heap at one moment (the peak of live bytes, or --at\n"
+     "TIME): every 4 KiB page a block has used, as rows of 64 cells coloured by how full\n"
+     "of live bytes the page is, free pages blue, unused gaps grey, one block of rows\n"
+     "per stretch of address space, with the figures: live bytes, pages in use, free\n"
+     "pages and the gaps they form, and fragmentation (bytes of the pages in use / live\n"
+     "bytes). With -o FILE.png gnuplot draws it; without, a text picture. --timeline\n"
+     "draws live bytes and pages in use over time instead. docs/advise.md.",
+     ::heapmap_command},
     {"help", "print the usage, a command's options, or the malloc's environment variables",
      "[COMMAND | malloc]", Operands::kHelpTopic, kHelpOptions,
      "Without an argument, lists the commands. With a COMMAND, prints its options.\n"

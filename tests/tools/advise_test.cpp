@@ -2,6 +2,7 @@
 // traced and advised through the built binary; the advice must be the one a person
 // would give (the site, the pattern, the pool). The measured gains are not asserted
 // (a timed test would be flaky on a shared machine); docs/advise.md shows them.
+// `poolkit heapmap` is checked on the same traces.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,51 @@ TEST_F(Advise, BadInputGetsAClearMessage) {
   const Result bad_rounds = poolkit("advise --rounds 0 x");
   EXPECT_EQ(bad_rounds.status, 2);
   EXPECT_NE(bad_rounds.err.find("--rounds 0"), std::string::npos) << bad_rounds.err;
+}
+
+TEST_F(Advise, HeapmapShowsThePeakWithItsFiguresAndAPictureOfThePages) {
+  advise(ADVISE_FRAGMENTS, "4000");
+  const Result r = poolkit("heapmap t.pktrace");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("(the peak of live bytes)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fragmentation "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pages held but free"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("one character = 1 page"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n0x"), std::string::npos) << r.out;  // a row labelled with its address
+  EXPECT_NE(r.out.find('#'), std::string::npos) << r.out;      // full pages
+}
+
+TEST_F(Advise, HeapmapAtTheStartShowsNothingLive) {
+  advise(ADVISE_HOT_SITE, "100");
+  const Result r = poolkit("heapmap --at 0ns t.pktrace");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("0 B live in 0 blocks on 0 pages;"), std::string::npos) << r.out;
+}
+
+TEST_F(Advise, HeapmapDrawsPngsWithGnuplot) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) GTEST_SKIP() << "no gnuplot";
+  advise(ADVISE_FRAGMENTS, "4000");
+  const Result map = poolkit("heapmap t.pktrace --peak -o map.png");
+  ASSERT_EQ(map.status, 0) << map.err;
+  const Result timeline = poolkit("heapmap t.pktrace --timeline -o timeline.png");
+  ASSERT_EQ(timeline.status, 0) << timeline.err;
+  for (const char* name : {"map.png", "timeline.png"}) {
+    const std::string png = slurp(dir_ / name);
+    ASSERT_GT(png.size(), 1000u) << name;
+    EXPECT_EQ(png.substr(1, 3), "PNG") << name;
+  }
+}
+
+TEST_F(Advise, HeapmapRejectsBadOptionsClearly) {
+  const Result both = poolkit("heapmap --at 1s --peak x");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("give one"), std::string::npos) << both.err;
+  const Result bad_time = poolkit("heapmap --at soon x");
+  EXPECT_EQ(bad_time.status, 2);
+  EXPECT_NE(bad_time.err.find("--at soon: not a time"), std::string::npos) << bad_time.err;
+  const Result no_output = poolkit("heapmap --timeline x");
+  EXPECT_EQ(no_output.status, 2);
+  EXPECT_NE(no_output.err.find("give -o FILE.png"), std::string::npos) << no_output.err;
 }
 
 }  // namespace
