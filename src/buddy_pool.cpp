@@ -350,4 +350,15 @@ bool BuddyPool::check() const noexcept {
   return true;
 }
 
+void BuddyPool::visit_blocks(void (*fn)(void*, const void*, std::size_t, unsigned), void* ctx) const noexcept {
+  if (!valid_) return;
+  for (std::size_t i = 0; i < table_bytes_;) {
+    const std::uint8_t e = table_[i];
+    const unsigned order = order_of(e);
+    if (e == kInterior || order > max_order_) break;  // a broken table: check() says where
+    fn(ctx, base_ + (i << min_order_), bit(order), (e & kUsedStart) ? 1u : 0u);
+    i += bit(order - min_order_);
+  }
+}
+
 }  // namespace poolkit

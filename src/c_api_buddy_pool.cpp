@@ -2,6 +2,7 @@
 #include <new>
 
 #include "c_api_detail.hpp"
+#include "poolkit/heapmap.hpp"
 #include "poolkit/buddy_pool.hpp"
 
 struct poolkit_buddy_pool {
@@ -58,5 +59,15 @@ extern "C" int poolkit_buddy_stats(const poolkit_buddy_pool* pool, poolkit_stats
     return -1;
   }
   *out = poolkit::c_api::to_c(pool->pool.stats());
+  return 0;
+}
+
+// Walks the pool, prints its picture (src/heapmap.cpp).
+extern "C" int poolkit_buddy_print_heapmap(const poolkit_buddy_pool* pool, FILE* out) {
+  if (!pool || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  poolkit::print_heapmap(pool->pool, out);
   return 0;
 }

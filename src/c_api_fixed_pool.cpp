@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "c_api_detail.hpp"
+#include "poolkit/heapmap.hpp"
 #include "poolkit/fixed_pool.hpp"
 
 using poolkit::FixedPool;
@@ -76,4 +77,14 @@ extern "C" size_t poolkit_fixed_pool_chunk_size(const poolkit_fixed_pool* pool) 
 
 extern "C" int poolkit_fixed_pool_owns(const poolkit_fixed_pool* pool, const void* p) {
   return pool && p && pool->pool.owns(p) ? 1 : 0;
+}
+
+// Walks the pool, prints its picture (src/heapmap.cpp).
+extern "C" int poolkit_fixed_pool_print_heapmap(const poolkit_fixed_pool* pool, FILE* out) {
+  if (!pool || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  poolkit::print_heapmap(pool->pool, out);
+  return 0;
 }

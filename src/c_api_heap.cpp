@@ -3,6 +3,7 @@
 
 #include "c_api_detail.hpp"
 #include "c_api_heap.hpp"
+#include "poolkit/heapmap.hpp"
 
 using poolkit::c_api::fail;
 
@@ -76,3 +77,13 @@ int poolkit_heap_check(const poolkit_heap* heap) {
 }
 
 }  // extern "C"
+
+// Walks the heap, prints its picture (src/heapmap.cpp).
+extern "C" int poolkit_heap_print_heapmap(const poolkit_heap* heap, FILE* out) {
+  if (!heap || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  poolkit::print_heapmap(heap->heap, out);
+  return 0;
+}

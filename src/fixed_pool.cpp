@@ -2,9 +2,11 @@
 // paths are inline in the header.
 #include "poolkit/fixed_pool.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 #include "common/assert.hpp"
 
@@ -362,6 +364,24 @@ void FixedPool::for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx) {
         continue;
       }
       fn(ctx, c);
+    }
+  }
+}
+
+void FixedPool::visit_chunks(void (*fn)(void*, const void*, std::size_t, unsigned), void* ctx) const {
+  // The free list is left as it is (a const walk): its chunks are looked up, sorted.
+  std::vector<const std::byte*> free_chunks;
+  for (FreeChunk* c = free_; c; c = link_of(c)) free_chunks.push_back(reinterpret_cast<const std::byte*>(c));
+  std::sort(free_chunks.begin(), free_chunks.end());
+  std::vector<const Block*> blocks;
+  for (const Block* b = first_; b; b = b->next) blocks.push_back(b);
+  std::sort(blocks.begin(), blocks.end(), [](const Block* x, const Block* y) { return x->base < y->base; });
+  for (const Block* b : blocks) {
+    const std::byte* carved = carved_end(b);
+    for (std::size_t i = 0; i < b->chunks; ++i) {
+      const std::byte* c = b->base + i * chunk_size_;
+      const unsigned state = c >= carved ? 2u : std::binary_search(free_chunks.begin(), free_chunks.end(), c) ? 0u : 1u;
+      fn(ctx, c, chunk_size_, state);
     }
   }
 }

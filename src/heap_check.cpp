@@ -140,4 +140,20 @@ bool Heap::check_cache() const noexcept {
   return true;
 }
 
+void Heap::visit_blocks(void (*fn)(void*, const void*, std::size_t, unsigned), void* ctx) const noexcept {
+  // Regions are linked newest first; a picture wants address order.
+  std::vector<const Region*> regions;
+  for (const Region* r = regions_; r; r = r->next) regions.push_back(r);
+  std::sort(regions.begin(), regions.end());
+  for (const Region* r : regions) {
+    for (std::uintptr_t block = r->first_block(); block < r->sentinel();) {
+      const std::uint64_t h = header(block);
+      const std::size_t size = L::size_of(h);
+      if (size == 0) break;  // a broken heap: check() says where
+      fn(ctx, reinterpret_cast<const void*>(block), size, L::is_cached(h) ? 3u : L::is_free(h) ? 0u : 1u);
+      block += size;
+    }
+  }
+}
+
 }  // namespace poolkit

@@ -15,6 +15,8 @@
 int trace_command(int argc, char** argv);
 int report_command(int argc, char** argv);
 int replay_command(int argc, char** argv);
+int advise_command(int argc, char** argv);
+int heapmap_command(int argc, char** argv);
 
 namespace poolkit::cli {
 
@@ -53,6 +55,19 @@ constexpr CommandOption kReplayOptions[] = {
      "comma-separated, from glibc,jemalloc,tcmalloc,mimalloc,poolkit\n"
      "(default: all that are installed)"},
     {"--rounds", "", "N", "interleaved rounds (default 3)"},
+};
+
+constexpr CommandOption kAdviseOptions[] = {
+    {"--top", "", "N", "call sites measured and listed (default 10)"},
+    {"--rounds", "", "N", "interleaved rounds of each measurement, 1..100 (default 5)"},
+    {"--min-calls", "", "N", "sites with fewer allocations get no suggestion (default 100)"},
+};
+
+constexpr CommandOption kHeapmapOptions[] = {
+    {"--at", "", "TIME", "the heap at this moment of the trace (2.5s, 120ms, 300us, 900ns)"},
+    {"--peak", "", "", "the heap at the peak of live bytes (the default)"},
+    {"--output", "-o", "FILE", "draw a PNG (gnuplot) instead of the text picture"},
+    {"--timeline", "", "", "draw live bytes and pages in use over time instead (needs -o)"},
 };
 
 constexpr CommandOption kHelpOptions[] = {
@@ -98,6 +113,31 @@ constexpr Command kCommands[] = {
      "interleaved over N rounds; prints median time, peak RSS and peak fragmentation\n"
      "(peak RSS / peak live bytes) side by side, with ratios to the best.",
      ::replay_command},
+    {"advise", "which poolkit pool fits each call site of a trace, with the gain measured",
+     "FILE", Operands::kFile, kAdviseOptions,
+     "Goes through a trace call site by call site, and by groups of sites whose blocks\n"
+     "are freed together, and names the pattern of each: one size with churn\n"
+     "(FixedPool; PerCpu<FixedPool> when several threads use it), blocks that die\n"
+     "together (Arena with mark and rewind), groups freed as a whole while others live\n"
+     "on (PoolSet), power-of-two sizes with tight alignment (BuddyPool), many sizes\n"
+     "with churn (a Heap of its own).\n"
+     "\n"
+     "Each suggestion is measured: the site's calls are replayed through the pool and\n"
+     "through malloc in this process, interleaved over N rounds; the table shows the\n"
+     "medians of time and the peak memory of each, ranked by the time saved, then the\n"
+     "reason for each row and a code snippet (std::pmr and C) for the top sites. When\n"
+     "no pool is measurably better, it says that nothing would help. docs/advise.md.",
+     ::advise_command},
+    {"heapmap", "draw the heap of a traced program: pages by fullness, free gaps, fragmentation",
+     "FILE", Operands::kFile, kHeapmapOptions,
+     "Draws the traced program's heap at one moment (the peak of live bytes, or --at\n"
+     "TIME): every 4 KiB page a block has used, as rows of 64 cells coloured by how full\n"
+     "of live bytes the page is, free pages blue, unused gaps grey, one block of rows\n"
+     "per stretch of address space, with the figures: live bytes, pages in use, free\n"
+     "pages and the gaps they form, and fragmentation (bytes of the pages in use / live\n"
+     "bytes). With -o FILE.png gnuplot draws it; without, a text picture. --timeline\n"
+     "draws live bytes and pages in use over time instead. docs/advise.md.",
+     ::heapmap_command},
     {"help", "print the usage, a command's options, or the malloc's environment variables",
      "[COMMAND | malloc]", Operands::kHelpTopic, kHelpOptions,
      "Without an argument, lists the commands. With a COMMAND, prints its options.\n"

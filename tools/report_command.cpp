@@ -2,7 +2,6 @@
 // wants to see first about a trace: a summary on the terminal and, with -o, a
 // Markdown page with charts drawn by gnuplot (PNG). The figures come from
 // trace_analysis; the names of call sites from trace_symbols.
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -16,6 +15,7 @@
 
 #include "trace_analysis.hpp"
 #include "commands.hpp"
+#include "gnuplot.hpp"
 #include "help.hpp"
 #include "trace_reader.hpp"
 #include "trace_symbols.hpp"
@@ -147,14 +147,6 @@ std::string stack_cell(TraceSymbols& symbols, std::uint32_t stack) {
   return out;
 }
 
-bool run_gnuplot(const fs::path& script) {
-  // Its messages (e.g. "empty y range") go to a log beside the script, not the terminal.
-  const fs::path log = script.parent_path() / "gnuplot.log";
-  const std::string command = "gnuplot '" + script.string() + "' >'" + log.string() + "' 2>&1";
-  const int rc = std::system(command.c_str());
-  return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-}
-
 void write_bins(const fs::path& file, const std::vector<Bin>& bins) {
   std::ofstream out(file);
   for (std::size_t i = 0; i < bins.size(); ++i)
@@ -211,7 +203,7 @@ bool draw_charts(const fs::path& dir, const Analysis& a, const std::vector<Site>
           "set title 'allocations by call site (numbered as in the table)'\n"
           "plot 'sites.dat' using 1:3:xtic(2) with boxes lc rgb '#d62728'\n";
   }
-  return run_gnuplot(script);
+  return poolkit::cli::run_gnuplot(script);
 }
 
 void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSymbols& symbols, std::size_t top,

@@ -75,6 +75,9 @@ class BuddyPool {
   std::size_t block_size(const void* p) const noexcept;
   /// Number of free blocks of one order (for tests and the docs' pictures).
   std::size_t free_blocks(unsigned order) const noexcept;
+  /// Read-only walk for pictures (print_heapmap): fn(ctx, block, bytes, state) for every
+  /// block of the region in address order; state 0 free, 1 live.
+  void visit_blocks(void (*fn)(void* ctx, const void* block, std::size_t bytes, unsigned state), void* ctx) const noexcept;
   const void* region() const noexcept { return base_; }
 
  private:

@@ -93,6 +93,9 @@ class FixedPool {
   void for_each_live_chunk(F&& f) {
     for_each_live_chunk_impl([](void* ctx, void* chunk) { (*static_cast<F*>(ctx))(chunk); }, &f);
   }
+  /// Read-only walk for pictures (print_heapmap): fn(ctx, chunk, chunk_size(), state) for
+  /// every chunk of every block in address order; state 0 free, 1 live, 2 never handed out.
+  void visit_chunks(void (*fn)(void* ctx, const void* chunk, std::size_t bytes, unsigned state), void* ctx) const;
 
  private:
   struct FreeChunk {

@@ -136,6 +136,10 @@ class Heap {
   /// Verifies every invariant of the block layout, the index and the counters.
   bool check() const noexcept;
 
+  /// Read-only walk for pictures (print_heapmap): fn(ctx, block, bytes, state) for every
+  /// block of every region in address order, header included; state 0 free, 1 live, 3 cached.
+  void visit_blocks(void (*fn)(void* ctx, const void* block, std::size_t bytes, unsigned state), void* ctx) const noexcept;
+
   std::uint64_t bad_frees() const noexcept { return bad_frees_; }
   /// Free blocks in the index (merged, searchable); cached blocks are not among them.
   std::size_t free_blocks() const noexcept { return index_.count(); }

@@ -67,6 +67,9 @@ void poolkit_fixed_pool_free(poolkit_fixed_pool* pool, void* p);
 void poolkit_fixed_pool_reset(poolkit_fixed_pool* pool);
 /* 0, or -1 + EINVAL for a NULL argument. */
 int poolkit_fixed_pool_stats(const poolkit_fixed_pool* pool, poolkit_stats* out);
+/* Prints the pool's heap map to out: one character per cell, by how full it is
+ * (poolkit/heapmap.hpp has the legend). 0, or -1 + EINVAL for NULL arguments. */
+int poolkit_fixed_pool_print_heapmap(const poolkit_fixed_pool* pool, FILE* out);
 /* Usable bytes per chunk (0 + EINVAL for NULL). */
 size_t poolkit_fixed_pool_chunk_size(const poolkit_fixed_pool* pool);
 /* 1 if p lies in the pool's chunks, else 0. */
@@ -143,6 +146,8 @@ size_t poolkit_heap_usable_size(const poolkit_heap* heap, const void* p);
 void poolkit_heap_reset(poolkit_heap* heap);
 /* 0, or -1 + EINVAL for NULL arguments. */
 int poolkit_heap_stats(const poolkit_heap* heap, poolkit_stats* out);
+/* Prints the heap's heap map to out (see poolkit_fixed_pool_print_heapmap). */
+int poolkit_heap_print_heapmap(const poolkit_heap* heap, FILE* out);
 /* Bad pointers passed to free and resize so far. */
 uint64_t poolkit_heap_bad_frees(const poolkit_heap* heap);
 /* 0 if every invariant of the heap holds, -1 (with a message on stderr) if not. */
@@ -170,6 +175,8 @@ void poolkit_buddy_free(poolkit_buddy_pool* pool, void* p, size_t size);
 void poolkit_buddy_reset(poolkit_buddy_pool* pool);
 /* 0 and *out filled, or -1 + EINVAL for NULL arguments. */
 int poolkit_buddy_stats(const poolkit_buddy_pool* pool, poolkit_stats* out);
+/* Prints the pool's heap map to out (see poolkit_fixed_pool_print_heapmap). */
+int poolkit_buddy_print_heapmap(const poolkit_buddy_pool* pool, FILE* out);
 
 
 /* ---- pool sets ---- */

@@ -18,6 +18,9 @@
 #include "poolkit/object_pool.hpp"
 #include "poolkit/pool_set.hpp"
 
+// pictures
+#include "poolkit/heapmap.hpp"
+
 // decorators
 #include "poolkit/guard_report.hpp"
 #include "poolkit/guarded.hpp"
