@@ -22,7 +22,6 @@ using namespace poolkit::trace;
 
 namespace {
 
-constexpr int kUsageError = 2;
 
 // A change worth acting on: this much faster, or this much less memory. A pool's
 // first regions cost a little memory up front: growth counts against it only past
@@ -144,44 +143,20 @@ void print_snippet(const Row& row, const std::string& symbol) {
 }  // namespace
 
 int advise_command(int argc, char** argv) {
+  using namespace poolkit::cli;
+  const Command& command = *find_command("advise");
+  ParsedLine line;
+  if (auto stop = parse_command_line(command, argc, argv, OperandStyle::kFiles, line)) return *stop;
   std::string file;
-  std::size_t top = 10;
-  int rounds = 5;
+  if (auto stop = take_trace_file(command, line, file)) return *stop;
+  long top_given = 10, rounds_given = 5, min_calls_given = 0;
+  if (auto stop = number_option(command, line, "--top", 1, 1000000000L, top_given)) return *stop;
+  if (auto stop = number_option(command, line, "--rounds", 1, 100, rounds_given)) return *stop;
+  if (auto stop = number_option(command, line, "--min-calls", 1, 1000000000L, min_calls_given)) return *stop;
+  const auto top = static_cast<std::size_t>(top_given);
+  const int rounds = static_cast<int>(rounds_given);
   AdviseLimits limits;
-  const auto& command = *poolkit::cli::find_command("advise");
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--top" || arg == "--rounds" || arg == "--min-calls") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "poolkit advise: %s needs a value\n", argv[i]);
-        return kUsageError;
-      }
-      char* end = nullptr;
-      const long n = std::strtol(argv[++i], &end, 10);
-      const long most = arg == "--rounds" ? 100 : 1000000000L;
-      if (*end != '\0' || n < 1 || n > most) {
-        std::fprintf(stderr, "poolkit advise: %s %s: not a number from 1 to %ld\n", argv[i - 1], argv[i], most);
-        return kUsageError;
-      }
-      if (arg == "--top") top = static_cast<std::size_t>(n);
-      if (arg == "--rounds") rounds = static_cast<int>(n);
-      if (arg == "--min-calls") limits.min_calls = static_cast<std::uint64_t>(n);
-    } else if (arg == "--help" || arg == "-h") {
-      poolkit::cli::print_command_help(command, stdout);
-      return 0;
-    } else if (arg.starts_with("-")) {
-      return poolkit::cli::unknown_option(command, arg);
-    } else if (file.empty()) {
-      file = argv[i];
-    } else {
-      std::fprintf(stderr, "poolkit advise: one trace file at a time ('%s' and '%s')\n", file.c_str(), argv[i]);
-      return kUsageError;
-    }
-  }
-  if (file.empty()) {
-    std::fputs("poolkit advise: no trace file given (poolkit advise FILE)\n", stderr);
-    return kUsageError;
-  }
+  if (line.has("--min-calls")) limits.min_calls = static_cast<std::uint64_t>(min_calls_given);
   Trace trace;
   try {
     trace = read_trace(file);

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "help.hpp"
@@ -274,6 +276,38 @@ std::optional<int> parse_command_line(const Command& command, int argc, char** a
     out.options.push_back({option->name, std::move(value)});
   }
   for (; i < argc; ++i) out.operands.emplace_back(argv[i]);
+  return std::nullopt;
+}
+
+std::optional<int> take_trace_file(const Command& command, const ParsedLine& line, std::string& file) {
+  const int n = static_cast<int>(command.name.size());
+  if (line.operands.empty()) {
+    std::fprintf(stderr, "poolkit %.*s: no trace file given (poolkit %s)\n", n, command.name.data(),
+                 synopsis(command).c_str());
+    return kUsageError;
+  }
+  if (line.operands.size() > 1) {
+    std::fprintf(stderr, "poolkit %.*s: one trace file at a time ('%s' and '%s')\n", n, command.name.data(),
+                 line.operands[0].c_str(), line.operands[1].c_str());
+    return kUsageError;
+  }
+  file = line.operands[0];
+  return std::nullopt;
+}
+
+std::optional<int> number_option(const Command& command, const ParsedLine& line, std::string_view name, long least,
+                                 long most, long& out) {
+  const std::string* text = line.value(name);
+  if (text == nullptr) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text->c_str(), &end, 10);
+  if (end == text->c_str() || *end != '\0' || errno != 0 || value < least || value > most) {
+    std::fprintf(stderr, "poolkit %.*s: %.*s %s: not a number from %ld to %ld\n", static_cast<int>(command.name.size()),
+                 command.name.data(), static_cast<int>(name.size()), name.data(), text->c_str(), least, most);
+    return kUsageError;
+  }
+  out = value;
   return std::nullopt;
 }
 

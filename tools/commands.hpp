@@ -89,4 +89,14 @@ enum class OperandStyle { kFiles, kProgram };
 std::optional<int> parse_command_line(const Command& command, int argc, char** argv, OperandStyle style,
                                       ParsedLine& out);
 
+/// The one trace FILE that report, replay, advise and heapmap take: names the problem
+/// on stderr (none given, or more than one) and returns kUsageError, else std::nullopt.
+std::optional<int> take_trace_file(const Command& command, const ParsedLine& line, std::string& file);
+
+/// The value of option `name` as a whole number from `least` to `most`, into `out`
+/// (left alone when the option was not given): names a bad value on stderr and
+/// returns kUsageError, else std::nullopt.
+std::optional<int> number_option(const Command& command, const ParsedLine& line, std::string_view name, long least,
+                                 long most, long& out);
+
 }  // namespace poolkit::cli

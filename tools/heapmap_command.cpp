@@ -30,7 +30,7 @@ using namespace poolkit::trace;
 
 namespace {
 
-constexpr int kUsageError = 2;
+using poolkit::cli::kUsageError;
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kColumns = 64;
 constexpr std::uint64_t kMaxRows = 256;
@@ -302,37 +302,15 @@ bool draw_timeline(const fs::path& png, const Timeline& t, const std::string& ti
 }  // namespace
 
 int heapmap_command(int argc, char** argv) {
-  const auto& command = *poolkit::cli::find_command("heapmap");
-  std::string file, output, at_text;
-  bool peak = false, timeline = false;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "-o" || arg == "--output" || arg == "--at") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "poolkit heapmap: %s needs a value\n", argv[i]);
-        return kUsageError;
-      }
-      (arg == "--at" ? at_text : output) = argv[++i];
-    } else if (arg == "--peak") {
-      peak = true;
-    } else if (arg == "--timeline") {
-      timeline = true;
-    } else if (arg == "--help" || arg == "-h") {
-      poolkit::cli::print_command_help(command, stdout);
-      return 0;
-    } else if (arg.starts_with("-")) {
-      return poolkit::cli::unknown_option(command, arg);
-    } else if (file.empty()) {
-      file = argv[i];
-    } else {
-      std::fprintf(stderr, "poolkit heapmap: one trace file at a time ('%s' and '%s')\n", file.c_str(), argv[i]);
-      return kUsageError;
-    }
-  }
-  if (file.empty()) {
-    std::fputs("poolkit heapmap: no trace file given (poolkit heapmap FILE [--at TIME|--peak] [-o map.png])\n", stderr);
-    return kUsageError;
-  }
+  using namespace poolkit::cli;
+  const Command& command = *find_command("heapmap");
+  ParsedLine line;
+  if (auto stop = parse_command_line(command, argc, argv, OperandStyle::kFiles, line)) return *stop;
+  std::string file;
+  if (auto stop = take_trace_file(command, line, file)) return *stop;
+  const std::string output = line.has("--output") ? *line.value("--output") : "";
+  const std::string at_text = line.has("--at") ? *line.value("--at") : "";
+  const bool peak = line.has("--peak"), timeline = line.has("--timeline");
   if (peak && !at_text.empty()) {
     std::fputs("poolkit heapmap: --at and --peak name two moments; give one\n", stderr);
     return kUsageError;

@@ -115,32 +115,17 @@ T median(std::vector<T> v) {
 int replay_command(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[0]) == "--run-plan") return replay_worker(argv[1]);
   using namespace poolkit::cli;
+  const Command& command = *find_command("replay");
   ParsedLine line;
-  if (auto stop = parse_command_line(*find_command("replay"), argc, argv, OperandStyle::kFiles, line)) return *stop;
+  if (auto stop = parse_command_line(command, argc, argv, OperandStyle::kFiles, line)) return *stop;
   std::string file;
+  if (auto stop = take_trace_file(command, line, file)) return *stop;
   std::string list = "glibc,jemalloc,tcmalloc,mimalloc,poolkit";
   const bool list_given = line.has("--malloc");
   if (list_given) list = *line.value("--malloc");
-  int rounds = 3;
-  if (const std::string* n = line.value("--rounds")) {
-    char* end = nullptr;
-    const long value = std::strtol(n->c_str(), &end, 10);
-    if (*end != '\0' || value < 1 || value > 100) {
-      std::fprintf(stderr, "poolkit replay: --rounds %s: not a number from 1 to 100\n", n->c_str());
-      return kUsageError;
-    }
-    rounds = static_cast<int>(value);
-  }
-  if (line.operands.size() > 1) {
-    std::fprintf(stderr, "poolkit replay: one trace file at a time ('%s' and '%s')\n", line.operands[0].c_str(),
-                 line.operands[1].c_str());
-    return kUsageError;
-  }
-  if (!line.operands.empty()) file = line.operands[0];
-  if (file.empty()) {
-    std::fputs("poolkit replay: no trace file given (poolkit replay FILE [--malloc LIST])\n", stderr);
-    return kUsageError;
-  }
+  long rounds_given = 3;
+  if (auto stop = number_option(command, line, "--rounds", 1, 100, rounds_given)) return *stop;
+  const int rounds = static_cast<int>(rounds_given);
 
   std::vector<Allocator> allocators;
   std::stringstream names(list);

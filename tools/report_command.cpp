@@ -263,30 +263,15 @@ void write_page(const fs::path& dir, const Trace& t, const Analysis& a, TraceSym
 
 int report_command(int argc, char** argv) {
   using namespace poolkit::cli;
+  const Command& command = *find_command("report");
   ParsedLine line;
-  if (auto stop = parse_command_line(*find_command("report"), argc, argv, OperandStyle::kFiles, line)) return *stop;
+  if (auto stop = parse_command_line(command, argc, argv, OperandStyle::kFiles, line)) return *stop;
   std::string file, dir;
-  std::size_t top = 10;
+  if (auto stop = take_trace_file(command, line, file)) return *stop;
   if (const std::string* d = line.value("--output")) dir = *d;
-  if (const std::string* n = line.value("--top")) {
-    char* end = nullptr;
-    const long value = std::strtol(n->c_str(), &end, 10);
-    if (*end != '\0' || value < 1) {
-      std::fprintf(stderr, "poolkit report: --top %s: not a positive number\n", n->c_str());
-      return kUsageError;
-    }
-    top = static_cast<std::size_t>(value);
-  }
-  if (line.operands.size() > 1) {
-    std::fprintf(stderr, "poolkit report: one trace file at a time ('%s' and '%s')\n", line.operands[0].c_str(),
-                 line.operands[1].c_str());
-    return kUsageError;
-  }
-  if (!line.operands.empty()) file = line.operands[0];
-  if (file.empty()) {
-    std::fputs("poolkit report: no trace file given (poolkit report FILE [-o DIR])\n", stderr);
-    return kUsageError;
-  }
+  long top_given = 10;
+  if (auto stop = number_option(command, line, "--top", 1, 1000000, top_given)) return *stop;
+  const auto top = static_cast<std::size_t>(top_given);
   Trace trace;
   try {
     trace = read_trace(file);

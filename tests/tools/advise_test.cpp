@@ -3,52 +3,28 @@
 // would give (the site, the pattern, the pool). The measured gains are not asserted
 // (a timed test would be flaky on a shared machine); docs/advise.md shows them.
 // `poolkit heapmap` is checked on the same traces.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "cli_harness.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using poolkit::testing::Result;
+using poolkit::testing::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class Advise : public ::testing::Test {
+class Advise : public poolkit::testing::CliTest {
  protected:
   void SetUp() override {
     if (std::string(POOLKIT_TRACE_LIB).empty()) GTEST_SKIP() << "libpoolkit-trace.so is not built here (sanitizer build)";
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("poolkit_advise_test." + std::string(info->name()) + "." + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+    CliTest::SetUp();
   }
 
-  Result poolkit(const std::string& args) {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string command = "cd '" + dir_.string() + "' && '" + POOLKIT_CLI + "' " + args + " >'" + out.string() +
-                                "' 2>'" + err.string() + "'";
-    const int raw = std::system(command.c_str());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
-  }
+  Result poolkit(const std::string& args) { return run_poolkit(args); }
 
   // Traces `program ARGS` and returns `poolkit advise` on it (one round: only the
   // advice is checked here).
@@ -69,7 +45,6 @@ class Advise : public ::testing::Test {
     return {};
   }
 
-  fs::path dir_;
 };
 
 TEST_F(Advise, TheHot48ByteSiteGetsAFixedPool) {

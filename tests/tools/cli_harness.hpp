@@ -37,6 +37,7 @@ class CliTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
+    if (dir_.empty()) return;  // skipped before SetUp made it
     if (HasFailure()) {
       std::fprintf(stderr, "(kept %s)\n", dir_.c_str());
     } else {
