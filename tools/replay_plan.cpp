@@ -7,29 +7,14 @@
 #include <map>
 #include <unordered_map>
 
+#include "trace_timeline.hpp"
+
 namespace poolkit::trace {
 
 Plan make_plan(const Trace& trace) {
-  // The calls in the same time order as the analysis (realloc's release at its time
-  // before), so that the live bytes the replay counts follow the trace exactly.
-  struct Op {
-    std::uint64_t time;
-    std::uint32_t event;
-    bool release;
-  };
-  std::vector<Op> ops;
-  for (std::uint32_t i = 0; i < trace.events.size(); ++i) {
-    const Event& e = trace.events[i];
-    if (is_release(e.call)) {
-      ops.push_back({e.time, i, true});
-    } else if (is_realloc(e.call)) {
-      if (e.old_ptr != 0 && (e.ptr != 0 || e.size == 0)) ops.push_back({e.time_before, i, true});
-      if (e.ptr != 0) ops.push_back({e.time, i, false});
-    } else if (e.ptr != 0) {
-      ops.push_back({e.time, i, false});
-    }
-  }
-  std::stable_sort(ops.begin(), ops.end(), [](const Op& x, const Op& y) { return x.time < y.time; });
+  // The same order as the analysis, so that the live bytes the replay counts follow
+  // the trace exactly.
+  const std::vector<OrderedCall> ops = ordered_calls(trace);
 
   Plan plan;
   std::map<std::uint32_t, std::size_t> thread_index;
@@ -41,7 +26,7 @@ Plan make_plan(const Trace& trace) {
     return plan.threads[it->second];
   };
   for (std::size_t k = 0; k < ops.size(); ++k) {
-    const Op& op = ops[k];
+    const OrderedCall& op = ops[k];
     const Event& e = trace.events[op.event];
     std::vector<PlanOp>& out = thread_ops(e.thread);
     if (op.release) {

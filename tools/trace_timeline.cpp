@@ -6,15 +6,8 @@
 
 namespace poolkit::trace {
 
-Timeline make_timeline(const Trace& trace) {
-  // The calls in the order of the analysis and the replay plan: by time, a realloc's
-  // release at its time before the call.
-  struct Op {
-    std::uint64_t time;
-    std::uint32_t event;
-    bool release;
-  };
-  std::vector<Op> ops;
+std::vector<OrderedCall> ordered_calls(const Trace& trace) {
+  std::vector<OrderedCall> ops;
   for (std::uint32_t i = 0; i < trace.events.size(); ++i) {
     const Event& e = trace.events[i];
     if (is_release(e.call)) {
@@ -26,12 +19,17 @@ Timeline make_timeline(const Trace& trace) {
       ops.push_back({e.time, i, false});
     }
   }
-  std::stable_sort(ops.begin(), ops.end(), [](const Op& x, const Op& y) { return x.time < y.time; });
+  std::stable_sort(ops.begin(), ops.end(), [](const OrderedCall& x, const OrderedCall& y) { return x.time < y.time; });
+  return ops;
+}
+
+Timeline make_timeline(const Trace& trace) {
+  const std::vector<OrderedCall> ops = ordered_calls(trace);
 
   Timeline t;
   t.ops.reserve(ops.size());
   std::unordered_map<std::uint64_t, std::uint32_t> live;  // address -> block
-  for (const Op& op : ops) {
+  for (const OrderedCall& op : ops) {
     const Event& e = trace.events[op.event];
     const auto index = static_cast<std::uint32_t>(t.ops.size());
     if (op.release) {

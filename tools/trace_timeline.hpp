@@ -37,6 +37,18 @@ struct Timeline {
   std::vector<BlockInfo> blocks;
 };
 
+/// One call of the trace in replay order: an allocation, or a release (a realloc is
+/// both: its release at time_before, its new block at time).
+struct OrderedCall {
+  std::uint64_t time;
+  std::uint32_t event;  // index in Trace::events
+  bool release;
+};
+
+/// Every allocation and release by time (stable: a thread's own order is kept), the
+/// order of the analysis, the replay plan and the timeline.
+std::vector<OrderedCall> ordered_calls(const Trace& trace);
+
 /// The trace's allocations and releases in order (also `poolkit heapmap`'s input).
 Timeline make_timeline(const Trace& trace);
 
