@@ -117,6 +117,48 @@ TEST(BuddyPool, FreeingBothBuddiesMergesThemAllTheWayUp) {
   EXPECT_TRUE(pool.check());
 }
 
+TEST(BuddyPool, AFreedBlockServesTheNextRequestOfItsOrderWithoutASplit) {
+  BuddyPool pool(orders(4, 20));
+  void* keep = pool.allocate(32);  // the first request splits the region once
+  void* p = pool.allocate(32);
+  ASSERT_NE(p, nullptr);
+  pool.deallocate(p, 32);  // deferred: not merged with its free buddy yet
+  EXPECT_TRUE(pool.check());
+  EXPECT_EQ(pool.allocate(20), p);  // the same order takes it back
+  EXPECT_TRUE(pool.check());
+  pool.deallocate(p, 20);
+  pool.deallocate(keep, 32);
+  EXPECT_EQ(pool.free_blocks(20), 1u);  // looking merges what waits
+  EXPECT_TRUE(pool.check());
+}
+
+TEST(BuddyPool, DeferredFreesMergeBeforeARequestWouldFail) {
+  BuddyPool pool(orders(4, 12));  // 4 KiB: 256 minimum blocks
+  std::vector<void*> blocks;
+  while (void* p = pool.allocate(16)) blocks.push_back(p);
+  ASSERT_EQ(blocks.size(), 256u);
+  for (void* p : blocks) {
+    pool.deallocate(p, 16);
+    ASSERT_TRUE(pool.check());  // the deferred bytes stay within a quarter of the region
+  }
+  EXPECT_EQ(pool.stats().failures, 1u);
+  void* whole = pool.allocate(4096);  // needs every deferred block merged
+  EXPECT_EQ(whole, pool.region());
+  EXPECT_EQ(pool.stats().failures, 1u);
+  EXPECT_TRUE(pool.check());
+}
+
+TEST(BuddyPool, ADoubleFreeOfADeferredBlockIsCounted) {
+  BuddyPool pool(orders(4, 16));
+  void* a = pool.allocate(64);
+  pool.deallocate(a, 64);
+  pool.deallocate(a, 64);
+  EXPECT_EQ(pool.free_errors().double_frees, 1u);
+  EXPECT_FALSE(pool.owns(a));
+  EXPECT_EQ(pool.block_size(a), 0u);
+  EXPECT_TRUE(pool.check());
+}
+
 TEST(BuddyPool, FreeBytesThatAreNotBuddiesStayApart) {
   BuddyPool pool(orders(4, 12));  // 4 KiB: four 1 KiB blocks
   void* q[4];
