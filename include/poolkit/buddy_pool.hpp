@@ -70,7 +70,8 @@ class BuddyPool {
   void deallocate(void* p, std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
     // Fast path: the start of a live block in the region, and room to defer it. Anything
     // else (null, foreign, interior, double free, a big block) takes the slow path.
-    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_);
+    const std::uintptr_t offset =
+        reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_);
     if (offset < region_bytes_ && (offset & (min_block() - 1)) == 0) {
       const std::uint8_t entry = table_[offset >> min_order_];
       const std::size_t block = std::size_t{1} << order_of(entry);
