@@ -137,18 +137,18 @@ std::size_t BuddyPool::pop_deferred(unsigned order) noexcept {
   FreeNode* node = deferred_[order];
   const std::size_t offset = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(node) - base_);
   PK_ASSERT(table_[index_of(offset)] == start_byte(kDeferredStart, order));  // invariant 6
-  PK_ASSERT(deferred_bytes_ >= bit(order));
+  PK_ASSERT(deferred_room_ + bit(order) <= deferred_limit());  // the block was counted
   annotate::metadata_open(node, sizeof *node);
   deferred_[order] = node->next;
   annotate::metadata_close(node, sizeof *node);
-  deferred_bytes_ -= bit(order);
+  deferred_room_ += bit(order);
   return offset;
 }
 
 // Merges every deferred block. Two deferred buddies merge too: the first one settled
 // finds the other still deferred and stops; the second then finds the first free.
 void BuddyPool::settle() const noexcept {
-  if (deferred_bytes_ == 0) return;
+  if (deferred_room_ == deferred_limit()) return;
   for (unsigned order = min_order_; order < max_order_; ++order) {
     for (FreeNode* node = deferred_[order]; node;) {
       annotate::metadata_open(node, sizeof *node);
@@ -159,7 +159,7 @@ void BuddyPool::settle() const noexcept {
     }
     deferred_[order] = nullptr;
   }
-  deferred_bytes_ = 0;
+  deferred_room_ = deferred_limit();
 }
 
 void BuddyPool::reset_region() noexcept {
@@ -167,7 +167,7 @@ void BuddyPool::reset_region() noexcept {
   region_bytes_ = max_block();
   for (auto& head : heads_) head = nullptr;
   for (auto& head : deferred_) head = nullptr;
-  deferred_bytes_ = 0;
+  deferred_room_ = deferred_limit();
   nonempty_ = 0;
   annotate::region_unavailable(base_, max_block());
   push_free(0, max_order_);
@@ -194,7 +194,7 @@ void* BuddyPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
   } else {
     // The smallest non-empty order that is big enough: one bit scan, no list walk.
     std::uint64_t candidates = nonempty_ & (~std::uint64_t{0} << order);
-    if (!candidates && deferred_bytes_ != 0) {  // merging what waits may make one
+    if (!candidates && deferred_room_ != deferred_limit()) {  // merging what waits may make one
       settle();
       candidates = nonempty_ & (~std::uint64_t{0} << order);
     }
@@ -263,8 +263,8 @@ void BuddyPool::deallocate_slow(void* p, std::size_t size, std::size_t /*align*/
     merge_free(offset, order);
     return;
   }
-  if (deferred_bytes_ + bit(order) > deferred_limit()) settle();  // the bound: merge what waits
-  PK_ASSERT(deferred_bytes_ + bit(order) <= deferred_limit());     // invariant 6
+  if (bit(order) > deferred_room_) settle();  // the bound: merge what waits
+  PK_ASSERT(bit(order) <= deferred_room_);    // invariant 6
   push_deferred_fast(p, order, size);
 }
 
@@ -417,7 +417,7 @@ bool BuddyPool::check() const noexcept {
     if (n != deferred_count[order]) return broken("deferred list length disagrees with side table", 0, order);
     deferred_bytes += n << order;
   }
-  if (deferred_bytes != deferred_bytes_ || deferred_bytes_ > deferred_limit())
+  if (deferred_room_ > deferred_limit() || deferred_bytes != deferred_limit() - deferred_room_)
     return broken("deferred bytes disagree with the lists or pass their bound", 0, 0);
   return true;
 }

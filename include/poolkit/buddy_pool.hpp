@@ -75,7 +75,7 @@ class BuddyPool {
     if (offset < region_bytes_ && (offset & (min_block() - 1)) == 0) {
       const std::uint8_t entry = table_[offset >> min_order_];
       const std::size_t block = std::size_t{1} << order_of(entry);
-      if ((entry & kStateMask) == kUsedStart && deferred_bytes_ + block <= deferred_limit()) {
+      if ((entry & kStateMask) == kUsedStart && block <= deferred_room_) {
         push_deferred_fast(p, order_of(entry), size);
         return;
       }
@@ -132,8 +132,9 @@ class BuddyPool {
   //  4. Bit k of nonempty_ is set exactly when free list k is not empty.
   //  5. in_use_ is the sum of live block sizes and live_ their number.
   //  6. Every deferred block (side table kDeferredStart) is on deferred_[its order],
-  //     exactly once, and nothing else is; deferred_bytes_ is the sum of their sizes,
-  //     at most deferred_limit().
+  //     exactly once, and nothing else is; their sizes add up to
+  //     deferred_limit() - deferred_room_ (so deferred_room_ <= deferred_limit()).
+  //     A valid pool with nothing deferred has deferred_room_ == deferred_limit().
   unsigned char* base_ = nullptr;   // region, aligned to its size (2^max_order)
   std::uint8_t* table_ = nullptr;   // side table (from the page source too)
   std::size_t table_bytes_ = 0;
@@ -149,7 +150,7 @@ class BuddyPool {
   // Deferred frees (lazy merging): per order a LIFO list linked through FreeNode::next.
   // A pair of allocate and deallocate of one size then costs no split and no merge.
   mutable FreeNode* deferred_[64] = {};
-  mutable std::size_t deferred_bytes_ = 0;
+  mutable std::size_t deferred_room_ = 0;  // bytes that may still be deferred
 
   // Statistics.
   std::size_t requested_ = 0;
@@ -179,7 +180,7 @@ class BuddyPool {
     annotate::metadata_open(node, sizeof *node);
     deferred_[order] = node->next;
     annotate::metadata_close(node, sizeof *node);
-    deferred_bytes_ -= std::size_t{1} << order;
+    deferred_room_ += std::size_t{1} << order;
     table_[index_of(static_cast<std::size_t>(reinterpret_cast<unsigned char*>(node) - base_))] =
         start_byte(kUsedStart, order);
     annotate::block_allocated(this, node, size);
@@ -197,7 +198,7 @@ class BuddyPool {
     node->next = deferred_[order];
     annotate::metadata_close(node, sizeof *node);
     deferred_[order] = node;
-    deferred_bytes_ += block;
+    deferred_room_ -= block;
     table_[index_of(static_cast<std::size_t>(static_cast<unsigned char*>(p) - base_))] =
         start_byte(kDeferredStart, order);
   }
