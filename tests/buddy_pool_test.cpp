@@ -420,6 +420,55 @@ TEST(BuddyPool, RandomizedDifferentialAgainstBlockModel) {
   EXPECT_GT(s.failures, 0u);  // the test did reach exhaustion
 }
 
+// A small pool, so that the deferred frees' bound (a quarter of the region) and the
+// settle before a failing search are reached all the time: check() after every call.
+TEST(BuddyPool, RandomizedDifferentialWithDeferredFreesChecksEveryOperation) {
+  const std::uint64_t seed = poolkit::test::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED)");
+  BuddyPool pool(orders(4, 14));  // 16 KiB: at most 4 KiB deferred
+  poolkit::test::BlockModel model;
+  std::mt19937_64 rng(seed);
+  const std::size_t ops = poolkit::test::scaled(200'000);
+  std::size_t requested = 0, in_use = 0;
+  for (std::size_t i = 0; i < ops; ++i) {
+    if (model.empty() || rng() % 100 < 55) {
+      const std::size_t size = 1 + rng() % (std::size_t{16} << (rng() % 9));  // 1 .. 4 KiB
+      const std::size_t block = std::max(std::bit_ceil(size), pool.min_block());
+      void* p = pool.allocate(size);
+      if (!p) {
+        ASSERT_LT(pool.stats().largest_free, block) << "op " << i << " size " << size;
+      } else {
+        ASSERT_EQ(pool.block_size(p), block) << "op " << i;
+        ASSERT_TRUE(model.add(p, size, 16, static_cast<std::uint8_t>(rng()))) << "op " << i;
+        requested += size;
+        in_use += block;
+      }
+    } else {
+      const poolkit::test::LiveBlock b = model.take_random(rng);
+      in_use -= pool.block_size(b.p);
+      pool.deallocate(b.p, b.size, b.align);
+      requested -= b.size;
+    }
+    ASSERT_TRUE(pool.check()) << "op " << i;
+    if (i % 64 == 0) {  // stats() settles: look now and then, not after every call
+      const poolkit::PoolStats s = pool.stats();
+      ASSERT_EQ(s.live_blocks, model.count()) << "op " << i;
+      ASSERT_EQ(s.bytes_requested, requested) << "op " << i;
+      ASSERT_EQ(s.bytes_in_use, in_use) << "op " << i;
+      ASSERT_TRUE(pool.check()) << "op " << i;
+    }
+  }
+  model.verify_all();
+  while (!model.empty()) {
+    const poolkit::test::LiveBlock b = model.take(model.count() - 1);
+    pool.deallocate(b.p, b.size, b.align);
+    ASSERT_TRUE(pool.check());
+  }
+  EXPECT_EQ(pool.stats().largest_free, pool.max_block());
+  EXPECT_EQ(pool.free_errors().double_frees + pool.free_errors().interior, 0u);
+  EXPECT_GT(pool.stats().failures, 0u);  // the test did reach exhaustion
+}
+
 // ---- adapters -----------------------------------------------------------------------
 
 TEST(BuddyPool, BacksAPmrVector) {
