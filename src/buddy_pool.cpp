@@ -62,7 +62,7 @@ BuddyPool::~BuddyPool() {
 // Every read or write of a FreeNode is bracketed by metadata_open/close: the node
 // lives inside a free block, which memory checkers otherwise treat as off limits.
 
-void BuddyPool::push_free(std::size_t offset, unsigned order) noexcept {
+void BuddyPool::push_free(std::size_t offset, unsigned order) const noexcept {
   PK_ASSERT(order >= min_order_ && order <= max_order_);
   PK_ASSERT((offset & (bit(order) - 1)) == 0);  // a block lies at a multiple of its size
   PK_ASSERT(offset + bit(order) <= max_block());
@@ -82,7 +82,7 @@ void BuddyPool::push_free(std::size_t offset, unsigned order) noexcept {
   table_[index_of(offset)] = start_byte(kFreeStart, order);
 }
 
-void BuddyPool::unlink_free(std::size_t offset, unsigned order) noexcept {
+void BuddyPool::unlink_free(std::size_t offset, unsigned order) const noexcept {
   auto* node = reinterpret_cast<FreeNode*>(base_ + offset);
   annotate::metadata_open(node, sizeof *node);
   FreeNode* prev = node->prev;
@@ -113,9 +113,61 @@ std::size_t BuddyPool::pop_free(unsigned order) noexcept {
   return offset;
 }
 
+// Merges the free block at offset with its buddy while the buddy is a free (not
+// deferred) block of the same order, then lists the result.
+void BuddyPool::merge_free(std::size_t offset, unsigned order) const noexcept {
+  while (order < max_order_) {
+    const std::size_t buddy = offset ^ bit(order);
+    if (table_[index_of(buddy)] != start_byte(kFreeStart, order)) break;
+    unlink_free(buddy, order);
+    table_[index_of(buddy)] = kInterior;
+    table_[index_of(offset)] = kInterior;
+    offset &= ~bit(order);
+    ++order;
+  }
+  push_free(offset, order);
+}
+
+// ---- deferred frees ------------------------------------------------------------
+// A freed block waits on deferred_[order] (singly linked through FreeNode::next) until
+// the next request of its order takes it back or settle() merges it. The push and the
+// fast pop are inline in the header.
+
+std::size_t BuddyPool::pop_deferred(unsigned order) noexcept {
+  FreeNode* node = deferred_[order];
+  const std::size_t offset = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(node) - base_);
+  PK_ASSERT(table_[index_of(offset)] == start_byte(kDeferredStart, order));  // invariant 6
+  PK_ASSERT(deferred_room_ + bit(order) <= deferred_limit());  // the block was counted
+  annotate::metadata_open(node, sizeof *node);
+  deferred_[order] = node->next;
+  annotate::metadata_close(node, sizeof *node);
+  deferred_room_ += bit(order);
+  return offset;
+}
+
+// Merges every deferred block. Two deferred buddies merge too: the first one settled
+// finds the other still deferred and stops; the second then finds the first free.
+void BuddyPool::settle() const noexcept {
+  if (deferred_room_ == deferred_limit()) return;
+  for (unsigned order = min_order_; order < max_order_; ++order) {
+    for (FreeNode* node = deferred_[order]; node;) {
+      annotate::metadata_open(node, sizeof *node);
+      FreeNode* next = node->next;
+      annotate::metadata_close(node, sizeof *node);
+      merge_free(static_cast<std::size_t>(reinterpret_cast<unsigned char*>(node) - base_), order);
+      node = next;
+    }
+    deferred_[order] = nullptr;
+  }
+  deferred_room_ = deferred_limit();
+}
+
 void BuddyPool::reset_region() noexcept {
   std::memset(table_, kInterior, table_bytes_);
+  region_bytes_ = max_block();
   for (auto& head : heads_) head = nullptr;
+  for (auto& head : deferred_) head = nullptr;
+  deferred_room_ = deferred_limit();
   nonempty_ = 0;
   annotate::region_unavailable(base_, max_block());
   push_free(0, max_order_);
@@ -130,41 +182,32 @@ unsigned BuddyPool::order_for(std::size_t size, std::size_t align) const noexcep
   return order < min_order_ ? min_order_ : order;
 }
 
-void BuddyPool::note_allocated(std::size_t size, std::size_t block) noexcept {
-  requested_ += size;
-  in_use_ += block;
-  if (in_use_ > peak_) peak_ = in_use_;
-  ++live_;
-  ++allocations_;
-}
-
-void BuddyPool::note_freed(std::size_t size, std::size_t block) noexcept {
-  // size is the caller's word; clamp it so a wrong one skews the count, never wraps it.
-  const std::size_t asked = size < block ? size : block;
-  PK_ASSERT(live_ > 0 && in_use_ >= block);
-  requested_ -= asked < requested_ ? asked : requested_;
-  in_use_ -= block;
-  --live_;
-  ++deallocations_;
-}
-
-void* BuddyPool::allocate(std::size_t size, std::size_t align) noexcept {
+void* BuddyPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
   const unsigned order = is_valid_alignment(align) ? order_for(size, align) : 64;
   if (!valid_ || order > max_order_) {
     ++failures_;
     return nullptr;
   }
-  // The smallest non-empty order that is big enough: one bit scan, no list walk.
-  const std::uint64_t candidates = nonempty_ & (~std::uint64_t{0} << order);
-  if (!candidates) {
-    ++failures_;
-    return nullptr;
-  }
-  unsigned k = static_cast<unsigned>(std::countr_zero(candidates));
-  const std::size_t offset = pop_free(k);
-  while (k > order) {  // split: keep the lower half, free the upper half
-    --k;
-    push_free(offset + bit(k), k);
+  std::size_t offset;
+  if (deferred_[order]) {  // a block of this very order freed earlier: no split
+    offset = pop_deferred(order);
+  } else {
+    // The smallest non-empty order that is big enough: one bit scan, no list walk.
+    std::uint64_t candidates = nonempty_ & (~std::uint64_t{0} << order);
+    if (!candidates && deferred_room_ != deferred_limit()) {  // merging what waits may make one
+      settle();
+      candidates = nonempty_ & (~std::uint64_t{0} << order);
+    }
+    if (!candidates) {
+      ++failures_;
+      return nullptr;
+    }
+    unsigned k = static_cast<unsigned>(std::countr_zero(candidates));
+    offset = pop_free(k);
+    while (k > order) {  // split: keep the lower half, free the upper half
+      --k;
+      push_free(offset + bit(k), k);
+    }
   }
   table_[index_of(offset)] = start_byte(kUsedStart, order);
   void* p = base_ + offset;
@@ -188,7 +231,7 @@ std::size_t BuddyPool::find_block(std::size_t offset, std::uint8_t* entry) const
   return 0;
 }
 
-void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noexcept {
+void BuddyPool::deallocate_slow(void* p, std::size_t size, std::size_t /*align*/) noexcept {
   if (!p) return;
   if (!valid_) {  // an empty pool handed nothing out
     ++errors_.foreign;
@@ -203,28 +246,26 @@ void BuddyPool::deallocate(void* p, std::size_t size, std::size_t /*align*/) noe
   std::size_t offset = addr - base;
   std::uint8_t entry;
   const std::size_t start = find_block(offset, &entry);
-  if (entry & kFreeStart) {
+  const std::uint8_t state = entry & kStateMask;
+  if (state == kFreeStart || state == kDeferredStart) {
     ++errors_.double_frees;
     return;
   }
-  if (start != offset || !(entry & kUsedStart)) {
+  if (start != offset || state != kUsedStart) {
     ++errors_.interior;
     return;
   }
-  unsigned order = order_of(entry);
-  annotate::block_freed(this, p, bit(order));
-  note_freed(size, bit(order));
-  // Merge with the buddy while it is a free block of the same order.
-  while (order < max_order_) {
-    const std::size_t buddy = offset ^ bit(order);
-    if (table_[index_of(buddy)] != start_byte(kFreeStart, order)) break;
-    unlink_free(buddy, order);
-    table_[index_of(buddy)] = kInterior;
-    table_[index_of(offset)] = kInterior;
-    offset &= ~bit(order);
-    ++order;
+  const unsigned order = order_of(entry);
+  PK_ASSERT(live_ > 0 && in_use_ >= bit(order));  // invariant 5: a live block is counted
+  if (bit(order) > deferred_limit()) {  // too big to wait: merge now
+    annotate::block_freed(this, p, bit(order));
+    note_freed(size, bit(order));
+    merge_free(offset, order);
+    return;
   }
-  push_free(offset, order);
+  if (bit(order) > deferred_room_) settle();  // the bound: merge what waits
+  PK_ASSERT(bit(order) <= deferred_room_);    // invariant 6
+  push_deferred_fast(p, order, size);
 }
 
 bool BuddyPool::owns(const void* p) const noexcept {
@@ -233,7 +274,7 @@ bool BuddyPool::owns(const void* p) const noexcept {
   if (!base_ || addr < base || addr - base >= max_block()) return false;
   std::uint8_t entry;
   find_block(addr - base, &entry);
-  return (entry & kUsedStart) != 0;
+  return (entry & kStateMask) == kUsedStart;
 }
 
 std::size_t BuddyPool::block_size(const void* p) const noexcept {
@@ -242,7 +283,7 @@ std::size_t BuddyPool::block_size(const void* p) const noexcept {
   if (!base_ || addr < base || addr - base >= max_block()) return 0;
   std::uint8_t entry;
   const std::size_t start = find_block(addr - base, &entry);
-  return start == addr - base && (entry & kUsedStart) ? bit(order_of(entry)) : 0;
+  return start == addr - base && (entry & kStateMask) == kUsedStart ? bit(order_of(entry)) : 0;
 }
 
 void BuddyPool::release() noexcept {
@@ -254,6 +295,7 @@ void BuddyPool::release() noexcept {
 
 std::size_t BuddyPool::free_blocks(unsigned order) const noexcept {
   if (!base_ || order < min_order_ || order > max_order_) return 0;
+  settle();
   std::size_t n = 0;
   for (FreeNode* node = heads_[order]; node;) {
     ++n;
@@ -271,6 +313,7 @@ PoolStats BuddyPool::stats() const noexcept {
   s.bytes_in_use = in_use_;
   s.peak_in_use = peak_;
   if (valid_) {
+    settle();  // largest_free is what merging makes of the free memory
     s.bytes_free = max_block() > in_use_ ? max_block() - in_use_ : 0;
     s.largest_free = nonempty_ ? bit(static_cast<unsigned>(std::bit_width(nonempty_) - 1)) : 0;
     s.bytes_reserved = mapped_bytes_;
@@ -287,15 +330,15 @@ PoolStats BuddyPool::stats() const noexcept {
 
 bool BuddyPool::check() const noexcept {
   if (!valid_) return true;
-  // Invariants 1, 3 and 5: walk the side table block by block.
-  std::size_t free_count[64] = {};
+  // Invariants 1, 3 and 5 (and 6's side-table half): walk the side table block by block.
+  std::size_t free_count[64] = {}, deferred_count[64] = {};
   std::size_t used_bytes = 0, used_blocks = 0;
   const std::size_t entries = table_bytes_;
   for (std::size_t i = 0; i < entries;) {
     const std::uint8_t e = table_[i];
     const std::size_t offset = i << min_order_;
-    const std::uint8_t state = e & static_cast<std::uint8_t>(~kOrderMask);
-    if (state != kFreeStart && state != kUsedStart)
+    const std::uint8_t state = e & kStateMask;
+    if (state == kInterior)
       return broken("side table entry is not a block start", offset, 0);
     const unsigned order = order_of(e);
     if (order > max_order_) return broken("order above max_order", offset, order);
@@ -304,7 +347,9 @@ bool BuddyPool::check() const noexcept {
     if (i + span > entries) return broken("block runs past the region", offset, order);
     for (std::size_t j = i + 1; j < i + span; ++j)
       if (table_[j] != kInterior) return broken("start byte inside a block", j << min_order_, order);
-    if (e & kFreeStart) {
+    if (state == kDeferredStart) {
+      ++deferred_count[order];
+    } else if (state == kFreeStart) {
       ++free_count[order];
       const std::size_t buddy = offset ^ bit(order);
       if (order < max_order_ && offset < buddy &&
@@ -347,6 +392,33 @@ bool BuddyPool::check() const noexcept {
     }
     if (n != free_count[order]) return broken("free list length disagrees with side table", 0, order);
   }
+  // Invariant 6: the deferred lists hold exactly the deferred blocks, counted right.
+  std::size_t deferred_bytes = 0;
+  for (unsigned order = 0; order < 64; ++order) {
+    const bool in_range = order >= min_order_ && order < max_order_;
+    if (!in_range && deferred_[order])
+      return broken("deferred list outside min..max-1 order", 0, order);
+    if (!in_range) continue;
+    std::size_t n = 0;
+    for (FreeNode* node = deferred_[order]; node; ++n) {
+      const auto addr = reinterpret_cast<std::uintptr_t>(node);
+      const auto base = reinterpret_cast<std::uintptr_t>(base_);
+      if (addr < base || addr - base >= max_block() || n > deferred_count[order])
+        return broken("deferred list runs outside the region or loops", 0, order);
+      const std::size_t offset = addr - base;
+      if (offset & (bit(order) - 1)) return broken("deferred block misaligned", offset, order);
+      if (table_[index_of(offset)] != start_byte(kDeferredStart, order))
+        return broken("listed block is not deferred at this order in the side table", offset, order);
+      annotate::metadata_open(node, sizeof *node);
+      FreeNode* next = node->next;
+      annotate::metadata_close(node, sizeof *node);
+      node = next;
+    }
+    if (n != deferred_count[order]) return broken("deferred list length disagrees with side table", 0, order);
+    deferred_bytes += n << order;
+  }
+  if (deferred_room_ > deferred_limit() || deferred_bytes != deferred_limit() - deferred_room_)
+    return broken("deferred bytes disagree with the lists or pass their bound", 0, 0);
   return true;
 }
 

@@ -45,7 +45,7 @@ Heap::~Heap() {
 
 // ---- allocation -------------------------------------------------------------
 
-void* Heap::allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
+void* Heap::allocate_prefixed_slow(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
   std::size_t total;
   if (!is_valid_alignment(align) || prefix % L::kGranule != 0 || !checked_add(prefix, size, &total)) {
     ++failures_;
@@ -413,6 +413,14 @@ std::size_t Heap::requested_size(const void* p) const noexcept {
   if (inspect(p) != BlockState::kLive) return 0;
   const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
   return L::size_of(h) - L::kHeaderSize - L::slack_of(h);
+}
+
+bool Heap::live_sizes_slow(const void* p, std::size_t* usable, std::size_t* requested) const noexcept {
+  if (inspect(p) != BlockState::kLive) return false;
+  const std::uint64_t h = header(L::block_of(reinterpret_cast<std::uintptr_t>(p)));
+  *usable = L::size_of(h) - L::kHeaderSize;
+  *requested = *usable - L::slack_of(h);
+  return true;
 }
 
 bool Heap::owns(const void* p) const noexcept {

@@ -57,7 +57,7 @@ PoolSet::PoolEntry* PoolSet::entry(PoolId pool) noexcept {
 }
 
 void* PoolSet::allocate(PoolId pool, std::size_t size, std::size_t align) noexcept {
-  PoolEntry* e = entry(pool);
+  PoolEntry* e = last_entry_ && last_entry_->id == pool ? last_entry_ : entry(pool);
   if (!e) {
     ++failures_;
     return nullptr;
@@ -85,20 +85,25 @@ void* PoolSet::allocate(PoolId pool, std::size_t size, std::size_t align) noexce
   ++e->live;
   ++e->allocations;
   e->bytes_requested += size;
-  e->bytes_in_use += footprint(h);
+  e->bytes_in_use += heap_.usable_size_of_new(h) + Heap::kBlockOverhead;  // footprint(h), trusted
   e->peak_in_use = std::max(e->peak_in_use, e->bytes_in_use);
   bytes_requested_ += size;
   return static_cast<char*>(block) + kHeaderSize;
 }
 
 // The header of the live block at p, or nullptr (p foreign, interior or freed).
-PoolSet::BlockHeader* PoolSet::live_header(const void* p) const noexcept {
+PoolSet::BlockHeader* PoolSet::live_header(const void* p, std::size_t* usable,
+                                            std::size_t* requested) const noexcept {
   if (!p || reinterpret_cast<std::uintptr_t>(p) % 16 != 0) return nullptr;
   auto* h = reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p)) - kHeaderSize);
   // The heap reads nothing unless h is in its regions; every live heap block is one of ours.
-  if (heap_.inspect(h) != Heap::BlockState::kLive) return nullptr;
+  std::size_t usable_bytes, requested_bytes;
+  if (!heap_.live_sizes(h, &usable_bytes, &requested_bytes)) return nullptr;
   OpenHeader open(h);
-  return h->check == check_word(h) ? h : nullptr;
+  if (h->check != check_word(h)) return nullptr;
+  if (usable) *usable = usable_bytes;
+  if (requested) *requested = requested_bytes;
+  return h;
 }
 
 // Takes h off its pool's list and clears its check word; the neighbours' headers
@@ -135,7 +140,8 @@ void PoolSet::unlink(BlockHeader* h) noexcept {
 
 void PoolSet::deallocate(void* p) noexcept {
   if (!p) return;
-  BlockHeader* h = live_header(p);
+  std::size_t usable, heap_requested;
+  BlockHeader* h = live_header(p, &usable, &heap_requested);
   if (!h) {
     ++bad_frees_;
     return;
@@ -145,8 +151,10 @@ void PoolSet::deallocate(void* p) noexcept {
     OpenHeader open(h);
     e = h->pool;
   }
-  const std::size_t requested = heap_.requested_size(h) - kHeaderSize;
-  e->bytes_in_use -= footprint(h);
+  const std::size_t requested = heap_requested - kHeaderSize;
+  const std::size_t block_bytes = usable + Heap::kBlockOverhead;  // footprint(h), looked up once
+  PK_ASSERT(e->bytes_in_use >= block_bytes && e->bytes_requested >= requested);  // counted at allocate
+  e->bytes_in_use -= block_bytes;
   e->bytes_requested -= requested;
   bytes_requested_ -= requested;
   PK_ASSERT(e->live > 0);

@@ -117,6 +117,48 @@ TEST(BuddyPool, FreeingBothBuddiesMergesThemAllTheWayUp) {
   EXPECT_TRUE(pool.check());
 }
 
+TEST(BuddyPool, AFreedBlockServesTheNextRequestOfItsOrderWithoutASplit) {
+  BuddyPool pool(orders(4, 20));
+  void* keep = pool.allocate(32);  // the first request splits the region once
+  void* p = pool.allocate(32);
+  ASSERT_NE(p, nullptr);
+  pool.deallocate(p, 32);  // deferred: not merged with its free buddy yet
+  EXPECT_TRUE(pool.check());
+  EXPECT_EQ(pool.allocate(20), p);  // the same order takes it back
+  EXPECT_TRUE(pool.check());
+  pool.deallocate(p, 20);
+  pool.deallocate(keep, 32);
+  EXPECT_EQ(pool.free_blocks(20), 1u);  // looking merges what waits
+  EXPECT_TRUE(pool.check());
+}
+
+TEST(BuddyPool, DeferredFreesMergeBeforeARequestWouldFail) {
+  BuddyPool pool(orders(4, 12));  // 4 KiB: 256 minimum blocks
+  std::vector<void*> blocks;
+  while (void* p = pool.allocate(16)) blocks.push_back(p);
+  ASSERT_EQ(blocks.size(), 256u);
+  for (void* p : blocks) {
+    pool.deallocate(p, 16);
+    ASSERT_TRUE(pool.check());  // the deferred bytes stay within a quarter of the region
+  }
+  EXPECT_EQ(pool.stats().failures, 1u);
+  void* whole = pool.allocate(4096);  // needs every deferred block merged
+  EXPECT_EQ(whole, pool.region());
+  EXPECT_EQ(pool.stats().failures, 1u);
+  EXPECT_TRUE(pool.check());
+}
+
+TEST(BuddyPool, ADoubleFreeOfADeferredBlockIsCounted) {
+  BuddyPool pool(orders(4, 16));
+  void* a = pool.allocate(64);
+  pool.deallocate(a, 64);
+  pool.deallocate(a, 64);
+  EXPECT_EQ(pool.free_errors().double_frees, 1u);
+  EXPECT_FALSE(pool.owns(a));
+  EXPECT_EQ(pool.block_size(a), 0u);
+  EXPECT_TRUE(pool.check());
+}
+
 TEST(BuddyPool, FreeBytesThatAreNotBuddiesStayApart) {
   BuddyPool pool(orders(4, 12));  // 4 KiB: four 1 KiB blocks
   void* q[4];
@@ -376,6 +418,55 @@ TEST(BuddyPool, RandomizedDifferentialAgainstBlockModel) {
   EXPECT_EQ(s.largest_free, pool.max_block());  // one free block again
   EXPECT_EQ(pool.free_blocks(kMaxOrder), 1u);
   EXPECT_GT(s.failures, 0u);  // the test did reach exhaustion
+}
+
+// A small pool, so that the deferred frees' bound (a quarter of the region) and the
+// settle before a failing search are reached all the time: check() after every call.
+TEST(BuddyPool, RandomizedDifferentialWithDeferredFreesChecksEveryOperation) {
+  const std::uint64_t seed = poolkit::test::test_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (PKTEST_SEED)");
+  BuddyPool pool(orders(4, 14));  // 16 KiB: at most 4 KiB deferred
+  poolkit::test::BlockModel model;
+  std::mt19937_64 rng(seed);
+  const std::size_t ops = poolkit::test::scaled(200'000);
+  std::size_t requested = 0, in_use = 0;
+  for (std::size_t i = 0; i < ops; ++i) {
+    if (model.empty() || rng() % 100 < 55) {
+      const std::size_t size = 1 + rng() % (std::size_t{16} << (rng() % 9));  // 1 .. 4 KiB
+      const std::size_t block = std::max(std::bit_ceil(size), pool.min_block());
+      void* p = pool.allocate(size);
+      if (!p) {
+        ASSERT_LT(pool.stats().largest_free, block) << "op " << i << " size " << size;
+      } else {
+        ASSERT_EQ(pool.block_size(p), block) << "op " << i;
+        ASSERT_TRUE(model.add(p, size, 16, static_cast<std::uint8_t>(rng()))) << "op " << i;
+        requested += size;
+        in_use += block;
+      }
+    } else {
+      const poolkit::test::LiveBlock b = model.take_random(rng);
+      in_use -= pool.block_size(b.p);
+      pool.deallocate(b.p, b.size, b.align);
+      requested -= b.size;
+    }
+    ASSERT_TRUE(pool.check()) << "op " << i;
+    if (i % 64 == 0) {  // stats() settles: look now and then, not after every call
+      const poolkit::PoolStats s = pool.stats();
+      ASSERT_EQ(s.live_blocks, model.count()) << "op " << i;
+      ASSERT_EQ(s.bytes_requested, requested) << "op " << i;
+      ASSERT_EQ(s.bytes_in_use, in_use) << "op " << i;
+      ASSERT_TRUE(pool.check()) << "op " << i;
+    }
+  }
+  model.verify_all();
+  while (!model.empty()) {
+    const poolkit::test::LiveBlock b = model.take(model.count() - 1);
+    pool.deallocate(b.p, b.size, b.align);
+    ASSERT_TRUE(pool.check());
+  }
+  EXPECT_EQ(pool.stats().largest_free, pool.max_block());
+  EXPECT_EQ(pool.free_errors().double_frees + pool.free_errors().interior, 0u);
+  EXPECT_GT(pool.stats().failures, 0u);  // the test did reach exhaustion
 }
 
 // ---- adapters -----------------------------------------------------------------------

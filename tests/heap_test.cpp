@@ -183,6 +183,47 @@ TEST(Heap, DeferredCoalescingMergesOnlyWhenASearchFails) {
 
 // ---- resize -------------------------------------------------------------------
 
+TEST(Heap, LiveSizesAgreesWithUsableAndRequestedSizeAndRejectsTheRest) {
+  Heap heap;
+  void* small = heap.allocate(40);
+  void* big = heap.allocate(5000);
+  void* gone = heap.allocate(100);
+  heap.deallocate(gone);  // cached: free to live_sizes too
+  for (void* p : {small, big}) {
+    std::size_t usable = 0, requested = 0;
+    ASSERT_TRUE(heap.live_sizes(p, &usable, &requested));
+    EXPECT_EQ(usable, heap.usable_size(p));
+    EXPECT_EQ(requested, heap.requested_size(p));
+    EXPECT_EQ(heap.usable_size_of_new(p), usable);
+  }
+  std::size_t usable = 7, requested = 7;
+  int local = 0;
+  const void* bad[] = {gone, static_cast<char*>(small) + 16, &local, nullptr};  // freed, interior, foreign
+  for (const void* p : bad) {
+    EXPECT_FALSE(heap.live_sizes(p, &usable, &requested));
+    EXPECT_EQ(usable, 7u);  // untouched
+    EXPECT_EQ(requested, 7u);
+  }
+  heap.deallocate(small);
+  heap.deallocate(big);
+  EXPECT_TRUE(heap.check());
+}
+
+TEST(Heap, PrefixedRequestsReuseCachedBlocksOfTheirClass) {
+  Heap heap;
+  void* p = heap.allocate_prefixed(32, 40, 16);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(heap.requested_size(p), 72u);
+  heap.deallocate(p);
+  EXPECT_EQ(heap.cached_blocks(), 1u);
+  EXPECT_EQ(heap.allocate_prefixed(32, 40, 16), p);  // the cached block of the same class
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  EXPECT_EQ(heap.requested_size(p), 72u);
+  EXPECT_EQ(heap.allocate_prefixed(8, 40, 16), nullptr);  // a prefix must be a multiple of 16
+  heap.deallocate(p);
+  EXPECT_TRUE(heap.check());
+}
+
 TEST(Heap, ResizeGrowsInPlaceWhenTheNextBlockIsFree) {
   Heap heap;
   auto* p = static_cast<unsigned char*>(heap.allocate(100));

@@ -77,7 +77,7 @@ class Heap {
       const std::size_t c = Cache::class_of_request(size);
       if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, size);
     }
-    return allocate_prefixed(0, size, align);
+    return allocate_prefixed_slow(0, size, align);
   }
 
   /// Frees p. size and align are ignored (the header knows). nullptr does nothing.
@@ -152,7 +152,41 @@ class Heap {
 
   /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
   /// address plus `prefix` (a multiple of 16) is aligned to `align`.
-  void* allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept;
+  void* allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
+    // Fast path as allocate()'s: natural alignment and a cached block of the exact class.
+    if (size <= Cache::kMaxRequest && prefix <= Cache::kMaxRequest - size && prefix % L::kGranule == 0 &&
+        align - 1 < L::kGranule && (align & (align - 1)) == 0) {
+      const std::size_t c = Cache::class_of_request(prefix + size);
+      if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, prefix + size);
+    }
+    return allocate_prefixed_slow(prefix, size, align);
+  }
+
+  /// For prefixed layouts: if p is the start of a live block, its usable and requested
+  /// sizes from one lookup (usable_size and requested_size take one each); false, and
+  /// the outputs untouched, otherwise.
+  bool live_sizes(const void* p, std::size_t* usable, std::size_t* requested) const noexcept {
+    // Fast path: a live block in the region used last (deallocate's test, read only).
+    const std::uintptr_t block = reinterpret_cast<std::uintptr_t>(p) - L::kHeaderSize;
+    const std::uintptr_t offset = block - hot_begin_;
+    if (offset < hot_span_ && offset % L::kGranule == 0) {
+      const std::uint64_t h = L::peek_word(block);
+      const std::size_t size = L::size_of(h);
+      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit)) == 0 && size >= L::kMinBlock &&
+          offset + size <= hot_span_) {
+        *usable = size - L::kHeaderSize;
+        *requested = *usable - L::slack_of(h);
+        return true;
+      }
+    }
+    return live_sizes_slow(p, usable, requested);
+  }
+
+  /// The usable size of a block that allocate or allocate_prefixed has just returned
+  /// (p is trusted, not looked up: usable_size is the checked form).
+  std::size_t usable_size_of_new(const void* p) const noexcept {
+    return L::size_of(header(L::block_of(reinterpret_cast<std::uintptr_t>(p)))) - L::kHeaderSize;
+  }
 
  private:
   using L = detail::BlockLayout;
@@ -186,6 +220,10 @@ class Heap {
     cache_.push(c, block);
   }
   struct Region;
+  __attribute__((noinline)) void* allocate_prefixed_slow(std::size_t prefix, std::size_t size,
+                                                         std::size_t align) noexcept;
+  __attribute__((noinline)) bool live_sizes_slow(const void* p, std::size_t* usable,
+                                                 std::size_t* requested) const noexcept;
   __attribute__((noinline)) void deallocate_slow(void* p, std::size_t size, std::size_t align) noexcept;
   POOLKIT_HEAP_INTERNAL void flush_class(std::size_t c) noexcept;
   POOLKIT_HEAP_INTERNAL void release_block(Region* region, std::uintptr_t block) noexcept;

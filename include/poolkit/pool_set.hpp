@@ -121,7 +121,10 @@ class PoolSet {
   static_assert(sizeof(BlockHeader) == kHeaderSize);
 
   PoolEntry* entry(PoolId pool) noexcept;
-  BlockHeader* live_header(const void* p) const noexcept;
+  // The header of the live block at p, or nullptr; with usable and requested, the
+  // heap block's sizes too (from the same lookup).
+  BlockHeader* live_header(const void* p, std::size_t* usable = nullptr,
+                           std::size_t* requested = nullptr) const noexcept;
   std::uint64_t check_word(const void* header) const noexcept;
   std::size_t footprint(const BlockHeader* h) const noexcept;
   void unlink(BlockHeader* h) noexcept;
