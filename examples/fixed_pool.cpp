@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "poolkit/fixed_pool.hpp"
+#include "poolkit/heapmap.hpp"
 
 struct Message {
   int id;
@@ -25,6 +26,8 @@ int main() {
               pool.chunk_size(), inbox.back()->text);
   for (std::size_t i = 0; i < inbox.size(); i += 2) pool.deallocate(inbox[i], sizeof(Message), alignof(Message));
   poolkit::print_stats(pool.stats(), "FixedPool after freeing every other message", stdout);
+  // Every other chunk free: each cell of the picture half full (docs/fixed_pool.md shows it).
+  poolkit::print_heapmap(pool, stdout, {.cell_bytes = 4096, .columns = 64});
 
   // A fixed capacity: every byte reserved up front, nullptr when full, never a system call later.
   poolkit::FixedPool ring({.chunk_size = 256, .fixed_capacity = 8});

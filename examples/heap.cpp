@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "poolkit/heap.hpp"
+#include "poolkit/heapmap.hpp"
 #include "poolkit/memory_resource.hpp"
 
 int main() {
@@ -20,6 +21,8 @@ int main() {
   std::shuffle(blocks.begin(), blocks.end(), rng);
   for (std::size_t i = 0; i < blocks.size(); i += 2) heap.deallocate(blocks[i]);
   poolkit::print_stats(heap.stats(), "heap after freeing every other block", stdout);
+  // The holes, as a picture (docs/heap.md shows it).
+  poolkit::print_heapmap(heap, stdout, {.cell_bytes = 1024, .columns = 64});
 
   // A page-aligned block: the gap in front of it becomes a free block, not waste.
   void* page = heap.allocate(3000, 4096);

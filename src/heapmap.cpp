@@ -89,8 +89,13 @@ void draw(const char* kind, std::vector<Piece> pieces, const PoolStats& stats, s
                format_bytes(free_bytes).c_str(), free_gaps, free_gaps == 1 ? "" : "s", format_bytes(largest_gap).c_str());
   // The pool's own figure: a gap of neighbouring free blocks that cannot merge (buddies
   // of different orders, FixedPool's chunks) still serves only its largest block.
-  std::fprintf(out, "fragmentation %.0f%% (1 - largest free block %s / free %s)\n", 100.0 * stats.external_fragmentation(),
-               format_bytes(stats.largest_free).c_str(), format_bytes(stats.bytes_free).c_str());
+  if (stats.fixed_size_blocks) {
+    std::fprintf(out, "fragmentation none: every free chunk serves any request (one size)\n");
+  } else {
+    std::fprintf(out, "fragmentation %.0f%% (1 - largest free block %s / free %s)\n",
+                 100.0 * stats.external_fragmentation(), format_bytes(stats.largest_free).c_str(),
+                 format_bytes(stats.bytes_free).c_str());
+  }
   std::fprintf(out, "one character = %zu B: '#' full  '+' over half live  '-' some live  '.' free  'c' cached  "
                "'_' never handed out\n", cell);
   for (std::size_t n = 0; n < regions.size(); ++n) {

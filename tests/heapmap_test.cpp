@@ -86,6 +86,16 @@ TEST(Heapmap, FixedPoolShowsLiveFreeAndNeverUsedChunks) {
   for (int i = 16; i < 32; ++i) pool.deallocate(chunks[static_cast<std::size_t>(i)], 64);
 }
 
+TEST(Heapmap, AOneSizePoolSaysItHasNoFragmentation) {
+  poolkit::FixedPool pool(poolkit::FixedPool::Options{.chunk_size = 64, .first_block_chunks = 64});
+  void* a = pool.allocate(64);
+  void* b = pool.allocate(64);
+  pool.deallocate(a, 64);
+  const std::string map = picture(pool, {.cell_bytes = 64, .columns = 64});
+  EXPECT_NE(map.find("fragmentation none: every free chunk serves any request (one size)"), std::string::npos) << map;
+  pool.deallocate(b, 64);
+}
+
 TEST(Heapmap, TheCCallsPrintTheSamePictureAndRejectNull) {
   poolkit_buddy_pool* pool = poolkit_buddy_create(4, 16);
   ASSERT_NE(pool, nullptr);
