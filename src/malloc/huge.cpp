@@ -174,8 +174,16 @@ Segment* cache_fit(Segment* segment, std::size_t map_size) noexcept {
 }
 
 void init_header(Segment* segment, void* base, std::size_t map_size, std::uintptr_t user) noexcept {
+  // A tail cut off another block carries that block's bytes here: every field is set.
   segment->kind = SegmentKind::kHuge;
+  segment->pages_in_use = 0;
   segment->owner.store(nullptr, std::memory_order_relaxed);
+  segment->next = segment->prev = nullptr;
+  set_slices_in_use(segment, 0);
+  segment->dirty_slices = 0;
+  segment->purge_at_ms = 0;
+  segment->cached_at_ms = 0;
+  segment->huge_is_tail = 0;
   segment->map_base = base;
   segment->map_size = map_size;
   segment->huge_user = user;
