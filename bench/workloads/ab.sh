@@ -37,7 +37,7 @@ for ((rep = 0; rep < reps; rep++)); do
       lib=$lib_a
       [ "$side" = B ] && lib=$lib_b
       # shellcheck disable=SC2086  # args are words on purpose
-      /usr/bin/time -f "%e %U %S" -o "$results.time" env LD_PRELOAD="$lib" "$@" "build/workloads/$name" $args >/dev/null
+      /usr/bin/time -f "%e %U %S" -o "$results.time" env LD_PRELOAD="$lib" "$@" "build/workloads/${name%%:*}" $args >/dev/null
       echo "$name $side $(tail -1 "$results.time")" >>"$results"
     done
   done <<<"$workloads"

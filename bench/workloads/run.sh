@@ -37,7 +37,8 @@ done
 [ -x /usr/bin/time ] || { echo "run.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 
 # name | full arguments | quick arguments (size, threads); sized for ~1 s and
-# ~0.25 s under glibc on a 2-core machine.
+# ~0.25 s under glibc on a 2-core machine. name:label runs program `name` again
+# under another row name (the oversubscribed runs: 8 and 16 threads on 2 cores).
 WORKLOADS="
 larson         1000000 4 | 250000 4
 xmalloc_test   3000000 4 | 750000 4
@@ -52,6 +53,13 @@ mleak          200 4     | 50 4
 malloc_large   500       | 125
 binary_trees   18 2      | 16 2
 realloc_growth 2000000   | 500000
+large_mixed    300       | 75
+aligned_alloc  400000 2  | 100000 2
+random_cross   1000000 4 | 250000 4
+random_cross:8t  500000 8  | 125000 8
+random_cross:16t 250000 16 | 62500 16
+glibc_thread:16t 200000 16 | 50000 16
+server_sized   400000 2  | 100000 2
 "
 
 # --- build the workloads (and poolkit's malloc when no library was named) -------
@@ -102,7 +110,7 @@ for ((rep = 0; rep < reps; rep++)); do
       status=ok
       # shellcheck disable=SC2086  # args are words on purpose
       timeout 300 /usr/bin/time -f "%e %M" -o "$scratch/time" \
-        env "${preload[@]}" "build/workloads/$name" $args >"$scratch/out" 2>"$scratch/err" || status=failed
+        env "${preload[@]}" "build/workloads/${name%%:*}" $args >"$scratch/out" 2>"$scratch/err" || status=failed
       read -r seconds rss_kb < <(tail -1 "$scratch/time")
       checksum=$(awk '/checksum/ {print $3}' "$scratch/out")
       if [ $status != ok ] || [ -z "$checksum" ]; then

@@ -55,7 +55,9 @@ void* api_realloc(void* p, std::size_t size) noexcept {
     if (old == 0) fatal("realloc(): invalid pointer\n");
   } else if (segment->kind == SegmentKind::kHuge) {
     if (segment->pages[0].flags & kPageChecked) return checked_realloc(p, size);  // a sampled block
-    if (size > g_options.mmap_threshold && huge_resize_in_place(segment, p, size)) return p;
+    if (size > g_options.mmap_threshold) {
+      if (void* q = huge_realloc(segment, p, size)) return q;
+    }
     old = segment->huge_capacity - (reinterpret_cast<std::uintptr_t>(p) - segment->huge_user);
   } else {
     Page* page = page_of(segment, p);
@@ -129,7 +131,7 @@ void* api_pvalloc(std::size_t size) noexcept {
 std::size_t api_usable_size(const void* p) noexcept { return usable_size(p); }
 
 int api_trim() noexcept {
-  std::uint64_t before = g_counters.purged_bytes.load() + g_os.stats().munmap_calls;
+  std::uint64_t before = g_counters.purged_bytes.load() + os_stats().munmap_calls;
   // Segments of exited threads may hold nothing but frees nobody collected: adopt
   // them all, so that the collection below can give their pages back.
   if (g_options.check | g_options.sample) checked_flush_quarantine();
@@ -141,7 +143,7 @@ int api_trim() noexcept {
     heap_purge(heap, true);
   }
   segment_cache_trim(true);
-  std::uint64_t after = g_counters.purged_bytes.load() + g_os.stats().munmap_calls;
+  std::uint64_t after = g_counters.purged_bytes.load() + os_stats().munmap_calls;
   verbose("malloc_trim: %s\n", after != before ? "memory returned to the OS" : "nothing to return");
   return after != before ? 1 : 0;
 }

@@ -1,17 +1,20 @@
 // huge.cpp: blocks above the mmap threshold (POOLKIT_MMAP_THRESHOLD, default and
 // maximum 1 MiB = the largest size class), and alignments above 64 KiB: each is
-// its own mapping from the PageSource, given back with munmap on free, so a freed
-// huge block never lingers in RSS (seed 002, part 1). The mapping starts with a
-// segment header (4 MiB-aligned, so free finds it like any segment) and the user
-// block follows at the first offset that has the alignment. Alignments of 4 MiB
-// and more put the header in the 4 MiB just below the block (kSegmentBefore).
-// realloc grows a huge block in place with mremap when the next pages are free.
+// its own mapping from the PageSource. The mapping starts with a segment header
+// (4 MiB-aligned, so free finds it like any segment) and the user block follows at
+// the first offset that has the alignment. Alignments of 4 MiB and more put the
+// header in the 4 MiB just below the block (kSegmentBefore).
 //
 // A freed huge block with the default alignment is kept in a small cache (8
-// mappings, 256 MiB at most) for the decay (POOLKIT_DECAY_MS) and reused by a
-// request of up to its size that does not waste more than a third of it: programs
-// that allocate and free big buffers in a loop then skip the mmap, the page
-// faults and the munmap. After the decay, or at malloc_trim, it is unmapped.
+// mappings, 256 MiB at most) for the decay (POOLKIT_DECAY_MS); after it, or at
+// malloc_trim, it is unmapped. Any later huge request takes the cached mapping
+// with the most bytes in common and fits it: a tail more than a quarter too long
+// is unmapped, a short one grows in place or moves with mremap (its resident
+// pages come along: no copy, no page fault), so a program that frees and
+// allocates big buffers of varying sizes faults only for the growth, as with
+// glibc's heap, and returns everything after the decay, unlike glibc's heap.
+// realloc grows a huge block in place with mremap when the next pages are free,
+// and moves its mapping otherwise (no copy).
 #include <cerrno>
 #include <cstring>
 
@@ -34,24 +37,41 @@ constinit HugeCache g_huge_cache;
 
 void unmap_huge(Segment* segment) noexcept { os_free(segment->map_base, segment->map_size); }
 
-// A cached mapping that holds total bytes without wasting more than a third, or nullptr.
+// The cached mapping that saves the most page faults for a mapping of `total`
+// bytes: the most bytes in common (min(size, total)); among equals, one that is
+// not a tail (a block may be about to grow into it), then the least to spare.
+// nullptr when the cache is empty.
 Segment* cache_take(std::size_t total) noexcept {
   LockGuard guard(g_huge_cache.lock);
+  Segment** best = nullptr;
   for (Segment*& slot : g_huge_cache.slots) {
-    Segment* s = slot;
-    if (s != nullptr && s->map_size >= total && s->map_size - total <= s->map_size / 3) {
-      slot = nullptr;
-      g_huge_cache.bytes -= s->map_size;
-      return s;
+    if (slot == nullptr) continue;
+    if (best == nullptr) {
+      best = &slot;
+      continue;
+    }
+    std::size_t s = slot->map_size, b = (*best)->map_size;
+    std::size_t common_s = s < total ? s : total, common_b = b < total ? b : total;
+    if (common_s != common_b) {
+      if (common_s > common_b) best = &slot;
+    } else if (slot->huge_is_tail != (*best)->huge_is_tail) {
+      if (!slot->huge_is_tail) best = &slot;
+    } else if (s < b) {
+      best = &slot;
     }
   }
-  return nullptr;
+  if (best == nullptr) return nullptr;
+  Segment* s = *best;
+  *best = nullptr;
+  g_huge_cache.bytes -= s->map_size;
+  return s;
 }
 
-// Keeps a freed mapping; evicts the oldest when full. False: caller unmaps it.
-bool cache_put(Segment* segment) noexcept {
+// Keeps a freed mapping, idle since idle_since_ms; evicts the oldest when full.
+// False: caller unmaps it.
+bool cache_put(Segment* segment, std::uint64_t idle_since_ms) noexcept {
   if (g_options.decay_ms == 0 || segment->map_size > kCacheMaxBytes / 2) return false;
-  segment->huge_cached_at_ms = now_ms();
+  segment->huge_cached_at_ms = idle_since_ms;
   Segment* evicted = nullptr;
   {
     LockGuard guard(g_huge_cache.lock);
@@ -79,9 +99,91 @@ bool cache_put(Segment* segment) noexcept {
   return true;
 }
 
+// Takes the cached mapping that begins where segment's mapping ends, if there is
+// one (a tail cut off before): together they are one range of mapped pages, so
+// the mapping grows by it without a system call. Its size, or 0.
+std::size_t cache_take_adjacent(Segment* segment) noexcept {
+  auto* end = reinterpret_cast<Segment*>(static_cast<std::uint8_t*>(segment->map_base) + segment->map_size);
+  LockGuard guard(g_huge_cache.lock);
+  for (Segment*& slot : g_huge_cache.slots) {
+    if (slot == end) {
+      std::size_t size = end->map_size;
+      g_huge_cache.bytes -= size;
+      slot = nullptr;
+      return size;
+    }
+  }
+  return 0;
+}
+
+// Shortens a mapping (map_base == segment) of more than map_size bytes: whole
+// 4 MiB beyond the block are cut off as a mapping of their own and cached, idle
+// since idle_since_ms (or unmapped if the cache is full); without such a cut, the
+// spare pages are unmapped when they are more than half the block.
+void cut_to(Segment* segment, std::size_t map_size, std::uint64_t idle_since_ms) noexcept {
+  std::size_t have = segment->map_size;
+  auto* base = reinterpret_cast<std::uint8_t*>(segment);
+  std::size_t cut = (map_size + kSegmentSize - 1) & ~(kSegmentSize - 1);  // the next 4 MiB boundary
+  if (cut + kSegmentSize / 2 <= have) {
+    auto* tail = reinterpret_cast<Segment*>(base + cut);
+    tail->kind = SegmentKind::kHuge;
+    tail->map_base = tail;
+    tail->map_size = have - cut;
+    tail->huge_is_tail = 1;
+    segment->map_size = cut;
+    // The spare below the cut stays: the block can grow into the tail while it is cached.
+    if (!cache_put(tail, idle_since_ms)) unmap_huge(tail);
+    return;
+  }
+  if (have - map_size > map_size / 2) {
+    os_free(base + map_size, have - map_size);
+    have = map_size;
+  }
+  segment->map_size = have;
+}
+
+// Makes a cached mapping (map_base == segment) map_size bytes long, near enough:
+// too long, cut_to; too short, it takes the cached tail after it, grows in place,
+// or moves (os_move: its pages come along, no copy and no fault). The mapping,
+// perhaps at a new address; nullptr when it could not grow (it is then unmapped).
+Segment* cache_fit(Segment* segment, std::size_t map_size) noexcept {
+  while (segment->map_size < map_size) {
+    std::size_t more = cache_take_adjacent(segment);
+    if (more == 0) break;
+    segment->map_size += more;
+  }
+  if (segment->map_size >= map_size) {
+    cut_to(segment, map_size, segment->huge_cached_at_ms);  // the tail idles as long as the whole
+    return segment;
+  }
+  std::size_t have = segment->map_size;
+  auto* base = reinterpret_cast<std::uint8_t*>(segment);
+  if (g_os.grow_in_place(base, have, map_size)) {
+    segment->map_size = map_size;
+    return segment;
+  }
+  void* moved = os_move(base, have, map_size, kSegmentSize);
+  if (moved == nullptr) {
+    unmap_huge(segment);
+    return nullptr;
+  }
+  auto* s = static_cast<Segment*>(moved);
+  s->map_base = moved;
+  s->map_size = map_size;
+  return s;
+}
+
 void init_header(Segment* segment, void* base, std::size_t map_size, std::uintptr_t user) noexcept {
+  // A tail cut off another block carries that block's bytes here: every field is set.
   segment->kind = SegmentKind::kHuge;
+  segment->pages_in_use = 0;
   segment->owner.store(nullptr, std::memory_order_relaxed);
+  segment->next = segment->prev = nullptr;
+  set_slices_in_use(segment, 0);
+  segment->dirty_slices = 0;
+  segment->purge_at_ms = 0;
+  segment->cached_at_ms = 0;
+  segment->huge_is_tail = 0;
   segment->map_base = base;
   segment->map_size = map_size;
   segment->huge_user = user;
@@ -114,7 +216,9 @@ void* huge_alloc(std::size_t size, std::size_t alignment) noexcept {
     return nullptr;
   }
   if (offset == kHeaderBytes) {
-    if (Segment* cached = cache_take(map_size)) {
+    Segment* cached = cache_take(map_size);
+    if (cached != nullptr) cached = cache_fit(cached, map_size);
+    if (cached != nullptr) {
       std::uintptr_t user = reinterpret_cast<std::uintptr_t>(cached) + offset;
       std::size_t cached_size = cached->map_size;
       init_header(cached, cached, cached_size, user);
@@ -145,7 +249,8 @@ void huge_free(Segment* segment, void* p) noexcept {
   segment_map_set(segment->huge_user & ~(kSegmentSize - 1), kNotOurs);
   note_huge(-static_cast<std::ptrdiff_t>(segment->map_size), -1);
   bool cacheable = segment->map_base == segment && segment->huge_user - reinterpret_cast<std::uintptr_t>(segment) == kHeaderBytes;
-  if (!cacheable || !cache_put(segment)) unmap_huge(segment);
+  segment->huge_is_tail = 0;
+  if (!cacheable || !cache_put(segment, now_ms())) unmap_huge(segment);
   huge_cache_trim(false);
 }
 
@@ -172,23 +277,66 @@ bool huge_cache_trim(bool all) noexcept {
 void huge_cache_lock() noexcept { g_huge_cache.lock.lock(); }
 void huge_cache_unlock() noexcept { g_huge_cache.lock.unlock(); }
 
-// Shrinks by unmapping the tail, grows with mremap when the following pages are free.
+// Stays while the new size fits with at most a third of the mapping spare; shrinks
+// by unmapping the tail; grows into the cached tail that follows it (cut off
+// before), or with mremap when the following pages are free.
 bool huge_resize_in_place(Segment* segment, void* p, std::size_t size) noexcept {
   std::uintptr_t user = reinterpret_cast<std::uintptr_t>(p);
   std::size_t head = user - reinterpret_cast<std::uintptr_t>(segment->map_base);
   std::size_t wanted;
   if (__builtin_add_overflow(head, size, &wanted) || !PageSource::round_to_pages(wanted, &wanted)) return false;
   std::size_t old_size = segment->map_size;
-  if (wanted == old_size) return true;
+  if (wanted <= old_size && old_size - wanted <= wanted / 2) return true;  // fits, at most a third spare
   if (wanted < old_size) {
     os_free(static_cast<std::uint8_t*>(segment->map_base) + wanted, old_size - wanted);
-  } else if (!g_os.grow_in_place(segment->map_base, old_size, wanted)) {
-    return false;
+  } else {
+    bool ours = segment->map_base == segment;  // a mapping that cut_to may shorten
+    while (ours && segment->map_size < wanted) {
+      std::size_t more = cache_take_adjacent(segment);
+      if (more == 0) break;
+      segment->map_size += more;
+    }
+    if (segment->map_size >= wanted) {
+      cut_to(segment, wanted, now_ms());
+      wanted = segment->map_size;
+    } else if (!g_os.grow_in_place(segment->map_base, segment->map_size, wanted)) {
+      note_huge(static_cast<std::ptrdiff_t>(segment->map_size) - static_cast<std::ptrdiff_t>(old_size), 0);
+      segment->huge_capacity = reinterpret_cast<std::uintptr_t>(segment->map_base) + segment->map_size - user;
+      return false;
+    }
   }
   segment->map_size = wanted;
   segment->huge_capacity = reinterpret_cast<std::uintptr_t>(segment->map_base) + wanted - user;
   note_huge(static_cast<std::ptrdiff_t>(wanted) - static_cast<std::ptrdiff_t>(old_size), 0);
   return true;
+}
+
+// realloc of a huge block to size (above the mmap threshold): in place when it
+// can, else, for a block at the default offset, its mapping moves (os_move) and
+// the block keeps its bytes without a copy. nullptr: the caller copies.
+void* huge_realloc(Segment* segment, void* p, std::size_t size) noexcept {
+  if (huge_resize_in_place(segment, p, size)) return p;
+  bool movable = segment->map_base == segment && segment->huge_user - reinterpret_cast<std::uintptr_t>(segment) == kHeaderBytes &&
+                 reinterpret_cast<std::uintptr_t>(p) == segment->huge_user;
+  std::size_t map_size;
+  if (!movable || __builtin_add_overflow(size, kHeaderBytes, &map_size) || !PageSource::round_to_pages(map_size, &map_size))
+    return nullptr;
+  std::size_t old_size = segment->map_size;
+  // Off the segment map first: once moved, the old range may be mapped by another thread.
+  segment_map_set(reinterpret_cast<std::uintptr_t>(segment), kNotOurs);
+  void* moved = os_move(segment, old_size, map_size, kSegmentSize);
+  if (moved == nullptr) {
+    segment_map_set(reinterpret_cast<std::uintptr_t>(segment), kSegmentHere);
+    return nullptr;
+  }
+  auto* s = static_cast<Segment*>(moved);
+  std::uintptr_t user = reinterpret_cast<std::uintptr_t>(s) + kHeaderBytes;
+  std::uint32_t zeroed = s->huge_zeroed;
+  init_header(s, s, map_size, user);
+  s->huge_zeroed = zeroed;
+  segment_map_set(reinterpret_cast<std::uintptr_t>(s), kSegmentHere);
+  note_huge(static_cast<std::ptrdiff_t>(map_size) - static_cast<std::ptrdiff_t>(old_size), 0);
+  return reinterpret_cast<void*>(user);
 }
 
 }  // namespace poolkit::malloc_impl

@@ -63,6 +63,7 @@ void heap_pool_unlock() noexcept;
 void* huge_alloc(std::size_t size, std::size_t alignment) noexcept;
 void huge_free(Segment* segment, void* p) noexcept;
 bool huge_resize_in_place(Segment* segment, void* p, std::size_t size) noexcept;
+void* huge_realloc(Segment* segment, void* p, std::size_t size) noexcept;  // nullptr: copy it
 bool huge_cache_trim(bool all) noexcept;
 void huge_cache_lock() noexcept;
 void huge_cache_unlock() noexcept;

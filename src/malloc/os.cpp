@@ -2,12 +2,17 @@
 // constinit PageSource (mmap with MADV_NOHUGEPAGE on segments, syscall time counted);
 // the segment map answers "is this pointer ours?" in O(1); messages go to fd 2
 // with write(2) and a stack buffer, never stdio (which may call malloc).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  // mremap's MREMAP_MAYMOVE | MREMAP_FIXED
+#endif
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +45,35 @@ void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept
   return g_os.allocate(size, alignment);
 }
 void os_free(void* p, std::size_t size) noexcept { g_os.deallocate(p, size); }
+
+namespace {
+// Bytes and calls of os_move: the PageSource counted the old mappings when it made
+// them and cannot see the kernel retire them, so os_stats() takes them off.
+constinit std::atomic<std::size_t> g_moved_bytes{0};
+constinit std::atomic<std::uint64_t> g_move_calls{0};
+}  // namespace
+
+void* os_move(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment) noexcept {
+  void* dest = g_os.allocate(new_size, alignment);  // the aligned place, replaced below
+  if (dest == nullptr) return nullptr;
+  int saved = errno;
+  void* q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+  errno = saved;
+  g_move_calls.fetch_add(1, std::memory_order_relaxed);
+  if (q == MAP_FAILED) {
+    g_os.deallocate(dest, new_size);
+    return nullptr;
+  }
+  g_moved_bytes.fetch_add(old_size, std::memory_order_relaxed);
+  return dest;
+}
+
+PageSourceStats os_stats() noexcept {
+  PageSourceStats s = g_os.stats();
+  s.bytes_mapped -= g_moved_bytes.load(std::memory_order_relaxed);
+  s.mremap_calls += g_move_calls.load(std::memory_order_relaxed);
+  return s;
+}
 void os_decommit(void* p, std::size_t size) noexcept {
   g_os.decommit(p, size);
   g_counters.purged_bytes.fetch_add(size, std::memory_order_relaxed);

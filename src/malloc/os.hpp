@@ -24,6 +24,12 @@ void segment_map_set(std::uintptr_t chunk, std::uint8_t value) noexcept;
 std::uint64_t now_ms() noexcept;
 void* os_alloc_segment_aligned(std::size_t size, std::size_t alignment) noexcept;
 void os_free(void* p, std::size_t size) noexcept;
+// Moves a mapping of old_size bytes to a fresh `alignment`-aligned place of new_size
+// bytes (mremap MREMAP_MAYMOVE | MREMAP_FIXED): its pages move with their page
+// tables, no copy and no page fault; the bytes beyond old_size read zero. The old
+// range is unmapped. nullptr (p untouched) when it cannot.
+void* os_move(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment) noexcept;
+PageSourceStats os_stats() noexcept;  // g_os.stats() less the mappings os_move retired
 void os_decommit(void* p, std::size_t size) noexcept;
 /// The field-th (1-based) space-separated number of /proc/self/NAME ("stat", "statm"),
 /// read without allocating; 0 when unreadable.

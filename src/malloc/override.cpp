@@ -56,7 +56,7 @@ PK_EXPORT void poolkit_malloc_stats_print(FILE* out) noexcept {
 }
 
 PK_EXPORT void poolkit_malloc_get_info(poolkit_malloc_info* info) noexcept {
-  PageSourceStats os = g_os.stats();
+  PageSourceStats os = os_stats();
   std::size_t heaps = 0;
   for (Heap* h = heap_list(); h != nullptr; h = h->pool_next) ++heaps;
   *info = poolkit_malloc_info{

@@ -105,7 +105,7 @@ void note_huge(std::ptrdiff_t bytes, int count) noexcept {
 void stats_print_fd(int fd) noexcept {
   Writer out{fd, {}, 0};
   Totals t = sum_heaps();
-  PageSourceStats os = g_os.stats();
+  PageSourceStats os = os_stats();
   char a[32], b[32], c[32], d[32];
   std::uint64_t allocs = 0, frees = 0;
   std::size_t live_block_bytes = 0;

@@ -130,6 +130,7 @@ struct Segment {
   std::uint32_t huge_live;            // 1 while allocated (double-free check)
   std::uint32_t huge_zeroed;          // 1 while the block is fresh from mmap (calloc skips memset)
   std::uint64_t huge_cached_at_ms;    // when it entered the huge cache
+  std::uint64_t huge_is_tail;         // cached: cut off the end of a block that may grow into it
   Page pages[kSlicesPerSegment];
 };
 
