@@ -8,6 +8,7 @@
 #include "poolkit/align.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
+#include "poolkit/memory_source.hpp"
 #include "poolkit/page_source.hpp"
 
 // pools
