@@ -26,6 +26,13 @@ bool block_size_for(std::size_t size, std::size_t* out) noexcept {
   return true;
 }
 
+// Writes a byte in every page of [p, p + n), before the heap puts anything there: the
+// page faults of fresh memory happen now, in the constructor, not in a later call.
+void touch_pages(void* p, std::size_t n) noexcept {
+  auto* bytes = static_cast<volatile unsigned char*>(p);
+  for (std::size_t at = 0; at < n; at += PageSource::page_size()) bytes[at] = 0;
+}
+
 }  // namespace
 
 // What the options mean once bounded_time has overridden the choices it excludes.
@@ -55,7 +62,7 @@ Heap::Heap(Options options) noexcept
   if (options_.region_size < kMinBuffer || !PageSource::round_to_pages(options_.region_size, &size)) return;
   void* memory = source_->allocate(size);
   if (!memory) return;
-  for (std::size_t at = 0; at < size; at += PageSource::page_size()) static_cast<volatile char*>(memory)[at] = 0;
+  touch_pages(memory, size);
   adopt_region(memory, size);
 }
 
@@ -69,7 +76,9 @@ Heap::Heap(void* buffer, std::size_t size, Options options) : Heap([&] {
   fixed_ = true;
   buffer_claim_.take("Heap", buffer, size, L::kGranule, kMinBuffer);
   // The region's span (size - 32) must be a multiple of 16.
-  buffer_region_ = adopt_region(buffer, size & ~(L::kGranule - 1));
+  const std::size_t usable = size & ~(L::kGranule - 1);
+  if (options_.bounded_time) touch_pages(buffer, usable);  // a static array may never have been written
+  buffer_region_ = adopt_region(buffer, usable);
 }
 
 Heap::~Heap() {
