@@ -18,6 +18,9 @@
 #include "poolkit/heap.hpp"
 #include "poolkit/object_pool.hpp"
 #include "poolkit/pool_set.hpp"
+#include "poolkit/process_mutex.hpp"
+#include "poolkit/shared_segment.hpp"
+#include "poolkit/shared_heap.hpp"
 
 // decorators
 #include "poolkit/guard_report.hpp"
