@@ -1,5 +1,6 @@
 // c_api.cpp: the parts of poolkit.h that every pool shares.
 #include <cstdint>
+#include <stdexcept>
 
 #include "c_api_detail.hpp"
 
@@ -29,7 +30,14 @@ bool split_buffer(const char* function, void* buffer, std::size_t size, std::siz
                   "the buffer of %zu bytes is too small: the pool's handle at its start takes %zu bytes", size, offset);
     return fail_because(EINVAL, function, why) != nullptr;
   }
-  *out = BufferSplit{static_cast<unsigned char*>(buffer) + offset, size - offset};
+  constexpr char kHandle[] = "a C pool's handle";  // how other pools' messages name this claim
+  try {
+    out->handle.take(kHandle, buffer, offset, region_align, offset);
+  } catch (const std::invalid_argument& e) {
+    return fail_because(EINVAL, function, e.what() + sizeof kHandle + 1) != nullptr;  // past "<kHandle>: "
+  }
+  out->region = static_cast<unsigned char*>(buffer) + offset;
+  out->region_size = size - offset;
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include "poolkit/buddy_pool.hpp"
 
 struct poolkit_buddy_pool {
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   poolkit::BuddyPool pool;
   bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
@@ -19,7 +20,7 @@ extern "C" poolkit_buddy_pool* poolkit_buddy_create(unsigned min_order, unsigned
   if (min_order < poolkit::BuddyPool::kMinOrderLimit || max_order > poolkit::BuddyPool::kMaxOrderLimit ||
       min_order > max_order || max_order - min_order > poolkit::BuddyPool::kMaxOrderSpan)
     return static_cast<poolkit_buddy_pool*>(fail(EINVAL));
-  auto* handle = new (std::nothrow) poolkit_buddy_pool{poolkit::BuddyPool(options)};
+  auto* handle = new (std::nothrow) poolkit_buddy_pool{{}, poolkit::BuddyPool(options)};
   if (!handle) return static_cast<poolkit_buddy_pool*>(fail(ENOMEM));
   if (!handle->pool.valid()) {
     delete handle;
@@ -35,7 +36,8 @@ extern "C" poolkit_buddy_pool* poolkit_buddy_create_in(void* buffer, size_t size
   poolkit::BuddyPool::Options options;
   options.min_order = min_order;
   try {
-    return new (buffer) poolkit_buddy_pool{poolkit::BuddyPool(split.region, split.region_size, options), true};
+    return new (buffer) poolkit_buddy_pool{static_cast<poolkit::detail::BufferClaim&&>(split.handle),
+                                           poolkit::BuddyPool(split.region, split.region_size, options), true};
   } catch (const std::invalid_argument& e) {
     return static_cast<poolkit_buddy_pool*>(poolkit::c_api::fail_because(EINVAL, "poolkit_buddy_create_in", e.what()));
   }

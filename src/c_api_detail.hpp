@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "poolkit/align.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/poolkit.h"
 
@@ -50,10 +51,12 @@ void* fail_because(int error, const char* function, const char* why) noexcept;
 struct BufferSplit {
   void* region;
   std::size_t region_size;
+  detail::BufferClaim handle;  // the handle's bytes, claimed before anything is written there
 };
 /// False (errno EINVAL and poolkit_last_error() set, naming `function`) for a null
-/// buffer, one not aligned to region_align (which covers the handle's alignment), or
-/// one without room for the handle and a region.
+/// buffer, one not aligned to region_align (which covers the handle's alignment), one
+/// without room for the handle and a region, or one whose handle bytes overlap a live
+/// pool's buffer (so the handle is never written over another pool's memory).
 bool split_buffer(const char* function, void* buffer, std::size_t size, std::size_t handle_size,
                   std::size_t region_align, BufferSplit* out) noexcept;
 

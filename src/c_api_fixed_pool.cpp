@@ -9,6 +9,7 @@ using poolkit::FixedPool;
 using poolkit::c_api::fail;
 
 struct poolkit_fixed_pool {
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   FixedPool pool;
   bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
@@ -33,7 +34,7 @@ extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create(const poolkit_fixed_poo
   FixedPool::Options o;
   if (!to_options(options, &o)) return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   try {
-    return new poolkit_fixed_pool{FixedPool(o)};
+    return new poolkit_fixed_pool{{}, FixedPool(o)};
   } catch (const std::invalid_argument&) {
     return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   } catch (...) {
@@ -54,7 +55,8 @@ extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create_in(void* buffer, size_t
   poolkit::c_api::BufferSplit split;
   if (!poolkit::c_api::split_buffer(kName, buffer, size, sizeof(poolkit_fixed_pool), align, &split)) return nullptr;
   try {
-    return new (buffer) poolkit_fixed_pool{FixedPool(split.region, split.region_size, o), true};
+    return new (buffer) poolkit_fixed_pool{static_cast<poolkit::detail::BufferClaim&&>(split.handle),
+                                           FixedPool(split.region, split.region_size, o), true};
   } catch (const std::invalid_argument& e) {
     return static_cast<poolkit_fixed_pool*>(poolkit::c_api::fail_because(EINVAL, kName, e.what()));
   }

@@ -9,8 +9,9 @@ using poolkit::c_api::fail;
 
 struct poolkit_heap {
   explicit poolkit_heap(const poolkit::Heap::Options& options) noexcept : heap(options) {}
-  poolkit_heap(void* region, size_t size, const poolkit::Heap::Options& options)
-      : heap(region, size, options), in_buffer(true) {}
+  poolkit_heap(poolkit::detail::BufferClaim&& handle, void* region, size_t size, const poolkit::Heap::Options& options)
+      : handle_claim(static_cast<poolkit::detail::BufferClaim&&>(handle)), heap(region, size, options), in_buffer(true) {}
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   poolkit::Heap heap;
   bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
@@ -29,7 +30,7 @@ poolkit_heap* poolkit_heap_create_in(void* buffer, size_t size, const poolkit_he
                                     alignof(std::max_align_t) > 16 ? alignof(std::max_align_t) : 16, &split))
     return nullptr;
   try {
-    return new (buffer) poolkit_heap(split.region, split.region_size, poolkit::c_api::heap_options(options));
+    return new (buffer) poolkit_heap(static_cast<poolkit::detail::BufferClaim&&>(split.handle), split.region, split.region_size, poolkit::c_api::heap_options(options));
   } catch (const std::invalid_argument& e) {
     return static_cast<poolkit_heap*>(poolkit::c_api::fail_because(EINVAL, "poolkit_heap_create_in", e.what()));
   }

@@ -10,8 +10,9 @@ using poolkit::c_api::fail;
 
 struct poolkit_pool_set {
   explicit poolkit_pool_set(const poolkit::Heap::Options& options) noexcept : set(options) {}
-  poolkit_pool_set(void* region, size_t size, const poolkit::Heap::Options& options)
-      : set(region, size, options), in_buffer(true) {}
+  poolkit_pool_set(poolkit::detail::BufferClaim&& handle, void* region, size_t size, const poolkit::Heap::Options& options)
+      : handle_claim(static_cast<poolkit::detail::BufferClaim&&>(handle)), set(region, size, options), in_buffer(true) {}
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   poolkit::PoolSet set;
   bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
@@ -29,7 +30,7 @@ poolkit_pool_set* poolkit_pool_set_create_in(void* buffer, size_t size, const po
   if (!poolkit::c_api::split_buffer("poolkit_pool_set_create_in", buffer, size, sizeof(poolkit_pool_set), 16, &split))
     return nullptr;
   try {
-    return new (buffer) poolkit_pool_set(split.region, split.region_size, poolkit::c_api::heap_options(options));
+    return new (buffer) poolkit_pool_set(static_cast<poolkit::detail::BufferClaim&&>(split.handle), split.region, split.region_size, poolkit::c_api::heap_options(options));
   } catch (const std::invalid_argument& e) {
     return static_cast<poolkit_pool_set*>(
         poolkit::c_api::fail_because(EINVAL, "poolkit_pool_set_create_in", e.what()));

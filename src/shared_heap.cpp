@@ -96,14 +96,17 @@ class SharedHeap::Guard {
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
 
-  // Brackets the stores of a change: a death between begin and end leaves in_operation set.
+  // Brackets the stores of a change: a death between begin and end leaves in_operation
+  // set. A killed process's executed stores are all in the shared pages; only the
+  // compiler could move a change's stores outside the bracket, and a signal fence
+  // (a compiler barrier, no instruction) forbids that.
   void begin_change() noexcept {
-    h_->in_operation = 1;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::atomic_ref<std::uint64_t>(h_->in_operation).store(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
   }
   void end_change() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    h_->in_operation = 0;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    std::atomic_ref<std::uint64_t>(h_->in_operation).store(0, std::memory_order_relaxed);
   }
 
  private:
@@ -139,8 +142,7 @@ void SharedHeap::format_at(unsigned char* base, std::size_t size) {
   view.insert_free(h->heap_begin, span);
   h->free_blocks = 1;
   h->bytes_free = span;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  h->magic = kMagic;
+  std::atomic_ref<std::uint64_t>(h->magic).store(kMagic, std::memory_order_release);  // last: attach checks it
 }
 
 void SharedHeap::check_attachable(const unsigned char* base, std::size_t size) {

@@ -22,6 +22,8 @@ class BufferClaim {
   ~BufferClaim() { drop(); }
   BufferClaim(const BufferClaim&) = delete;
   BufferClaim& operator=(const BufferClaim&) = delete;
+  /// Hands the claim over (the record keeps it; `other` holds nothing after).
+  BufferClaim(BufferClaim&& other) noexcept : begin_(other.begin_), end_(other.end_) { other.begin_ = other.end_ = 0; }
 
   bool held() const noexcept { return end_ != begin_; }
   std::uintptr_t begin() const noexcept { return begin_; }
