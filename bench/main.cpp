@@ -11,6 +11,7 @@
 #include <string>
 
 #include "contenders.hpp"
+#include "latency.hpp"
 #include "patterns.hpp"
 #include "poolkit_contenders.hpp"
 
@@ -69,6 +70,28 @@ void pattern() {
   (register_one<Pattern, Cs>(), ...);
 }
 
+// Tail latency: the same pattern on Timed<C>, every call timed (latency.hpp). Named
+// "tail_<pattern>/<contender>"; its time per operation is not a median the report uses.
+template <class Pattern, class C>
+void run_tail(benchmark::State& state) {
+  state.SetLabel(C::poolkit ? "poolkit" : "peer");
+  Timed<C> contender(Pattern::shape());
+  benchmark::DoNotOptimize(&contender);
+  Pattern::run(state, contender);
+  contender.report(state);
+}
+
+template <class Pattern, class... Cs>
+void tail_pattern() {
+  auto one = []<class C>() {
+    if constexpr (C::available) {
+      const std::string name = "tail_" + std::string(Pattern::name) + "/" + std::string(C::name);
+      benchmark::RegisterBenchmark(name.c_str(), run_tail<Pattern, C>);
+    }
+  };
+  (one.template operator()<Cs>(), ...);
+}
+
 void register_all() {
   // clang-format off
   pattern<PairLifo,   FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC, LockedFixedC,
@@ -85,6 +108,14 @@ void register_all() {
                       PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
   pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC,
                       PmrUnsyncPool, Malloc>();
+  // The single-threaded patterns that call the allocator directly, with each call timed.
+  tail_pattern<PairLifo,   FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC,
+                           BoostPool, BoostObjectPool, BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
+  tail_pattern<BulkRandom, FixedPoolC, ObjectPoolC, PoolSetC, HeapC, BuddyPoolC,
+                           BoostPool, BoostObjectPool, BoostFastPool, FoonathanPool, PmrUnsyncPool, Malloc>();
+  tail_pattern<ArenaReset, ArenaC, ArenaBufferC, PoolSetC,
+                           PmrMonotonicBuffer, PmrMonotonicUpstream, FoonathanStack>();
+  tail_pattern<MixedSizes, HeapC, HeapDeferredC, BuddyPoolC, PoolSetC, PmrUnsyncPool, Malloc>();
   pattern<TwoThreads, PerCpuFixedC, LockedFixedC,
                       BoostFastPoolLocked, FoonathanPoolLocked, PmrSyncPool, Malloc>();
   pattern<ThreadsBatch<2>, PerCpuFixedC, LockedFixedC,

@@ -9,7 +9,9 @@ that really defined malloc). Every repetition of every run is one sample of
 nanoseconds per operation (1e9 / items_per_second). The report gives, per pattern and
 contender, the median and the spread (min..max), the ratio of each contender's median to
 poolkit's (the first poolkit pool listed for that pattern in bench/main.cpp), a bar
-chart per pattern (gnuplot, SVG) and the verdict on DESIGN.md's targets.
+chart per pattern (gnuplot, SVG) and the verdict on DESIGN.md's targets. The tail_<pattern>
+runs (bench/latency.hpp) give, under their pattern, the 99th and 99.9th percentile and the
+maximum of the time of one call; they never enter the medians.
 Writes report/README.md (Markdown) and report/<pattern>.svg; prints the tables.
 Python standard library only, plus gnuplot when it is installed.
 """
@@ -52,8 +54,13 @@ MALLOC_LIBRARY = {"glibc": "libc.so", "jemalloc": "libjemalloc", "tcmalloc": "li
                   "mimalloc": "libmimalloc", "poolkit": "poolkit"}
 
 
-def load_samples(paths):
-    """-> (samples[(pattern, contender)] = [ns/op...], meta[(pattern, contender)], contexts, warnings)"""
+TAIL_PREFIX = "tail_"  # bench/main.cpp's tail-latency runs: tail_<pattern>/<contender>
+
+
+def load_samples(paths, tails=None):
+    """-> (samples[(pattern, contender)] = [ns/op...], meta[(pattern, contender)], contexts, warnings)
+    With a dict `tails`, also fills tails[(pattern, contender)] = [{p99_ns, p999_ns, max_ns}...]
+    from the tail_* runs (one entry per repetition), which never enter the samples."""
     samples = defaultdict(list)
     meta = {}
     contexts = []
@@ -90,6 +97,12 @@ def load_samples(paths):
                     contender = f"malloc[{malloc}]"
             elif malloc != "glibc":
                 continue  # preloaded runs only speak for malloc
+            if pattern.startswith(TAIL_PREFIX):
+                if tails is not None and "p99_ns" in b:
+                    key = (pattern[len(TAIL_PREFIX):], contender)
+                    tails.setdefault(key, {"poolkit": poolkit, "runs": []})["runs"].append(
+                        {k: b[k] for k in ("p99_ns", "p999_ns", "max_ns")})
+                continue
             rate = b.get("items_per_second")
             if not rate:
                 continue
@@ -144,6 +157,27 @@ def markdown_table(pattern, table):
         name = f"**{r['contender']}**" if r["poolkit"] else r["contender"]
         ratio = "—" if r["ratio"] is None else ("1 (reference)" if r is ref else f"{r['ratio']:.2f}")
         lines.append(f"| {name} | {fmt_ns(r['median'])} | {fmt_ns(r['min'])} | {fmt_ns(r['max'])} | {r['n']} | {ratio} |")
+    return "\n".join(lines)
+
+
+def tail_table(pattern, tails):
+    """The tail-latency table of one pattern: per contender, the median over repetitions
+    of the 99th and 99.9th percentile of the time per call, and the largest maximum;
+    rows by their 99.9th percentile. None when no tail run covered the pattern."""
+    rows = []
+    for (p, contender), t in tails.items():
+        if p != pattern:
+            continue
+        runs = t["runs"]
+        rows.append((statistics.median(r["p999_ns"] for r in runs), contender, t["poolkit"],
+                     statistics.median(r["p99_ns"] for r in runs), max(r["max_ns"] for r in runs), len(runs)))
+    if not rows:
+        return None
+    rows.sort()
+    lines = ["| contender | p99 ns/call | p99.9 ns/call | max ns/call | n |", "|---|---:|---:|---:|---:|"]
+    for p999, contender, poolkit, p99, worst, n in rows:
+        name = f"**{contender}**" if poolkit else contender
+        lines.append(f"| {name} | {fmt_ns(p99)} | {fmt_ns(p999)} | {fmt_ns(worst)} | {n} |")
     return "\n".join(lines)
 
 
@@ -328,7 +362,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    samples, meta, contexts, warnings = load_samples(args.runs)
+    tails = {}
+    samples, meta, contexts, warnings = load_samples(args.runs, tails)
     tables = summarize(samples, meta)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -357,6 +392,13 @@ def main():
         t = markdown_table(pattern, table)
         md += [t, ""]
         terminal += [f"== {pattern}: {PATTERNS.get(pattern, '')}", t, ""]
+        tail = tail_table(pattern, tails)
+        if tail:
+            md += ["Tail latency: the time of each single call (allocate, free or reset), from the cycle "
+                   "counter in a separate run; the 99th and 99.9th percentile (median over repetitions) and "
+                   "the largest (over all). Measured on a shared machine: the maximum includes interrupts and "
+                   "preemption ([docs/benchmarks.md](../docs/benchmarks.md#tail-latency)).", "", tail, ""]
+            terminal += [f"== {pattern}: tail latency per call", tail, ""]
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write("\n".join(md))
     print("\n".join(terminal))

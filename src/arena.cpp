@@ -40,6 +40,7 @@ Arena::Arena(const Options& options) : options_(options) {
 Arena::Arena(void* buffer, std::size_t size, const Options& options) : options_(options) {
   if (const char* why = validate(options)) throw std::invalid_argument(why);
   if (!buffer && size) throw std::invalid_argument("Arena: null buffer with a non-zero size");
+  if (size) buffer_claim_.take("Arena", buffer, size, 1, 1);  // any alignment: the arena aligns each block
   source_ = options.source ? options.source : &PageSource::system();
   next_region_size_ = options.initial_size;
   auto b = reinterpret_cast<std::uintptr_t>(buffer);

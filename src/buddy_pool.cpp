@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+
+#include "poolkit/align.hpp"
 
 #include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
@@ -49,8 +52,36 @@ BuddyPool::BuddyPool(Options options) noexcept
   reset_region();
 }
 
+BuddyPool::BuddyPool(void* buffer, std::size_t size, Options options)
+    : min_order_(options.min_order), max_order_(options.min_order) {
+  if (min_order_ < kMinOrderLimit || min_order_ > kMaxOrderLimit)
+    throw std::invalid_argument("BuddyPool: min_order is outside [4, 40]");
+  // Bytes a region of order k needs from the buffer: the gap up to its alignment,
+  // itself, its side table. Each larger order needs more, so the first misfit ends the search.
+  const auto begin = reinterpret_cast<std::uintptr_t>(buffer);
+  auto offset_of = [&](unsigned k) { return align_up(begin, std::min(bit(k), kMaxAlignment)) - begin; };
+  auto fits = [&](unsigned k) {
+    std::size_t need;
+    return checked_add(offset_of(k), bit(k), &need) && checked_add(need, bit(k - min_order_), &need) && need <= size;
+  };
+  unsigned order = min_order_;
+  while (order < kMaxOrderLimit && order - min_order_ < kMaxOrderSpan && fits(order + 1)) ++order;
+  const std::size_t min_size = offset_of(min_order_) + bit(min_order_) + 1;
+  buffer_claim_.take("BuddyPool", buffer, size, kDefaultAlignment, min_size);  // min_size: what fits(min_order_) needs
+  max_order_ = order;
+  annotate::pool_created(this);
+  base_ = static_cast<unsigned char*>(buffer) + offset_of(order);
+  table_ = base_ + max_block();
+  table_bytes_ = bit(max_order_ - min_order_);
+  mapped_bytes_ = size;
+  valid_ = true;
+  reset_region();
+}
+
 BuddyPool::~BuddyPool() {
-  if (base_) {
+  if (base_ && on_buffer()) {
+    annotate::region_returned(base_, max_block());  // the caller's memory again
+  } else if (base_) {
     annotate::region_returned(base_, max_block());
     source_->deallocate(base_, max_block());
     source_->deallocate(table_, table_bytes_);

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "poolkit/align.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/poolkit.h"
 
@@ -40,6 +41,24 @@ inline void* fail(int error) noexcept {
   errno = error;
   return nullptr;
 }
+
+/// Records why a create call failed, for poolkit_last_error() (this thread's), sets
+/// errno and returns nullptr: `return fail_because(EINVAL, "poolkit_heap_create_in", why);`
+void* fail_because(int error, const char* function, const char* why) noexcept;
+
+/// A caller's buffer split for a *_create_in call: the handle (the C++ pool object)
+/// at its start, the pool's region after it, aligned to region_align.
+struct BufferSplit {
+  void* region;
+  std::size_t region_size;
+  detail::BufferClaim handle;  // the handle's bytes, claimed before anything is written there
+};
+/// False (errno EINVAL and poolkit_last_error() set, naming `function`) for a null
+/// buffer, one not aligned to region_align (which covers the handle's alignment), one
+/// without room for the handle and a region, or one whose handle bytes overlap a live
+/// pool's buffer (so the handle is never written over another pool's memory).
+bool split_buffer(const char* function, void* buffer, std::size_t size, std::size_t handle_size,
+                  std::size_t region_align, BufferSplit* out) noexcept;
 
 /// EINVAL unless align is 0 (meaning the default) or a valid pool alignment.
 inline bool alignment_ok(std::size_t align) noexcept {

@@ -10,22 +10,32 @@ using poolkit::FixedPool;
 using poolkit::c_api::fail;
 
 struct poolkit_fixed_pool {
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   FixedPool pool;
+  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
 
+namespace {
+
+// False for options the C API refuses (NULL, a bad alignment) or FixedPool does.
+bool to_options(const poolkit_fixed_pool_options* options, FixedPool::Options* o) noexcept {
+  if (!options || !poolkit::c_api::alignment_ok(options->chunk_align)) return false;
+  o->chunk_size = options->chunk_size;
+  o->chunk_align = options->chunk_align ? options->chunk_align : poolkit::kDefaultAlignment;
+  o->fixed_capacity = options->fixed_capacity;
+  o->first_block_chunks = options->first_block_chunks;
+  o->max_block_chunks = options->max_block_chunks;
+  o->growth_factor = options->growth_factor ? options->growth_factor : 2;
+  return FixedPool::validate(*o) == nullptr;
+}
+
+}  // namespace
+
 extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create(const poolkit_fixed_pool_options* options) {
-  if (!options || !poolkit::c_api::alignment_ok(options->chunk_align))
-    return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   FixedPool::Options o;
-  o.chunk_size = options->chunk_size;
-  o.chunk_align = options->chunk_align ? options->chunk_align : poolkit::kDefaultAlignment;
-  o.fixed_capacity = options->fixed_capacity;
-  o.first_block_chunks = options->first_block_chunks;
-  o.max_block_chunks = options->max_block_chunks;
-  o.growth_factor = options->growth_factor ? options->growth_factor : 2;
-  if (FixedPool::validate(o)) return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
+  if (!to_options(options, &o)) return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   try {
-    return new poolkit_fixed_pool{FixedPool(o)};
+    return new poolkit_fixed_pool{{}, FixedPool(o)};
   } catch (const std::invalid_argument&) {
     return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   } catch (...) {
@@ -33,7 +43,32 @@ extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create(const poolkit_fixed_poo
   }
 }
 
-extern "C" void poolkit_fixed_pool_destroy(poolkit_fixed_pool* pool) { delete pool; }
+extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create_in(void* buffer, size_t size,
+                                                            const poolkit_fixed_pool_options* options) {
+  constexpr const char* kName = "poolkit_fixed_pool_create_in";
+  FixedPool::Options o;
+  if (!to_options(options, &o)) {
+    const char* why = options ? FixedPool::validate(o) : "the options are NULL";
+    return static_cast<poolkit_fixed_pool*>(
+        poolkit::c_api::fail_because(EINVAL, kName, why ? why : "chunk_align is not a power of two up to 4096"));
+  }
+  const std::size_t align = o.chunk_align > alignof(poolkit_fixed_pool) ? o.chunk_align : alignof(poolkit_fixed_pool);
+  poolkit::c_api::BufferSplit split;
+  if (!poolkit::c_api::split_buffer(kName, buffer, size, sizeof(poolkit_fixed_pool), align, &split)) return nullptr;
+  try {
+    return new (buffer) poolkit_fixed_pool{static_cast<poolkit::detail::BufferClaim&&>(split.handle),
+                                           FixedPool(split.region, split.region_size, o), true};
+  } catch (const std::invalid_argument& e) {
+    return static_cast<poolkit_fixed_pool*>(poolkit::c_api::fail_because(EINVAL, kName, e.what()));
+  }
+}
+
+extern "C" void poolkit_fixed_pool_destroy(poolkit_fixed_pool* pool) {
+  if (pool && pool->in_buffer)
+    pool->~poolkit_fixed_pool();  // the buffer stays the caller's
+  else
+    delete pool;
+}
 
 extern "C" void* poolkit_fixed_pool_alloc(poolkit_fixed_pool* pool) {
   if (!pool) return fail(EINVAL);

@@ -1,5 +1,6 @@
 // c_api_heap.cpp: the "heaps" section of poolkit.h over poolkit::Heap.
 #include <new>
+#include <stdexcept>
 
 #include "c_api_detail.hpp"
 #include "c_api_heap.hpp"
@@ -9,7 +10,11 @@ using poolkit::c_api::fail;
 
 struct poolkit_heap {
   explicit poolkit_heap(const poolkit::Heap::Options& options) noexcept : heap(options) {}
+  poolkit_heap(poolkit::detail::BufferClaim&& handle, void* region, size_t size, const poolkit::Heap::Options& options)
+      : handle_claim(static_cast<poolkit::detail::BufferClaim&&>(handle)), heap(region, size, options), in_buffer(true) {}
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   poolkit::Heap heap;
+  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
 
 extern "C" {
@@ -20,7 +25,24 @@ poolkit_heap* poolkit_heap_create(const poolkit_heap_options* options) {
   return h;
 }
 
-void poolkit_heap_destroy(poolkit_heap* heap) { delete heap; }
+poolkit_heap* poolkit_heap_create_in(void* buffer, size_t size, const poolkit_heap_options* options) {
+  poolkit::c_api::BufferSplit split;
+  if (!poolkit::c_api::split_buffer("poolkit_heap_create_in", buffer, size, sizeof(poolkit_heap),
+                                    alignof(std::max_align_t) > 16 ? alignof(std::max_align_t) : 16, &split))
+    return nullptr;
+  try {
+    return new (buffer) poolkit_heap(static_cast<poolkit::detail::BufferClaim&&>(split.handle), split.region, split.region_size, poolkit::c_api::heap_options(options));
+  } catch (const std::invalid_argument& e) {
+    return static_cast<poolkit_heap*>(poolkit::c_api::fail_because(EINVAL, "poolkit_heap_create_in", e.what()));
+  }
+}
+
+void poolkit_heap_destroy(poolkit_heap* heap) {
+  if (heap && heap->in_buffer)
+    heap->~poolkit_heap();  // the buffer stays the caller's
+  else
+    delete heap;
+}
 
 void* poolkit_heap_alloc(poolkit_heap* heap, size_t size) {
   if (!heap) return fail(EINVAL);

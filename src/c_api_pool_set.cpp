@@ -1,5 +1,6 @@
 // c_api_pool_set.cpp: the "pool sets" section of poolkit.h over poolkit::PoolSet.
 #include <new>
+#include <stdexcept>
 
 #include "c_api_detail.hpp"
 #include "c_api_heap.hpp"
@@ -9,7 +10,11 @@ using poolkit::c_api::fail;
 
 struct poolkit_pool_set {
   explicit poolkit_pool_set(const poolkit::Heap::Options& options) noexcept : set(options) {}
+  poolkit_pool_set(poolkit::detail::BufferClaim&& handle, void* region, size_t size, const poolkit::Heap::Options& options)
+      : handle_claim(static_cast<poolkit::detail::BufferClaim&&>(handle)), set(region, size, options), in_buffer(true) {}
+  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
   poolkit::PoolSet set;
+  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
 };
 
 extern "C" {
@@ -20,7 +25,24 @@ poolkit_pool_set* poolkit_pool_set_create(const poolkit_heap_options* options) {
   return s;
 }
 
-void poolkit_pool_set_destroy(poolkit_pool_set* set) { delete set; }
+poolkit_pool_set* poolkit_pool_set_create_in(void* buffer, size_t size, const poolkit_heap_options* options) {
+  poolkit::c_api::BufferSplit split;
+  if (!poolkit::c_api::split_buffer("poolkit_pool_set_create_in", buffer, size, sizeof(poolkit_pool_set), 16, &split))
+    return nullptr;
+  try {
+    return new (buffer) poolkit_pool_set(static_cast<poolkit::detail::BufferClaim&&>(split.handle), split.region, split.region_size, poolkit::c_api::heap_options(options));
+  } catch (const std::invalid_argument& e) {
+    return static_cast<poolkit_pool_set*>(
+        poolkit::c_api::fail_because(EINVAL, "poolkit_pool_set_create_in", e.what()));
+  }
+}
+
+void poolkit_pool_set_destroy(poolkit_pool_set* set) {
+  if (set && set->in_buffer)
+    set->~poolkit_pool_set();  // the buffer stays the caller's
+  else
+    delete set;
+}
 
 void* poolkit_pool_set_alloc(poolkit_pool_set* set, uint32_t pool, size_t size) {
   if (!set) return fail(EINVAL);

@@ -123,11 +123,39 @@ FixedPool::FixedPool(const Options& o) {
   if (fixed_capacity_) {
     // Embedded and real-time users: all memory now, none later.
     if (!add_block()) throw std::bad_alloc();
-    current_ = first_;
-    bump_ = first_->base;
-    bump_end_ = first_->base + first_->chunks * chunk_size_;
+    start_fixed();
   }
   annotate::pool_created(this);
+}
+
+FixedPool::FixedPool(void* buffer, std::size_t size, const Options& o)
+    : FixedPool([&] {
+        if (const char* why = validate(o)) throw std::invalid_argument(why);
+        Options none = o;
+        none.fixed_capacity = 0;  // the delegated constructor reserves nothing
+        none.first_block_chunks = none.max_block_chunks = 0;
+        return none;
+      }()) {
+  const std::size_t asked = o.chunk_align < alignof(FreeChunk) ? alignof(FreeChunk) : o.chunk_align;
+  std::size_t min_size, capacity_bytes;
+  const std::size_t min_chunks = o.fixed_capacity ? o.fixed_capacity : 1;
+  if (!checked_mul(min_chunks, chunk_size_, &capacity_bytes) || !checked_add(capacity_bytes, sizeof(Block), &min_size))
+    throw std::invalid_argument("FixedPool: fixed_capacity chunks do not fit in any buffer");
+  buffer_claim_.take("FixedPool", buffer, size, asked, min_size);
+  // Chunks get the buffer's own alignment or the stride's, whichever is less.
+  const auto address = reinterpret_cast<std::uintptr_t>(buffer);
+  const std::size_t buffer_align = address & (~address + 1);
+  if (buffer_align < chunk_align_) chunk_align_ = buffer_align;
+  const std::size_t chunks = o.fixed_capacity ? o.fixed_capacity : (size - sizeof(Block)) / chunk_size_;
+  fixed_capacity_ = next_block_chunks_ = max_block_chunks_ = chunks;
+  adopt_block(static_cast<std::byte*>(buffer), chunks, size);
+  start_fixed();
+}
+
+void FixedPool::start_fixed() noexcept {
+  current_ = first_;
+  bump_ = first_->base;
+  bump_end_ = first_->base + first_->chunks * chunk_size_;
 }
 
 FixedPool::~FixedPool() {
@@ -136,7 +164,7 @@ FixedPool::~FixedPool() {
     std::byte* base = b->base;
     std::size_t bytes = b->bytes;
     annotate::region_returned(base, bytes);
-    source_->deallocate(base, bytes);
+    if (!on_buffer()) source_->deallocate(base, bytes);  // a buffer pool's one block is the caller's
     b = next;
   }
   annotate::pool_destroyed(this);
@@ -153,7 +181,19 @@ bool FixedPool::add_block() noexcept {
   PK_ASSERT(reinterpret_cast<std::uintptr_t>(region) % chunk_align_ == 0);  // chunks need no padding
   // A growing pool puts the page-rounding slack to use; a fixed one holds exactly its capacity.
   if (grows()) chunks = (bytes - sizeof(Block)) / chunk_size_;
-  auto* base = static_cast<std::byte*>(region);
+  adopt_block(static_cast<std::byte*>(region), chunks, bytes);
+  if (grows()) {
+    std::size_t next;
+    if (!checked_mul(next_block_chunks_, growth_factor_, &next) || next > max_block_chunks_)
+      next = max_block_chunks_;
+    next_block_chunks_ = next;
+  }
+  return true;
+}
+
+// Makes [base, base + bytes) a block of `chunks` chunks, its header after the last one.
+void FixedPool::adopt_block(std::byte* base, std::size_t chunks, std::size_t bytes) noexcept {
+  PK_ASSERT(chunks * chunk_size_ + sizeof(Block) <= bytes);
   auto* block = reinterpret_cast<Block*>(base + chunks * chunk_size_);
   *block = Block{nullptr, base, base, chunks, bytes};
   annotate::region_unavailable(base, chunks * chunk_size_);
@@ -165,13 +205,6 @@ bool FixedPool::add_block() noexcept {
   ++blocks_;
   total_chunks_ += chunks;
   bytes_reserved_ += bytes;
-  if (grows()) {
-    std::size_t next;
-    if (!checked_mul(next_block_chunks_, growth_factor_, &next) || next > max_block_chunks_)
-      next = max_block_chunks_;
-    next_block_chunks_ = next;
-  }
-  return true;
 }
 
 void* FixedPool::allocate_slow(std::size_t size, std::size_t align) noexcept {
@@ -328,6 +361,9 @@ bool FixedPool::check() const noexcept {
     last = b;
   }
   if (last != last_) return broken("last_ is not the end of the block list");
+  if (on_buffer() && (blocks != 1 || reinterpret_cast<std::uintptr_t>(first_->base) != buffer_claim_.begin() ||
+                      first_->bytes > buffer_claim_.end() - buffer_claim_.begin() || grows()))
+    return broken("a buffer pool's one block is not the caller's buffer, or the pool may grow");
   if (blocks != blocks_ || chunks != total_chunks_) return broken("block or chunk counts disagree");
   if (first_ && !past_current) return broken("current_ is not on the block list");
   if (!first_ && (bump_ || bump_end_ || current_)) return broken("a bump pointer without blocks");

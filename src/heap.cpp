@@ -26,16 +26,59 @@ bool block_size_for(std::size_t size, std::size_t* out) noexcept {
   return true;
 }
 
+// Writes a byte in every page of [p, p + n), before the heap puts anything there: the
+// page faults of fresh memory happen now, in the constructor, not in a later call.
+void touch_pages(void* p, std::size_t n) noexcept {
+  auto* bytes = static_cast<volatile unsigned char*>(p);
+  for (std::size_t at = 0; at < n; at += PageSource::page_size()) bytes[at] = 0;
+}
+
 }  // namespace
 
+// What the options mean once bounded_time has overridden the choices it excludes.
+Heap::Options Heap::effective(Options o) noexcept {
+  if (o.growth == 0) o.growth = 1;
+  if (o.bounded_time) {
+    o.coalescing = Coalescing::kImmediate;  // deferred: a pass walks every block
+    o.front_cache = false;                  // a flush walks every cached block
+    o.return_empty_regions = false;         // a munmap
+  }
+  return o;
+}
+
 Heap::Heap(Options options) noexcept
-    : options_(options),
+    : options_(effective(options)),
       source_(options.source ? options.source : &PageSource::system()),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
       next_region_size_(options.region_size),
-      cache_(options.front_cache ? options.front_cache_depth : 0) {
-  if (options_.growth == 0) options_.growth = 1;
+      cache_(options_.front_cache ? options_.front_cache_depth : 0) {
   annotate::pool_created(this);
+  if (!options_.bounded_time) return;
+  // The one region, now, every page written once: later calls take no page fault
+  // for fresh memory and never reach the source (fixed_ stops growth). No memory:
+  // the heap stays empty and every allocate fails.
+  fixed_ = true;
+  std::size_t size;
+  if (options_.region_size < kMinBuffer || !PageSource::round_to_pages(options_.region_size, &size)) return;
+  void* memory = source_->allocate(size);
+  if (!memory) return;
+  touch_pages(memory, size);
+  adopt_region(memory, size);
+}
+
+Heap::Heap(void* buffer, std::size_t size, Options options) : Heap([&] {
+  Options o = effective(options);  // the choices bounded_time makes, without its reservation
+  o.return_empty_regions = false;  // the buffer is the caller's, not the source's
+  o.bounded_time = false;
+  return o;
+}()) {
+  options_.bounded_time = options.bounded_time;
+  fixed_ = true;
+  buffer_claim_.take("Heap", buffer, size, L::kGranule, kMinBuffer);
+  // The region's span (size - 32) must be a multiple of 16.
+  const std::size_t usable = size & ~(L::kGranule - 1);
+  if (options_.bounded_time) touch_pages(buffer, usable);  // a static array may never have been written
+  buffer_region_ = adopt_region(buffer, usable);
 }
 
 Heap::~Heap() {
@@ -430,6 +473,7 @@ bool Heap::owns(const void* p) const noexcept {
 // ---- regions ----------------------------------------------------------------
 
 Heap::Region* Heap::add_region(std::size_t min_span) noexcept {
+  if (fixed_) return nullptr;  // a buffer, or bounded time: the one region is all there is
   std::size_t need;
   if (!checked_add(min_span, sizeof(Region) + L::kWord, &need) || !PageSource::round_to_pages(need, &need))
     return nullptr;
@@ -441,14 +485,23 @@ Heap::Region* Heap::add_region(std::size_t min_span) noexcept {
   }
   void* memory = source_->allocate(size);
   if (!memory) return nullptr;
+  Region* region = adopt_region(memory, size);
+  std::size_t grown;
+  if (checked_mul(next_region_size_, options_.growth, &grown))
+    next_region_size_ = std::max(next_region_size_, std::min(grown, options_.max_region_size));
+  return region;
+}
+
+// Makes memory (16-aligned, size a multiple of 16 and at least kMinBuffer) a region:
+// one free block on its list.
+Heap::Region* Heap::adopt_region(void* memory, std::size_t size) noexcept {
+  PK_ASSERT(reinterpret_cast<std::uintptr_t>(memory) % L::kGranule == 0 && size % L::kGranule == 0 &&
+            size >= kMinBuffer);
   auto* region = new (memory) Region{nullptr, regions_, size};
   if (regions_) regions_->prev = region;
   regions_ = region;
   ++region_count_;
   bytes_reserved_ += size;
-  std::size_t grown;
-  if (checked_mul(next_region_size_, options_.growth, &grown))
-    next_region_size_ = std::max(next_region_size_, std::min(grown, options_.max_region_size));
   init_region(region);
   return region;
 }
@@ -475,6 +528,10 @@ void Heap::return_region(Region* region) noexcept {
   bytes_reserved_ -= region->size;
   const std::size_t size = region->size;
   annotate::region_returned(region, size);
+  if (region == buffer_region_) {
+    buffer_region_ = nullptr;  // the caller's: never the source's
+    return;
+  }
   source_->deallocate(region, size);
 }
 

@@ -116,6 +116,16 @@ bool Heap::check() const noexcept {
     return fail_check("live-block counters disagree", 0);
   if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
   if (cached_bytes != cache_.bytes()) return fail_check("cached bytes disagree with the cached blocks", 0);
+  if (fixed_ && region_count_ > 1) return fail_check("a heap that never grows has more than one region", 0);
+  if (buffer_claim_.held() && (regions_ != buffer_region_ || !buffer_region_ ||
+                               reinterpret_cast<std::uintptr_t>(buffer_region_) != buffer_claim_.begin()))
+    return fail_check("the caller's buffer is not the heap's one region", 0);
+  // Bounded time: nothing whose cost grows with the heap may be pending (the
+  // checker above already holds immediate coalescing to "no two free neighbours").
+  if (options_.bounded_time &&
+      (!fixed_ || cache_.depth() != 0 || options_.coalescing != Coalescing::kImmediate ||
+       options_.return_empty_regions))
+    return fail_check("bounded time, but the heap may grow, cache, defer merges or return regions", 0);
   return check_index() && check_cache();
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 #include "common/assert.hpp"
 #include "poolkit/detail/annotations.hpp"
@@ -29,6 +31,13 @@ class OpenHeader {
 PoolSet::PoolSet(Heap::Options heap_options) noexcept
     : heap_(heap_options),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0x9FB21C651E98DF25ull) ^ 0xC2B2AE3D27D4EB4Full) {}
+
+PoolSet::PoolSet(void* buffer, std::size_t size, Heap::Options heap_options) try
+    : heap_(buffer, size, heap_options),
+      secret_((reinterpret_cast<std::uintptr_t>(this) * 0x9FB21C651E98DF25ull) ^ 0xC2B2AE3D27D4EB4Full) {
+} catch (const std::invalid_argument& e) {
+  throw std::invalid_argument(std::string("PoolSet: ") + e.what());
+}
 
 PoolSet::~PoolSet() = default;  // the heap returns every region
 

@@ -13,6 +13,7 @@
 #include "poolkit/locked.hpp"
 #include "poolkit/per_cpu.hpp"
 #include "poolkit/pool.hpp"
+#include "poolkit/shared_heap.hpp"
 #include "support_pools.hpp"
 
 namespace {
@@ -35,13 +36,14 @@ std::unique_ptr<P> make_pool() {
   if constexpr (std::is_same_v<P, FixedPool> || std::is_same_v<P, Locked<FixedPool>>) return std::make_unique<P>(64);
   else if constexpr (std::is_same_v<P, Arena>) return std::make_unique<P>(Arena::Options{});
   else if constexpr (std::is_same_v<P, PerCpu<Heap>>) return std::make_unique<P>(2, Heap::Options{});
+  else if constexpr (std::is_same_v<P, SharedHeap>) return std::make_unique<P>(SharedHeap::anonymous(1 << 20));
   else return std::make_unique<P>();
 }
 
 template <class P>
 class PoolContract : public ::testing::Test {};
 using Pools = ::testing::Types<FixedPool, Arena, Heap, BuddyPool, test::PoolSetPool, Guarded<Heap>,
-                               Locked<FixedPool>, PerCpu<Heap>>;
+                               Locked<FixedPool>, PerCpu<Heap>, SharedHeap>;
 TYPED_TEST_SUITE(PoolContract, Pools);
 
 TYPED_TEST(PoolContract, OwnsEveryLiveBlockAndNothingOutsideItsMemory) {

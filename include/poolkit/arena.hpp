@@ -9,6 +9,7 @@
 
 #include "poolkit/align.hpp"
 #include "poolkit/detail/annotations.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -22,7 +23,7 @@ class Arena {
     std::size_t max_region_size = 64 * 1024 * 1024;  // regions stop growing here (one larger request still gets its own)
     std::size_t max_size = 0;  // cap on the bytes taken from the OS in total (0: no cap)
     bool fixed = false;        // one region (or the user's buffer), reserved now; never grows
-    PageSource* source = nullptr;  // nullptr: PageSource::system()
+    MemorySource* source = nullptr;  // nullptr: PageSource::system()
   };
 
   /// A point to rewind to. Valid until the arena is rewound or reset past it.
@@ -41,7 +42,9 @@ class Arena {
   Arena() : Arena(Options{}) {}
   explicit Arena(const Options& options);
   /// Allocates from buffer first (as std::pmr::monotonic_buffer_resource does);
-  /// with options.fixed, nowhere else. The buffer stays the caller's.
+  /// with options.fixed, nowhere else. The buffer stays the caller's. Throws
+  /// std::invalid_argument for a null buffer with a size, or one overlapping a
+  /// buffer another live pool holds (the message names it).
   Arena(void* buffer, std::size_t size, const Options& options);
   Arena(void* buffer, std::size_t size) : Arena(buffer, size, Options{}) {}
   ~Arena();
@@ -152,7 +155,8 @@ class Arena {
   std::uint64_t failures_ = 0;
   std::uint64_t discarded_ = 0;  // blocks freed by rewind/release, for the allocation count
   Options options_;
-  PageSource* source_ = nullptr;
+  MemorySource* source_ = nullptr;
+  detail::BufferClaim buffer_claim_;  // keeps other pools off the caller's buffer
 };
 
 static_assert(Pool<Arena>);

@@ -10,6 +10,7 @@
 
 #include "poolkit/align.hpp"
 #include "poolkit/detail/annotations.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -30,7 +31,7 @@ class BuddyPool {
   struct Options {
     unsigned min_order = 4;    // smallest block 2^min_order bytes (>= 4: two list links)
     unsigned max_order = 20;   // region and largest block 2^max_order bytes
-    PageSource* source = nullptr;  // nullptr: PageSource::system()
+    MemorySource* source = nullptr;  // nullptr: PageSource::system()
   };
   static constexpr unsigned kMinOrderLimit = 4;    // a free block holds two pointers
   static constexpr unsigned kMaxOrderLimit = 40;   // 1 TiB region
@@ -41,6 +42,18 @@ class BuddyPool {
   /// valid() is false and every allocate returns nullptr.
   explicit BuddyPool(Options options) noexcept;
   BuddyPool() noexcept : BuddyPool(Options{}) {}
+  /// A pool on the caller's buffer, holding the region and its side table: the
+  /// region is the largest power of two 2^k (k >= min_order, at most kMaxOrderLimit and
+  /// min_order + kMaxOrderSpan) that fits with its table of 2^(k - min_order) bytes,
+  /// placed at the buffer's first multiple of min(2^k, 4096) so that blocks keep
+  /// their alignment; Options::max_order and source are ignored. Up to 4095 bytes in
+  /// front and whatever is left after the table go unused (stats() counts the
+  /// whole buffer as reserved). The free lists' heads and counters live in the
+  /// BuddyPool object. The buffer must outlive the pool. Throws std::invalid_argument,
+  /// saying which, for a bad min_order, a null buffer, one not 16-aligned, one too
+  /// small for a region of 2^min_order bytes and its table, or one overlapping a
+  /// buffer another live pool holds.
+  BuddyPool(void* buffer, std::size_t size, Options options);
   ~BuddyPool();
   BuddyPool(const BuddyPool&) = delete;
   BuddyPool& operator=(const BuddyPool&) = delete;
@@ -108,6 +121,8 @@ class BuddyPool {
   /// block of the region in address order; state 0 free, 1 live.
   void visit_blocks(void (*fn)(void* ctx, const void* block, std::size_t bytes, unsigned state), void* ctx) const noexcept;
   const void* region() const noexcept { return base_; }
+  /// True when the pool was built on a caller's buffer.
+  bool on_buffer() const noexcept { return buffer_claim_.held(); }
 
  private:
   // A free block's first 16 bytes: its links in the doubly linked list of its order,
@@ -143,7 +158,7 @@ class BuddyPool {
   std::size_t table_bytes_ = 0;
   std::size_t mapped_bytes_ = 0;    // region and side table as mapped (whole pages)
   std::size_t region_bytes_ = 0;    // max_block() while valid_, else 0 (the fast free's range test)
-  PageSource* source_ = nullptr;
+  MemorySource* source_ = nullptr;
   unsigned min_order_ = 0;
   unsigned max_order_ = 0;
   // The free lists are mutable: stats() and free_blocks() settle deferred frees before
@@ -166,6 +181,8 @@ class BuddyPool {
   BuddyFreeErrors errors_;
 
   bool valid_ = false;  // orders were acceptable and the memory was there
+  // On a caller's buffer: region and table lie in it and never go to the source.
+  detail::BufferClaim buffer_claim_;
 
   unsigned order_for(std::size_t size, std::size_t align) const noexcept;
   std::size_t index_of(std::size_t offset) const noexcept { return offset >> min_order_; }

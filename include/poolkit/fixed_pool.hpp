@@ -11,6 +11,7 @@
 
 #include "poolkit/align.hpp"
 #include "poolkit/detail/annotations.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -35,7 +36,7 @@ class FixedPool {
     std::size_t first_block_chunks = 0;  // growing pools: chunks in the first block (0: 64 KiB worth, >= 8)
     std::size_t max_block_chunks = 0;    // growth stops making blocks bigger here (0: 4 MiB worth)
     std::size_t growth_factor = 2;       // each new block holds this many times the previous one (>= 1)
-    PageSource* source = nullptr;        // where blocks come from (nullptr: PageSource::system())
+    MemorySource* source = nullptr;        // where blocks come from (nullptr: PageSource::system())
     Checks checks = Checks::kLibraryDefault;
   };
 
@@ -53,6 +54,15 @@ class FixedPool {
   explicit FixedPool(const Options& options);
   explicit FixedPool(std::size_t chunk_size, std::size_t chunk_align = kDefaultAlignment)
       : FixedPool(Options{.chunk_size = chunk_size, .chunk_align = chunk_align}) {}
+  /// A pool on the caller's buffer: as many chunks as fit before a 40-byte block
+  /// header at the buffer's end (or exactly fixed_capacity, if set), and never more:
+  /// allocate returns nullptr when they are used up. Options::source and the growth
+  /// options are ignored. The buffer holds the chunks, the free list and the block
+  /// header; the counters live in the FixedPool object. The buffer must outlive the
+  /// pool. Throws std::invalid_argument, saying which, for bad options, a null buffer,
+  /// one not aligned to chunk_align, one too small for a chunk (or for fixed_capacity
+  /// chunks) and the header, or one overlapping a buffer another live pool holds.
+  FixedPool(void* buffer, std::size_t size, const Options& options);
   ~FixedPool();
   FixedPool(const FixedPool&) = delete;
   FixedPool& operator=(const FixedPool&) = delete;
@@ -85,6 +95,8 @@ class FixedPool {
   std::uint64_t rejected_frees() const noexcept { return rejected_frees_; }
   /// Whether this pool checks frees and counts calls (Options::checks, resolved).
   bool checked() const noexcept { return checked_; }
+  /// True when the pool was built on a caller's buffer.
+  bool on_buffer() const noexcept { return buffer_claim_.held(); }
 
   /// Calls f(void* chunk) for every live chunk, in address order. Sorts the free
   /// list by address first (so later allocations run through memory in order).
@@ -130,6 +142,8 @@ class FixedPool {
   void deallocate_slow(void* p, std::size_t size) noexcept;
   bool accept_free(void* p) noexcept;
   bool add_block() noexcept;
+  void adopt_block(std::byte* base, std::size_t chunks, std::size_t bytes) noexcept;
+  void start_fixed() noexcept;
   void for_each_live_chunk_impl(void (*fn)(void*, void*), void* ctx);
   const Block* find_block(const void* p) const noexcept;
   std::byte* carved_end(const Block* b) const noexcept { return b == current_ ? bump_ : b->carved_end; }
@@ -175,7 +189,9 @@ class FixedPool {
   std::size_t max_block_chunks_ = 0;
   std::size_t growth_factor_ = 2;
   std::size_t fixed_capacity_ = 0;
-  PageSource* source_ = nullptr;
+  MemorySource* source_ = nullptr;
+  // On a caller's buffer: its only block is the buffer (never given to the source).
+  detail::BufferClaim buffer_claim_;
 };
 
 static_assert(Pool<FixedPool>);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "poolkit/align.hpp"
+#include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/detail/front_cache.hpp"
 #include "poolkit/detail/size_class_map.hpp"
 #include "poolkit/page_source.hpp"
@@ -50,9 +51,15 @@ class Heap {
     // request of that size takes it back. Cached blocks count as free in stats().
     bool front_cache = true;
     unsigned front_cache_depth = 32;
-    PageSource* source = nullptr;                         // nullptr: PageSource::system()
+    MemorySource* source = nullptr;                         // nullptr: PageSource::system()
     BadFreeHandler on_bad_free = nullptr;                 // called after a bad free is counted
     void* bad_free_context = nullptr;
+    // Bounded time for real-time code (docs/heap.md#bounded-time): after construction
+    // no call makes a system call or takes time that grows with the heap. Forces
+    // coalescing = kImmediate, front_cache = false, return_empty_regions = false, and
+    // no growth: the heap is one region (the caller's buffer, or region_size bytes
+    // reserved and touched by the constructor).
+    bool bounded_time = false;
   };
 
   /// What inspect() says about a pointer.
@@ -63,6 +70,17 @@ class Heap {
 
   Heap() noexcept : Heap(Options{}) {}
   explicit Heap(Options options) noexcept;
+  /// A heap on the caller's buffer, which becomes its one region: it never grows and
+  /// never asks the source for memory (Options::source, region_size, growth and
+  /// max_region_size are ignored). The buffer holds the blocks and their boundary
+  /// tags; the free-list index and counters live in the Heap object. The buffer stays
+  /// the caller's and must outlive the heap. Throws std::invalid_argument, saying
+  /// which, for a null buffer, one below kMinBuffer bytes, one not 16-aligned, or one
+  /// overlapping a buffer another live pool holds. Bytes past the last multiple of 16
+  /// go unused.
+  Heap(void* buffer, std::size_t size, Options options);
+  /// The smallest buffer a heap accepts: a region header, one minimum block, the sentinel.
+  static constexpr std::size_t kMinBuffer = 64;
   ~Heap();
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
@@ -149,6 +167,10 @@ class Heap {
   /// coalesce(), a search that would fail and a full size class do this by themselves.
   void flush_cache() noexcept;
   const Options& options() const noexcept { return options_; }
+  /// True when the heap was built on a caller's buffer.
+  bool on_buffer() const noexcept { return buffer_claim_.held(); }
+  /// True when the heap never grows: built on a buffer, or in bounded-time mode.
+  bool fixed() const noexcept { return fixed_; }
 
   /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
   /// address plus `prefix` (a multiple of 16) is aligned to `align`.
@@ -263,6 +285,8 @@ class Heap {
   POOLKIT_HEAP_INTERNAL void report_bad(const void* p, BadFree what) noexcept;
 
   POOLKIT_HEAP_INTERNAL Region* add_region(std::size_t min_span) noexcept;
+  POOLKIT_HEAP_INTERNAL Region* adopt_region(void* memory, std::size_t size) noexcept;
+  static Options effective(Options options) noexcept;
   POOLKIT_HEAP_INTERNAL void init_region(Region* region) noexcept;
   POOLKIT_HEAP_INTERNAL void return_region(Region* region) noexcept;
   POOLKIT_HEAP_INTERNAL void return_empty_regions() noexcept;
@@ -278,7 +302,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL void note_freed(std::size_t block_size, std::size_t requested) noexcept;
 
   Options options_;
-  PageSource* source_;
+  MemorySource* source_;
   std::uint64_t secret_;
   Region* regions_ = nullptr;
   mutable Region* last_hit_ = nullptr;  // the region of the last lookup, tried first
@@ -302,6 +326,14 @@ class Heap {
   std::uint64_t failures_ = 0;
   std::uint64_t bad_frees_ = 0;
   std::size_t frees_since_coalesce_ = 0;  // deferred coalescing: pays for the next pass
+
+  // A heap on a caller's buffer: the buffer's region (never given to the source) and
+  // the claim that keeps other pools off the buffer. Invariant: buffer_region_ is
+  // null or the only region, and then fixed_ is true.
+  // fixed_: no region is ever added after construction (a buffer, or bounded time).
+  Region* buffer_region_ = nullptr;
+  bool fixed_ = false;
+  detail::BufferClaim buffer_claim_;
 };
 
 static_assert(Pool<Heap>);

@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "poolkit/memory_source.hpp"
+
 namespace poolkit {
 
 /// What the page source did, for stats and POOLKIT_STATS.
@@ -42,7 +44,10 @@ enum class HugePages {
   kAlways,   // madvise(MADV_HUGEPAGE) on regions of 2 MiB and more
 };
 
-class PageSource {
+/// The default MemorySource of every pool. Its own allocate/deallocate are plain
+/// (non-virtual) calls, so the drop-in malloc pays no indirection; pools holding a
+/// MemorySource* reach them through do_allocate/do_deallocate.
+class PageSource final : public MemorySource {
  public:
   static constexpr std::size_t kSuggestedBrkThreshold = 128 * 1024;
   static constexpr std::size_t kHugePageSize = 2 * 1024 * 1024;
@@ -87,6 +92,10 @@ class PageSource {
 
   PageSourceStats stats() const noexcept;
   const Options& options() const noexcept { return options_; }
+
+ protected:
+  void* do_allocate(std::size_t size, std::size_t alignment) noexcept override { return allocate(size, alignment); }
+  void do_deallocate(void* p, std::size_t size) noexcept override { deallocate(p, size); }
 
  private:
   void* map(std::size_t size, std::size_t alignment) noexcept;

@@ -24,6 +24,13 @@ class PoolSet {
 
   PoolSet() noexcept : PoolSet(Heap::Options{}) {}
   explicit PoolSet(Heap::Options heap_options) noexcept;
+  /// A set on the caller's buffer: its heap is Heap(buffer, size, heap_options), so
+  /// blocks, their 32-byte headers and the boundary tags live in the buffer, which
+  /// is all the memory blocks ever get. The table of pool ids (one entry per pool
+  /// ever used) is an std::unordered_map in the PoolSet object, on the global
+  /// allocator: a set that must not call malloc after start-up uses its ids before.
+  /// Throws std::invalid_argument ("PoolSet: Heap: ...") for a bad buffer, as Heap does.
+  PoolSet(void* buffer, std::size_t size, Heap::Options heap_options);
   ~PoolSet();
   PoolSet(const PoolSet&) = delete;
   PoolSet& operator=(const PoolSet&) = delete;

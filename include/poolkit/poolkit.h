@@ -39,6 +39,17 @@ typedef struct poolkit_stats {
 /* Writes stats as a readable block headed by name. */
 void poolkit_stats_print(const poolkit_stats* stats, const char* name, FILE* out);
 
+/* Pools on the caller's memory: each *_create_in(buffer, size, ...) puts the pool's
+ * handle at the start of the buffer and the pool's region after it, and the pool
+ * never takes memory from anywhere else (no malloc, no system call): alloc returns
+ * NULL + ENOMEM when the buffer is used up. destroy leaves the buffer to the caller.
+ * A NULL, misaligned (see each call), too small or overlapping buffer (one a live
+ * pool holds) gives NULL + EINVAL; poolkit_last_error() then says which. See
+ * docs/memory_source.md. */
+/* Why the last failed *_create_in call of this thread failed, as one line naming the
+ * call and the problem ("" if none failed yet). Valid until the next failure. */
+const char* poolkit_last_error(void);
+
 /* ---- fixed-size pools ---- */
 
 /* A pool of chunks of one size (FixedPool): alloc and free are a few instructions. */
@@ -56,6 +67,9 @@ typedef struct poolkit_fixed_pool_options {
 /* NULL + EINVAL for NULL options, chunk_size 0 or a bad alignment; NULL + ENOMEM
  * when a size overflows or the fixed capacity cannot be reserved. */
 poolkit_fixed_pool* poolkit_fixed_pool_create(const poolkit_fixed_pool_options* options);
+/* On the caller's buffer (aligned to chunk_align and to 16): as many chunks as fit
+ * after the handle, or exactly fixed_capacity. */
+poolkit_fixed_pool* poolkit_fixed_pool_create_in(void* buffer, size_t size, const poolkit_fixed_pool_options* options);
 /* Returns all memory; live chunks become invalid. NULL does nothing. */
 void poolkit_fixed_pool_destroy(poolkit_fixed_pool* pool);
 /* One chunk (chunk_size bytes, chunk_align aligned). NULL + ENOMEM when exhausted, EINVAL for NULL pool. */
@@ -129,6 +143,9 @@ typedef struct poolkit_heap_options {
 
 /* options may be NULL (defaults). NULL + ENOMEM if the heap itself cannot be made. */
 poolkit_heap* poolkit_heap_create(const poolkit_heap_options* options);
+/* On the caller's buffer (16-aligned; the handle takes about 12 KiB of it): one region,
+ * never grown. options may be NULL; its sizes and keep_empty_regions are ignored. */
+poolkit_heap* poolkit_heap_create_in(void* buffer, size_t size, const poolkit_heap_options* options);
 void poolkit_heap_destroy(poolkit_heap* heap);
 /* size 0 gives a unique minimum block; NULL + ENOMEM when the size cannot be met. */
 void* poolkit_heap_alloc(poolkit_heap* heap, size_t size);
@@ -162,6 +179,9 @@ typedef struct poolkit_buddy_pool poolkit_buddy_pool;
 
 /* NULL + EINVAL for bad orders, NULL + ENOMEM when the region cannot be mapped. */
 poolkit_buddy_pool* poolkit_buddy_create(unsigned min_order, unsigned max_order);
+/* On the caller's buffer (16-aligned): the region is the largest power of two that
+ * fits after the handle together with its side table. */
+poolkit_buddy_pool* poolkit_buddy_create_in(void* buffer, size_t size, unsigned min_order);
 /* Returns the region to the OS; every block is gone. NULL does nothing. */
 void poolkit_buddy_destroy(poolkit_buddy_pool* pool);
 /* A block of the smallest power of two >= size, align and 2^min_order; align 0
@@ -186,6 +206,9 @@ typedef struct poolkit_pool_set poolkit_pool_set;
 
 /* options (for the heap underneath) may be NULL. */
 poolkit_pool_set* poolkit_pool_set_create(const poolkit_heap_options* options);
+/* On the caller's buffer (16-aligned), as poolkit_heap_create_in; the table of pool
+ * ids still uses malloc, one entry per id ever used. */
+poolkit_pool_set* poolkit_pool_set_create_in(void* buffer, size_t size, const poolkit_heap_options* options);
 void poolkit_pool_set_destroy(poolkit_pool_set* set);
 /* A block of pool `pool` (any 32-bit id); size 0 gives a unique block. */
 void* poolkit_pool_set_alloc(poolkit_pool_set* set, uint32_t pool, size_t size);

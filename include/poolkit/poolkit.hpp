@@ -8,6 +8,7 @@
 #include "poolkit/align.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
+#include "poolkit/memory_source.hpp"
 #include "poolkit/page_source.hpp"
 
 // pools
@@ -17,6 +18,9 @@
 #include "poolkit/heap.hpp"
 #include "poolkit/object_pool.hpp"
 #include "poolkit/pool_set.hpp"
+#include "poolkit/process_mutex.hpp"
+#include "poolkit/shared_segment.hpp"
+#include "poolkit/shared_heap.hpp"
 
 // pictures
 #include "poolkit/heapmap.hpp"
