@@ -232,11 +232,13 @@ TEST_P(PerCpuThreads, ProducerConsumerRecyclesBlocksAcrossThreads) {
   for (auto& t : workers) t.join();
   EXPECT_EQ(bad.load(), 0u);
   EXPECT_EQ(pool.stats().live_blocks, 0u);
-  // Blocks ever carved: in flight, plus per thread a cache and the batch it may be
-  // moving, plus a batch per shard. FixedPool grows by doubling blocks from 64 KiB, so
-  // it reserves at most twice what it carves plus its first block per shard.
+  // Blocks ever carved: in flight (per pair up to twice in_flight: the queue refills
+  // while the consumer still checks the blocks it took out), plus per thread a cache and
+  // the batch it may be moving, plus a batch per shard. FixedPool grows by doubling
+  // blocks from 64 KiB, so it reserves at most twice what it carves plus its first
+  // block per shard.
   const std::size_t carved_bound =
-      pairs * in_flight + 2 * pairs * (Pool::kCacheCapacity + Pool::kBatch) + pool.shard_count() * Pool::kBatch;
+      2 * pairs * in_flight + 2 * pairs * (Pool::kCacheCapacity + Pool::kBatch) + pool.shard_count() * Pool::kBatch;
   EXPECT_LE(pool.stats().bytes_reserved, 2 * carved_bound * 64 + pool.shard_count() * 64 * 1024 * 2);
   EXPECT_TRUE(pool.check());
 }
