@@ -51,10 +51,10 @@ Arena::Arena(void* buffer, std::size_t size, const Options& options) : options_(
 }
 
 Arena::~Arena() {
+  annotate::pool_destroyed(this);  // first: it makes live blocks unaddressable (see ~FixedPool)
   drop_newer_than(nullptr);
   if (spare_) give_back(spare_);
   if (buffer_end_ != buffer_begin_) annotate::region_returned(as_ptr(buffer_begin_), buffer_end_ - buffer_begin_);
-  annotate::pool_destroyed(this);
 }
 
 void Arena::give_back(Region* r) noexcept {

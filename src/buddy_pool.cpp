@@ -79,6 +79,7 @@ BuddyPool::BuddyPool(void* buffer, std::size_t size, Options options)
 }
 
 BuddyPool::~BuddyPool() {
+  if (valid_) annotate::pool_destroyed(this);  // first: it makes live blocks unaddressable (see ~FixedPool)
   if (base_ && on_buffer()) {
     annotate::region_returned(base_, max_block());  // the caller's memory again
   } else if (base_) {
@@ -86,7 +87,6 @@ BuddyPool::~BuddyPool() {
     source_->deallocate(base_, max_block());
     source_->deallocate(table_, table_bytes_);
   }
-  if (valid_) annotate::pool_destroyed(this);
 }
 
 // ---- free lists -------------------------------------------------------------

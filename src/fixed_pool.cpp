@@ -159,6 +159,9 @@ void FixedPool::start_fixed() noexcept {
 }
 
 FixedPool::~FixedPool() {
+  // The mempool first: destroying it makes the blocks still live unaddressable, and a
+  // buffer must go back to its owner addressable (region_returned below).
+  annotate::pool_destroyed(this);
   for (Block* b = first_; b;) {
     Block* next = b->next;
     std::byte* base = b->base;
@@ -167,7 +170,6 @@ FixedPool::~FixedPool() {
     if (!on_buffer()) source_->deallocate(base, bytes);  // a buffer pool's one block is the caller's
     b = next;
   }
-  annotate::pool_destroyed(this);
 }
 
 bool FixedPool::add_block() noexcept {

@@ -82,8 +82,8 @@ Heap::Heap(void* buffer, std::size_t size, Options options) : Heap([&] {
 }
 
 Heap::~Heap() {
+  annotate::pool_destroyed(this);  // first: it makes live blocks unaddressable (see ~FixedPool)
   while (regions_) return_region(regions_);
-  annotate::pool_destroyed(this);
 }
 
 // ---- allocation -------------------------------------------------------------
