@@ -90,7 +90,7 @@ int checked_verify_all(bool report) noexcept;  // poolkit_malloc_check(): damage
 void checked_at_exit() noexcept;
 void checked_flush_quarantine() noexcept;  // malloc_trim: freed blocks verified and given back
 void checked_lock_all() noexcept;  // fork
-void checked_unlock_all() noexcept;
+void checked_unlock_all(ForkSide side) noexcept;
 /// A pointer of checked mode that the segment map does not name (a guarded block far
 /// into its mapping, a zero-size block): freed and true, or false if not ours.
 bool checked_free_unmapped(void* p) noexcept;
@@ -116,7 +116,7 @@ void depot_init() noexcept;
 /// The caller's stack, malloc's own frames and then `skip` more left out.
 std::uint32_t depot_capture(int skip = 0) noexcept;
 void depot_lock() noexcept;  // fork
-void depot_unlock() noexcept;
+void depot_unlock(ForkSide side) noexcept;
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept;
 int depot_get(std::uint32_t id, const void* const** frames) noexcept;
 

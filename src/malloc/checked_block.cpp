@@ -565,10 +565,10 @@ void checked_lock_all() noexcept {
   depot_lock();
 }
 
-void checked_unlock_all() noexcept {
-  depot_unlock();
-  for (int i = kShards - 1; i >= 0; --i) g_quarantines[i].lock.unlock();
-  for (int i = kShards - 1; i >= 0; --i) g_shards[i].lock.unlock();
+void checked_unlock_all(ForkSide side) noexcept {
+  depot_unlock(side);
+  for (int i = kShards - 1; i >= 0; --i) release_after_fork(g_quarantines[i].lock, side);
+  for (int i = kShards - 1; i >= 0; --i) release_after_fork(g_shards[i].lock, side);
 }
 
 }  // namespace poolkit::malloc_impl

@@ -164,7 +164,7 @@ std::uint32_t depot_capture(int skip) noexcept {
 }
 
 void depot_lock() noexcept { g_depot.lock.lock(); }
-void depot_unlock() noexcept { g_depot.lock.unlock(); }
+void depot_unlock(ForkSide side) noexcept { release_after_fork(g_depot.lock, side); }
 
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept {
   *stacks = g_depot.stacks;

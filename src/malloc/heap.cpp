@@ -143,6 +143,6 @@ void heap_teardown(Heap* heap) noexcept {
 
 Heap* heap_list() noexcept { return g_all_heaps; }
 void heap_pool_lock() noexcept { g_heap_lock.lock(); }
-void heap_pool_unlock() noexcept { g_heap_lock.unlock(); }
+void heap_pool_unlock(ForkSide side) noexcept { release_after_fork(g_heap_lock, side); }
 
 }  // namespace poolkit::malloc_impl

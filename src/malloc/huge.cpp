@@ -275,7 +275,7 @@ bool huge_cache_trim(bool all) noexcept {
 }
 
 void huge_cache_lock() noexcept { g_huge_cache.lock.lock(); }
-void huge_cache_unlock() noexcept { g_huge_cache.lock.unlock(); }
+void huge_cache_unlock(ForkSide side) noexcept { release_after_fork(g_huge_cache.lock, side); }
 
 // Stays while the new size fits with at most a third of the mapping spare; shrinks
 // by unmapping the tail; grows into the cached tail that follows it (cut off

@@ -7,17 +7,13 @@
 //
 // fork: in a process with several threads the prepare handler takes every lock of
 // the allocator (heap pool, abandoned segments, per-CPU caches, huge-block cache) so
-// that no other thread holds one at the instant of fork; parent and child release
-// them. In a single-threaded process (glibc's __libc_single_threaded) no other thread
+// that no other thread holds one at the instant of fork; the parent unlocks them and
+// the child resets them (ForkSide, os.hpp). In a single-threaded process (glibc's __libc_single_threaded) no other thread
 // can hold a lock, so it takes none, as glibc's own fork does with its malloc locks:
 // a fork from a signal handler that interrupted a fork would otherwise spin forever
 // on the lock its own interrupted prepare handler holds. The fast paths take no lock.
 #include <pthread.h>
 #include <sched.h>
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define POOLKIT_HAVE_SINGLE_THREADED 1
-#endif
 
 #include "checked.hpp"
 #include "integrity.hpp"
@@ -37,7 +33,7 @@ constinit std::atomic<int> g_state{kUninitialised};
 __thread std::uint32_t t_fork_locked __attribute__((tls_model("initial-exec"))) = 0;
 
 bool process_single_threaded() noexcept {
-#ifdef POOLKIT_HAVE_SINGLE_THREADED
+#if POOLKIT_HAVE_SINGLE_THREADED  // poolkit/detail/spin_lock.hpp includes the header
   return __libc_single_threaded != 0;  // once false it stays false: never a false "true"
 #else
   return false;  // unknown: take the locks
@@ -54,16 +50,18 @@ void before_fork() noexcept {
   huge_cache_lock();
   if (g_options.check | g_options.sample) checked_lock_all();
 }
-void after_fork() noexcept {
+void after_fork(ForkSide side) noexcept {
   bool locked = (t_fork_locked & 1u) != 0;
   t_fork_locked >>= 1;
   if (!locked) return;
-  if (g_options.check | g_options.sample) checked_unlock_all();
-  huge_cache_unlock();
-  cache_unlock_all();
-  abandoned_unlock();
-  heap_pool_unlock();
+  if (g_options.check | g_options.sample) checked_unlock_all(side);
+  huge_cache_unlock(side);
+  cache_unlock_all(side);
+  abandoned_unlock(side);
+  heap_pool_unlock(side);
 }
+void after_fork_in_parent() noexcept { after_fork(ForkSide::kParent); }
+void after_fork_in_child() noexcept { after_fork(ForkSide::kChild); }
 
 }  // namespace
 
@@ -81,7 +79,7 @@ void process_init() noexcept {
   heap_module_init();
   if (g_options.check | g_options.sample) checked_init();
   g_state.store(kReady, std::memory_order_release);
-  pthread_atfork(before_fork, after_fork, after_fork);
+  pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
   verbose("ready (segments of %zu KiB, pages of %zu KiB slices, size classes up to %zu KiB)\n",
           kSegmentSize >> 10, kSliceSize >> 10, kMaxClassSize >> 10);
 }

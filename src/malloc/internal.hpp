@@ -27,10 +27,10 @@ Segment* segment_cache_take() noexcept;
 void segment_cache_put(Segment* segment) noexcept;
 bool segment_cache_trim(bool all) noexcept;
 void cache_lock_all() noexcept;    // fork: every per-CPU cache lock
-void cache_unlock_all() noexcept;
+void cache_unlock_all(ForkSide side) noexcept;
 std::size_t abandoned_segment_count() noexcept;
 void abandoned_lock() noexcept;    // fork: the abandoned list's lock
-void abandoned_unlock() noexcept;
+void abandoned_unlock(ForkSide side) noexcept;
 void segment_unmap(Segment* segment) noexcept;
 
 // ---- pages (page.cpp) ----------------------------------------------------------
@@ -57,7 +57,7 @@ void process_init() noexcept;
 bool process_ready() noexcept;
 Heap* heap_list() noexcept;
 void heap_pool_lock() noexcept;
-void heap_pool_unlock() noexcept;
+void heap_pool_unlock(ForkSide side) noexcept;
 
 // ---- huge blocks (huge.cpp) ------------------------------------------------------
 void* huge_alloc(std::size_t size, std::size_t alignment) noexcept;
@@ -66,7 +66,7 @@ bool huge_resize_in_place(Segment* segment, void* p, std::size_t size) noexcept;
 void* huge_realloc(Segment* segment, void* p, std::size_t size) noexcept;  // nullptr: copy it
 bool huge_cache_trim(bool all) noexcept;
 void huge_cache_lock() noexcept;
-void huge_cache_unlock() noexcept;
+void huge_cache_unlock(ForkSide side) noexcept;
 
 // ---- free (free.cpp) -----------------------------------------------------------
 void free_generic(Segment* segment, Page* page, void* p) noexcept;

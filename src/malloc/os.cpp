@@ -158,17 +158,4 @@ void warning(const char* fmt, ...) noexcept {
   va_end(args);
 }
 
-void SpinLock::lock() noexcept {
-  for (int spins = 0; !try_lock(); ++spins) {
-    while (locked.load(std::memory_order_relaxed)) {
-      if (spins < 64) {
-        __builtin_ia32_pause();
-        ++spins;
-      } else {
-        sched_yield();
-      }
-    }
-  }
-}
-
 }  // namespace poolkit::malloc_impl

@@ -1,12 +1,13 @@
 // os.hpp (private): what the drop-in malloc asks of the operating system (os.cpp):
 // memory from one PageSource, the segment map (is this pointer ours?), the clock,
-// /proc figures, messages on fd 2 without stdio, and the spin lock.
+// /proc figures, messages on fd 2 without stdio, and the lock it uses.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 
+#include "poolkit/detail/spin_lock.hpp"
 #include "poolkit/page_source.hpp"
 #include "types.hpp"
 
@@ -41,14 +42,20 @@ void write_stderr(const char* s) noexcept;
 void verbose(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 void warning(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 
-// ---- locks (os.cpp) ------------------------------------------------------------
-// A spin lock that yields; never allocates, safe to reset in a forked child.
-struct SpinLock {
-  std::atomic<bool> locked{false};
-  void lock() noexcept;
-  bool try_lock() noexcept { return !locked.exchange(true, std::memory_order_acquire); }
-  void unlock() noexcept { locked.store(false, std::memory_order_release); }
-};
+// ---- locks ------------------------------------------------------------------
+// The library's lock (poolkit/detail/spin_lock.hpp): malloc-safe and constinit, free
+// when the process has one thread, a futex sleep instead of a yield loop when held long.
+using SpinLock = poolkit::detail::SpinLock;
+// Which side of fork() a fork handler releases its locks on. The parent unlocks; the
+// child resets, since the parent's other threads (the lock's sleepers) do not exist
+// there and a count of them left in the lock would make every unlock wake nobody.
+enum class ForkSide { kParent, kChild };
+inline void release_after_fork(SpinLock& lock, ForkSide side) noexcept {
+  if (side == ForkSide::kChild)
+    lock.reset_after_fork();
+  else
+    lock.unlock();
+}
 struct LockGuard {
   explicit LockGuard(SpinLock& l) noexcept : lock(l) { lock.lock(); }
   ~LockGuard() { lock.unlock(); }

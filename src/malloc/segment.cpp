@@ -226,6 +226,6 @@ bool segment_adopt_one(Heap* heap) noexcept {
 std::size_t abandoned_segment_count() noexcept { return g_abandoned_count.load(std::memory_order_relaxed); }
 
 void abandoned_lock() noexcept { g_abandoned_lock.lock(); }
-void abandoned_unlock() noexcept { g_abandoned_lock.unlock(); }
+void abandoned_unlock(ForkSide side) noexcept { release_after_fork(g_abandoned_lock, side); }
 
 }  // namespace poolkit::malloc_impl

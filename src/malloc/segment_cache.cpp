@@ -1,14 +1,13 @@
 // segment_cache.cpp: the shared layer between thread heaps and the OS (seed 002,
-// part 3): one small cache of empty segments per CPU, picked with sched_getcpu()
+// part 3): one small cache of empty segments per CPU, picked with detail::cpu_index()
 // (glibc answers it from its own rseq area when it registered one; we never
 // register rseq ourselves). A heap that empties a segment puts it in its CPU's
 // cache; a heap that needs one takes from its CPU's cache first, then from the
 // others, then maps a new one. Cached segments are decommitted after the decay
 // and unmapped when a cache is full, so a freed peak really leaves the process.
-#include <sched.h>
-
 #include "common/assert.hpp"
 #include "internal.hpp"
+#include "poolkit/detail/cpu_index.hpp"
 
 namespace poolkit::malloc_impl {
 
@@ -26,8 +25,7 @@ constinit CpuCache g_caches[kMaxCpus];
 constinit std::atomic<std::uint64_t> g_next_trim_ms{0};
 
 std::size_t current_cpu() noexcept {
-  int cpu = sched_getcpu();
-  return cpu < 0 ? 0 : static_cast<std::size_t>(cpu) % kMaxCpus;
+  return detail::cpu_index() % kMaxCpus;
 }
 
 }  // namespace
@@ -114,8 +112,8 @@ bool segment_cache_trim(bool all) noexcept {
 void cache_lock_all() noexcept {
   for (CpuCache& cache : g_caches) cache.lock.lock();
 }
-void cache_unlock_all() noexcept {
-  for (CpuCache& cache : g_caches) cache.lock.unlock();
+void cache_unlock_all(ForkSide side) noexcept {
+  for (CpuCache& cache : g_caches) release_after_fork(cache.lock, side);
 }
 
 }  // namespace poolkit::malloc_impl
