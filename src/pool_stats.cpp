@@ -3,22 +3,13 @@
 
 #include <cinttypes>
 
+#include "common/format_bytes.hpp"
+
 namespace poolkit {
 
 std::string format_bytes(std::size_t bytes) {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = double(bytes);
-  unsigned unit = 0;
-  while (value >= 1024.0 && unit + 1 < sizeof units / sizeof *units) {
-    value /= 1024.0;
-    ++unit;
-  }
   char buf[32];
-  if (unit == 0)
-    std::snprintf(buf, sizeof buf, "%zu B", bytes);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
-  return buf;
+  return detail::format_bytes_into(buf, sizeof buf, bytes);
 }
 
 std::string to_string(const PoolStats& s, std::string_view name) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/format_bytes.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -24,19 +25,8 @@ void raise_peak(std::atomic<std::size_t>& peak, std::size_t now) noexcept {
   }
 }
 
-// "12.5 MiB": one decimal, integer arithmetic only.
-const char* human(char* buf, std::size_t n, std::size_t bytes) noexcept {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  std::size_t unit = 0, scaled = bytes * 10;
-  while (bytes >= 1024 && unit < 4) {
-    scaled = bytes * 10 / 1024;
-    bytes /= 1024;
-    ++unit;
-  }
-  if (unit == 0) std::snprintf(buf, n, "%zu B", bytes);
-  else std::snprintf(buf, n, "%zu.%zu %s", scaled / 10, scaled % 10, units[unit]);
-  return buf;
-}
+// "12.5 MiB" into a stack buffer, as the library's stats text writes it.
+using detail::format_bytes_into;
 
 struct Writer {
   int fd;
@@ -126,23 +116,23 @@ void stats_print_fd(int fd) noexcept {
            static_cast<unsigned long long>(g_counters.adoptions.load()));
   std::size_t page_bytes = g_counters.page_bytes.load();
   out.line("  in use         %s in pages, %s in %zu huge blocks; %zu segments of 4 MiB\n",
-           human(a, sizeof a, page_bytes), human(b, sizeof b, g_counters.huge_bytes.load()),
+           format_bytes_into(a, sizeof a, page_bytes), format_bytes_into(b, sizeof b, g_counters.huge_bytes.load()),
            g_counters.huge_count.load(), g_counters.segments.load());
-  out.line("  peak           %s in pages, %s huge, %s mapped\n", human(a, sizeof a, g_counters.peak_page_bytes.load()),
-           human(b, sizeof b, g_counters.peak_huge_bytes.load()), human(c, sizeof c, os.peak_mapped));
-  out.line("  RSS            %s now, %s peak; %s decommitted after decay\n", human(a, sizeof a, os_rss_bytes()),
-           human(b, sizeof b, os_peak_rss_bytes()), human(c, sizeof c, g_counters.purged_bytes.load()));
+  out.line("  peak           %s in pages, %s huge, %s mapped\n", format_bytes_into(a, sizeof a, g_counters.peak_page_bytes.load()),
+           format_bytes_into(b, sizeof b, g_counters.peak_huge_bytes.load()), format_bytes_into(c, sizeof c, os.peak_mapped));
+  out.line("  RSS            %s now, %s peak; %s decommitted after decay\n", format_bytes_into(a, sizeof a, os_rss_bytes()),
+           format_bytes_into(b, sizeof b, os_peak_rss_bytes()), format_bytes_into(c, sizeof c, g_counters.purged_bytes.load()));
   if (g_options.stats && page_bytes > 0) {
     std::size_t unused = page_bytes > live_block_bytes ? page_bytes - live_block_bytes : 0;
     out.line("  fragmentation  %s of live blocks in %s of pages: %zu.%zu%% of page memory not in a live block\n",
-             human(a, sizeof a, live_block_bytes), human(b, sizeof b, page_bytes), unused * 100 / page_bytes,
+             format_bytes_into(a, sizeof a, live_block_bytes), format_bytes_into(b, sizeof b, page_bytes), unused * 100 / page_bytes,
              unused * 1000 / page_bytes % 10);
   }
   if (g_options.stats) {
     std::size_t handed = 0;
     for (std::size_t cls = 0; cls < kClassCount; ++cls) handed += t.allocs[cls] * class_size(cls);
     out.line("  requested      %s asked for in all, %s handed out in size classes\n",
-             human(a, sizeof a, t.bytes_requested), human(b, sizeof b, handed));
+             format_bytes_into(a, sizeof a, t.bytes_requested), format_bytes_into(b, sizeof b, handed));
   }
   std::uint64_t ns = os.syscall_nanoseconds;
   out.line("  system calls   mmap %llu, munmap %llu, madvise %llu, mremap %llu: %llu.%03llu ms\n",
@@ -159,9 +149,9 @@ void stats_print_fd(int fd) noexcept {
       if (t.allocs[cls] == 0 && t.frees[cls] == 0) continue;
       std::uint64_t live = t.allocs[cls] > t.frees[cls] ? t.allocs[cls] - t.frees[cls] : 0;
       if (cls < kClassCount) {
-        out.line("                 %10s %16llu %12llu %12llu   %s\n", human(a, sizeof a, class_size(cls)),
+        out.line("                 %10s %16llu %12llu %12llu   %s\n", format_bytes_into(a, sizeof a, class_size(cls)),
                  static_cast<unsigned long long>(t.allocs[cls]), static_cast<unsigned long long>(t.frees[cls]),
-                 static_cast<unsigned long long>(live), human(d, sizeof d, t.allocs[cls] * class_size(cls)));
+                 static_cast<unsigned long long>(live), format_bytes_into(d, sizeof d, t.allocs[cls] * class_size(cls)));
       } else {
         out.line("                 %10s %16llu %12llu %12llu\n", "huge", static_cast<unsigned long long>(t.allocs[cls]),
                  static_cast<unsigned long long>(t.frees[cls]), static_cast<unsigned long long>(live));
