@@ -2,7 +2,6 @@
 // and sizes of 8 B to 8 KiB, a ring of 2,048 live blocks per thread replaced at
 // random, each block's alignment checked and its bytes verified before the free.
 // usage: aligned_alloc [replacements per thread] [threads]
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -55,11 +54,7 @@ std::uint64_t run(std::size_t steps, unsigned id) {
 
 int main(int argc, char** argv) {
   const workload::Args args = workload::parse_args(argc, argv, 2000000, 2);
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) threads.emplace_back([&, t] { sums[t] = run(args.size, t); });
-  for (std::thread& t : threads) t.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return run(args.size, t); });
   workload::report("aligned_alloc", checksum);
 }

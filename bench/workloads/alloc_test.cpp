@@ -5,7 +5,6 @@
 // usage: alloc_test [replacements per thread] [threads]
 #include <algorithm>
 #include <cmath>
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -61,13 +60,7 @@ std::uint64_t churn(std::size_t replacements, const std::vector<std::size_t>& si
 int main(int argc, char** argv) {
   const workload::Args args = workload::parse_args(argc, argv, 4000000, 2);
   const std::vector<std::size_t> sizes = pareto_sizes();
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) {
-    threads.emplace_back([&, t] { sums[t] = churn(args.size, sizes, t + 1); });
-  }
-  for (auto& th : threads) th.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return churn(args.size, sizes, t + 1); });
   workload::report("alloc_test", checksum);
 }

@@ -3,7 +3,6 @@
 // thread, which frees it and then keeps allocating, writing and freeing objects of
 // that size. An allocator that gives threads blocks on a shared line slows them all.
 // usage: cache_scratch [iterations per thread] [threads]
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -37,13 +36,7 @@ int main(int argc, char** argv) {
     o = static_cast<char*>(std::malloc(kObjectSize));
     std::memset(o, 0, kObjectSize);
   }
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) {
-    threads.emplace_back([&, t] { sums[t] = scratch(objects[t], args.size); });
-  }
-  for (auto& th : threads) th.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return scratch(objects[t], args.size); });
   workload::report("cache_scratch", checksum);
 }

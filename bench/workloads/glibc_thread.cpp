@@ -3,7 +3,6 @@
 // log-uniform between 4 B and 32 KiB (as many 8-16 B requests as 16-32 KiB ones).
 // usage: glibc_thread [replacements per thread] [threads]
 #include <cmath>
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -45,13 +44,7 @@ std::uint64_t churn(std::size_t steps, const std::vector<std::size_t>& sizes, st
 int main(int argc, char** argv) {
   const workload::Args args = workload::parse_args(argc, argv, 3000000, 4);
   const std::vector<std::size_t> sizes = log_uniform_sizes();
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) {
-    threads.emplace_back([&, t] { sums[t] = churn(args.size, sizes, t + 1); });
-  }
-  for (auto& th : threads) th.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return churn(args.size, sizes, t + 1); });
   workload::report("glibc_thread", checksum);
 }

@@ -5,7 +5,6 @@
 // -fsized-deallocation does. Threads serve independently.
 // usage: server_sized [requests per thread] [threads]
 #include <new>
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -59,11 +58,7 @@ std::uint64_t serve(std::size_t requests, unsigned id) {
 
 int main(int argc, char** argv) {
   const workload::Args args = workload::parse_args(argc, argv, 1000000, 2);
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) threads.emplace_back([&, t] { sums[t] = serve(args.size, t); });
-  for (std::thread& t : threads) t.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return serve(args.size, t); });
   workload::report("server_sized", checksum);
 }

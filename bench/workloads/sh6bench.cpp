@@ -3,7 +3,6 @@
 // 1..1000 bytes and frees runs from the tail (FIFO, oldest first) and, now and then,
 // from the head (LIFO, newest first), so both free orders meet the allocator.
 // usage: sh6bench [allocations per thread] [threads]
-#include <thread>
 #include <vector>
 
 #include "workload.hpp"
@@ -61,13 +60,7 @@ std::uint64_t ring_churn(std::size_t allocations, std::uint64_t seed) {
 
 int main(int argc, char** argv) {
   const workload::Args args = workload::parse_args(argc, argv, 5000000, 4);
-  std::vector<std::uint64_t> sums(args.threads);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < args.threads; ++t) {
-    threads.emplace_back([&, t] { sums[t] = ring_churn(args.size, t + 1); });
-  }
-  for (auto& th : threads) th.join();
-  std::uint64_t checksum = 0;
-  for (std::uint64_t s : sums) checksum += s;
+  const std::uint64_t checksum =
+      workload::sum_over_threads(args.threads, [&](unsigned t) { return ring_churn(args.size, t + 1); });
   workload::report("sh6bench", checksum);
 }

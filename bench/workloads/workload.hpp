@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace workload {
 
@@ -73,6 +75,19 @@ inline std::uint64_t verify(const void* p, std::size_t n, std::uint64_t tag) {
     std::abort();
   }
   return tag ^ n;
+}
+
+/// Runs body(t) on `threads` threads at once, t = 0..threads-1, and returns the sum
+/// of what they return: the set-up every multi-threaded workload shares.
+template <class Body>
+std::uint64_t sum_over_threads(unsigned threads, Body body) {
+  std::vector<std::uint64_t> sums(threads);
+  std::vector<std::thread> running;
+  for (unsigned t = 0; t < threads; ++t) running.emplace_back([&sums, &body, t] { sums[t] = body(t); });
+  for (std::thread& thread : running) thread.join();
+  std::uint64_t total = 0;
+  for (std::uint64_t s : sums) total += s;
+  return total;
 }
 
 /// Keeps the compiler from seeing through a pointer (and eliding its allocation).

@@ -24,26 +24,22 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+using poolkit::test::BlockModel;
 using poolkit::test::malloc_info_now;
 using poolkit::test::scaled;
 using poolkit::test::test_seed;
 
 namespace {
 
+// A block and the pattern byte its contents are made from (BlockModel's fill).
 struct Tagged {
   unsigned char* p;
   std::size_t size;
-  std::uint32_t tag;
+  std::uint8_t tag;
 };
 
-void fill(const Tagged& b) {
-  for (std::size_t i = 0; i < b.size; ++i) b.p[i] = static_cast<unsigned char>(b.tag + i * 31);
-}
-bool intact(const Tagged& b) {
-  for (std::size_t i = 0; i < b.size; ++i)
-    if (b.p[i] != static_cast<unsigned char>(b.tag + i * 31)) return false;
-  return true;
-}
+void fill(const Tagged& b) { BlockModel::fill(b.p, b.size, b.tag); }
+bool intact(const Tagged& b) { return BlockModel::verify_bytes(b.p, b.size, b.tag); }
 
 // A small blocking queue of blocks between threads.
 class Mailbox {
@@ -79,7 +75,7 @@ TEST(MallocThreads, BlocksFreedByOtherThreadsKeepTheirContents) {
     for (std::size_t i = 0; i < per_thread; ++i) {
       std::uint64_t r = rng();
       std::size_t n = r % 8 == 0 ? (r >> 16) % 20000 : (r >> 16) % 300;
-      Tagged b{static_cast<unsigned char*>(PK(malloc)(n)), n, static_cast<std::uint32_t>(r >> 40)};
+      Tagged b{static_cast<unsigned char*>(PK(malloc)(n)), n, static_cast<std::uint8_t>(r >> 40)};
       if (b.p == nullptr) {
         corrupt.fetch_add(1);
         continue;
@@ -114,7 +110,7 @@ TEST(MallocThreads, AThreadExitsHoldingBlocksThatAnotherThreadFreesLater) {
   std::thread owner([&] {
     for (std::uint32_t i = 0; i < 20000; ++i) {
       std::size_t n = 1 + (i * 53) % 5000;
-      Tagged b{static_cast<unsigned char*>(PK(malloc)(n)), n, i};
+      Tagged b{static_cast<unsigned char*>(PK(malloc)(n)), n, static_cast<std::uint8_t>(i)};
       fill(b);
       blocks.push_back(b);
     }
