@@ -3,6 +3,7 @@
 // any of them, so that malloc and the pool do exactly the same work around the calls
 // (the slot table, touching the first and last byte of each block).
 #include "advise_measure.hpp"
+#include "process_memory.hpp"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -26,6 +27,9 @@
 namespace poolkit::trace {
 
 namespace {
+
+using cli::peak_resident_bytes;
+using cli::resident_bytes;
 
 constexpr std::size_t kAlign = 16;
 
@@ -154,8 +158,6 @@ struct Pass {
   std::uint64_t fallbacks = 0;
 };
 
-std::uint64_t resident_bytes();
-
 // sample_every: 0, or read the RSS into `peak` every that many allocations.
 template <class B>
 void run_pass(const ReplayScript& s, B& b, Pass& pass, unsigned sample_every, std::uint64_t& peak) {
@@ -236,27 +238,6 @@ double time_runs(const ReplayScript& s, Make make, std::uint32_t repeats, bool p
   const auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
   fallbacks = pass.fallbacks / repeats;
   return ns / repeats;
-}
-
-std::uint64_t resident_bytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-std::uint64_t peak_resident_bytes() {
-  long kib = 0;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-    }
-    std::fclose(f);
-  }
-  return static_cast<std::uint64_t>(kib) * 1024;
 }
 
 // Starts the peak RSS afresh (Linux: "5" to clear_refs); false where that is refused.

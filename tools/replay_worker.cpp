@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_memory.hpp"
 #include "replay_plan.hpp"
 
 namespace {
@@ -84,29 +85,6 @@ void run_thread(Shared& s, const PlanOp* ops, std::uint64_t count) {
   }
 }
 
-std::uint64_t rss_kib() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
-}
-
-// The high-water mark of this address space (VmHWM). Not getrusage's ru_maxrss: after
-// posix_spawn (vfork + exec) that keeps the parent's peak, here the whole trace's.
-long peak_rss_kib() {
-  long kib = 0;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-    }
-    std::fclose(f);
-  }
-  return kib;
-}
-
 }  // namespace
 
 int replay_worker(const char* plan_path) {
@@ -148,12 +126,13 @@ int replay_worker(const char* plan_path) {
   std::vector<std::thread> workers;
   workers.reserve(lists.size());
   for (const auto& [ops, n] : lists) workers.emplace_back(run_thread, std::ref(shared), ops, n);
-  const std::uint64_t rss_before = rss_kib();
+  const std::uint64_t rss_before = poolkit::cli::resident_bytes() / 1024;
   const auto start = std::chrono::steady_clock::now();
   shared.go.store(true, std::memory_order_release);
   for (std::thread& w : workers) w.join();
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
-  std::printf("replay ns=%lld peak_live=%" PRIu64 " rss_before_kib=%" PRIu64 " maxrss_kib=%ld\n",
-              static_cast<long long>(ns), shared.peak.load(), rss_before, peak_rss_kib());
+  std::printf("replay ns=%lld peak_live=%" PRIu64 " rss_before_kib=%" PRIu64 " maxrss_kib=%" PRIu64 "\n",
+              static_cast<long long>(ns), shared.peak.load(), rss_before,
+              poolkit::cli::peak_resident_bytes() / 1024);
   return 0;
 }
