@@ -46,47 +46,51 @@ std::size_t next_pow2(std::uint64_t n) { return std::bit_ceil(std::max<std::uint
 // --- backends: alloc, free, covered (the pool skips it), mark, rewind, release_group,
 // finish (free the rest).
 
-struct MallocBackend {
+// The scope events of the script, for a backend whose pool has no such thing.
+struct NoScopes {
+  void mark() {}
+  void rewind() {}
+  void release_group(std::uint32_t) {}
+};
+
+struct MallocBackend : NoScopes {
   void* alloc(const ReplayOp& op) {
     return op.align > kAlign ? std::aligned_alloc(op.align, (op.size + op.align - 1) / op.align * op.align)
                              : std::malloc(op.size);
   }
   void free(void* p, const ReplayOp&) { std::free(p); }
   void covered(void* p, const ReplayOp& op) { free(p, op); }
-  void mark() {}
-  void rewind() {}
-  void release_group(std::uint32_t) {}
 };
 
-struct FixedBackend {
-  FixedPool pool;
-  explicit FixedBackend(const Profile& p)
-      : pool(FixedPool::Options{.chunk_size = std::max<std::uint64_t>(p.max_size, 1),
-                                .chunk_align = std::max<std::size_t>(kAlign, p.max_align),
-                                .checks = FixedPool::Checks::kOff}) {}
+// A pool of the library's contract (allocate(size, align), deallocate(p, size, align));
+// a block the suggestion would not put in it is freed to it as usual.
+template <class P>
+struct PoolBackend : NoScopes {
+  P pool;
+  explicit PoolBackend(const typename P::Options& options) : pool(options) {}
   void* alloc(const ReplayOp& op) { return pool.allocate(op.size, align_of(op)); }
   void free(void* p, const ReplayOp& op) { pool.deallocate(p, op.size, align_of(op)); }
   void covered(void* p, const ReplayOp& op) { free(p, op); }
-  void mark() {}
-  void rewind() {}
-  void release_group(std::uint32_t) {}
 };
 
-struct ArenaBackend {
-  Arena arena;
+FixedPool::Options fixed_options(const Profile& p) {
+  return FixedPool::Options{.chunk_size = std::max<std::uint64_t>(p.max_size, 1),
+                            .chunk_align = std::max<std::size_t>(kAlign, p.max_align),
+                            .checks = FixedPool::Checks::kOff};
+}
+
+// An arena frees nothing one by one: a covered block waits for its scope's rewind.
+struct ArenaBackend : PoolBackend<Arena> {
   std::vector<Arena::Mark> marks;
   explicit ArenaBackend(const Profile& p)
-      : arena(Arena::Options{.initial_size = std::max<std::size_t>(4096, next_pow2(p.peak_live_bytes))}) {}
-  void* alloc(const ReplayOp& op) { return arena.allocate(op.size, align_of(op)); }
-  void free(void* p, const ReplayOp& op) { arena.deallocate(p, op.size, align_of(op)); }
+      : PoolBackend(Arena::Options{.initial_size = std::max<std::size_t>(4096, next_pow2(p.peak_live_bytes))}) {}
   void covered(void*, const ReplayOp&) {}
-  void mark() { marks.push_back(arena.mark()); }
+  void mark() { marks.push_back(pool.mark()); }
   void rewind() {
     if (marks.empty()) return;
-    arena.rewind(marks.back());
+    pool.rewind(marks.back());
     marks.pop_back();
   }
-  void release_group(std::uint32_t) {}
 };
 
 Heap::Options heap_options(const Profile& p) {
@@ -96,27 +100,13 @@ Heap::Options heap_options(const Profile& p) {
   return o;
 }
 
-struct PoolSetBackend {
+struct PoolSetBackend : NoScopes {
   PoolSet set;
-  std::uint32_t group = 0;
   explicit PoolSetBackend(const Profile& p) : set(heap_options(p)) {}
   void* alloc(const ReplayOp& op) { return set.allocate(op.group, op.size, align_of(op)); }
   void free(void* p, const ReplayOp&) { set.deallocate(p); }
   void covered(void*, const ReplayOp&) {}
-  void mark() {}
-  void rewind() {}
   void release_group(std::uint32_t g) { set.release(g); }
-};
-
-struct HeapBackend {
-  Heap heap;
-  explicit HeapBackend(const Profile& p) : heap(heap_options(p)) {}
-  void* alloc(const ReplayOp& op) { return heap.allocate(op.size, align_of(op)); }
-  void free(void* p, const ReplayOp& op) { heap.deallocate(p, op.size, align_of(op)); }
-  void covered(void* p, const ReplayOp& op) { free(p, op); }
-  void mark() {}
-  void rewind() {}
-  void release_group(std::uint32_t) {}
 };
 
 BuddyPool::Options buddy_options(const ReplayScript& s, const Profile& p) {
@@ -138,17 +128,6 @@ BuddyPool::Options buddy_options(const ReplayScript& s, const Profile& p) {
   o.max_order = std::clamp(order, 16u, 34u);
   return o;
 }
-
-struct BuddyBackend {
-  BuddyPool pool;
-  BuddyBackend(const ReplayScript& s, const Profile& p) : pool(buddy_options(s, p)) {}
-  void* alloc(const ReplayOp& op) { return pool.allocate(op.size, align_of(op)); }
-  void free(void* p, const ReplayOp& op) { pool.deallocate(p, op.size, align_of(op)); }
-  void covered(void* p, const ReplayOp& op) { free(p, op); }
-  void mark() {}
-  void rewind() {}
-  void release_group(std::uint32_t) {}
-};
 
 // One pass of the script. A pool allocation that fails falls back to malloc (and is
 // counted), so that the pass still does the trace's work.
@@ -340,15 +319,15 @@ Measurement measure(const ReplayScript& s, const ReplayScript& program, const Ad
     case Suggestion::kNone: return {};
     case Suggestion::kFixedPool:
     case Suggestion::kPerCpuFixedPool:
-      return compare(s, program, [&] { return std::make_unique<FixedBackend>(p); }, rounds);
+      return compare(s, program, [&] { return std::make_unique<PoolBackend<FixedPool>>(fixed_options(p)); }, rounds);
     case Suggestion::kArena:
       return compare(s, program, [&] { return std::make_unique<ArenaBackend>(p); }, rounds);
     case Suggestion::kPoolSet:
       return compare(s, program, [&] { return std::make_unique<PoolSetBackend>(p); }, rounds);
     case Suggestion::kBuddyPool:
-      return compare(s, program, [&] { return std::make_unique<BuddyBackend>(s, p); }, rounds);
+      return compare(s, program, [&] { return std::make_unique<PoolBackend<BuddyPool>>(buddy_options(s, p)); }, rounds);
     case Suggestion::kHeap:
-      return compare(s, program, [&] { return std::make_unique<HeapBackend>(p); }, rounds);
+      return compare(s, program, [&] { return std::make_unique<PoolBackend<Heap>>(heap_options(p)); }, rounds);
   }
   return {};
 }
