@@ -3,14 +3,9 @@
 #include <stdexcept>
 
 #include "c_api_detail.hpp"
-#include "poolkit/heapmap.hpp"
 #include "poolkit/buddy_pool.hpp"
 
-struct poolkit_buddy_pool {
-  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
-  poolkit::BuddyPool pool;
-  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
-};
+struct poolkit_buddy_pool : poolkit::c_api::PoolHandle<poolkit::BuddyPool> {};
 
 using poolkit::c_api::fail;
 
@@ -21,7 +16,7 @@ extern "C" poolkit_buddy_pool* poolkit_buddy_create(unsigned min_order, unsigned
   if (min_order < poolkit::BuddyPool::kMinOrderLimit || max_order > poolkit::BuddyPool::kMaxOrderLimit ||
       min_order > max_order || max_order - min_order > poolkit::BuddyPool::kMaxOrderSpan)
     return static_cast<poolkit_buddy_pool*>(fail(EINVAL));
-  auto* handle = new (std::nothrow) poolkit_buddy_pool{{}, poolkit::BuddyPool(options)};
+  auto* handle = new (std::nothrow) poolkit_buddy_pool{{{}, poolkit::BuddyPool(options)}};
   if (!handle) return static_cast<poolkit_buddy_pool*>(fail(ENOMEM));
   if (!handle->pool.valid()) {
     delete handle;
@@ -31,25 +26,12 @@ extern "C" poolkit_buddy_pool* poolkit_buddy_create(unsigned min_order, unsigned
 }
 
 extern "C" poolkit_buddy_pool* poolkit_buddy_create_in(void* buffer, size_t size, unsigned min_order) {
-  poolkit::c_api::BufferSplit split;
-  if (!poolkit::c_api::split_buffer("poolkit_buddy_create_in", buffer, size, sizeof(poolkit_buddy_pool), 16, &split))
-    return nullptr;
   poolkit::BuddyPool::Options options;
   options.min_order = min_order;
-  try {
-    return new (buffer) poolkit_buddy_pool{static_cast<poolkit::detail::BufferClaim&&>(split.handle),
-                                           poolkit::BuddyPool(split.region, split.region_size, options), true};
-  } catch (const std::invalid_argument& e) {
-    return static_cast<poolkit_buddy_pool*>(poolkit::c_api::fail_because(EINVAL, "poolkit_buddy_create_in", e.what()));
-  }
+  return poolkit::c_api::create_in<poolkit_buddy_pool>("poolkit_buddy_create_in", buffer, size, 16, options);
 }
 
-extern "C" void poolkit_buddy_destroy(poolkit_buddy_pool* pool) {
-  if (pool && pool->in_buffer)
-    pool->~poolkit_buddy_pool();  // the buffer stays the caller's
-  else
-    delete pool;
-}
+extern "C" void poolkit_buddy_destroy(poolkit_buddy_pool* pool) { poolkit::c_api::destroy(pool); }
 
 extern "C" void* poolkit_buddy_alloc(poolkit_buddy_pool* pool, size_t size, size_t align) {
   if (!pool || !poolkit::c_api::alignment_ok(align)) return fail(EINVAL);
@@ -86,10 +68,5 @@ extern "C" int poolkit_buddy_stats(const poolkit_buddy_pool* pool, poolkit_stats
 
 // Walks the pool, prints its picture (src/heapmap.cpp).
 extern "C" int poolkit_buddy_print_heapmap(const poolkit_buddy_pool* pool, FILE* out) {
-  if (!pool || !out) {
-    errno = EINVAL;
-    return -1;
-  }
-  poolkit::print_heapmap(pool->pool, out);
-  return 0;
+  return poolkit::c_api::print_heapmap(pool, out);
 }

@@ -1,10 +1,16 @@
 // c_api_detail.hpp (private): what every C API source file shares: turning a
-// PoolStats into poolkit_stats and checking arguments the same way everywhere.
+// PoolStats into poolkit_stats, checking arguments the same way everywhere, and the
+// handle of a pool that may live in a caller's buffer (create_in, destroy, heap map).
 #pragma once
 
 #include <cerrno>
+#include <cstdio>
+#include <new>
+#include <stdexcept>
+#include <utility>
 
 #include "poolkit/align.hpp"
+#include "poolkit/heapmap.hpp"
 #include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/pool_stats.hpp"
 #include "poolkit/poolkit.h"
@@ -63,6 +69,52 @@ bool split_buffer(const char* function, void* buffer, std::size_t size, std::siz
 /// EINVAL unless align is 0 (meaning the default) or a valid pool alignment.
 inline bool alignment_ok(std::size_t align) noexcept {
   return align == 0 || is_valid_alignment(align);
+}
+
+/// A C handle (struct poolkit_heap, ...: each derives from this) holds the C++ pool;
+/// made by *_create_in it lies at the start of the caller's buffer, its own bytes
+/// claimed so that no other pool is built over them.
+template <class Pool>
+struct PoolHandle {
+  detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
+  Pool pool;
+  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
+};
+
+/// The *_create_in calls: the handle at the buffer's start, the pool on the rest
+/// (aligned to region_align); nullptr with errno EINVAL and poolkit_last_error() set,
+/// naming `function`, when the buffer or the options are refused.
+template <class Handle, class Pool = decltype(Handle::pool)>
+Handle* create_in(const char* function, void* buffer, std::size_t size, std::size_t region_align,
+                  const typename Pool::Options& options) noexcept {
+  BufferSplit split;
+  if (!split_buffer(function, buffer, size, sizeof(Handle), region_align, &split)) return nullptr;
+  try {
+    return new (buffer) Handle{{std::move(split.handle), Pool(split.region, split.region_size, options), true}};
+  } catch (const std::invalid_argument& e) {
+    return static_cast<Handle*>(fail_because(EINVAL, function, e.what()));
+  }
+}
+
+/// The *_destroy calls: a handle in a caller's buffer is only destroyed (the buffer
+/// stays the caller's); one from *_create is deleted.
+template <class Handle>
+void destroy(Handle* handle) noexcept {
+  if (handle && handle->in_buffer)
+    handle->~Handle();
+  else
+    delete handle;
+}
+
+/// The *_print_heapmap calls: -1 with errno EINVAL for a null handle or stream.
+template <class Handle>
+int print_heapmap(const Handle* handle, FILE* out) noexcept {
+  if (!handle || !out) {
+    errno = EINVAL;
+    return -1;
+  }
+  poolkit::print_heapmap(handle->pool, out);
+  return 0;
 }
 
 }  // namespace poolkit::c_api

@@ -1,19 +1,13 @@
 // c_api_fixed_pool.cpp: the "fixed-size pools" section of poolkit.h over FixedPool.
-#include <new>
 #include <stdexcept>
 
 #include "c_api_detail.hpp"
-#include "poolkit/heapmap.hpp"
 #include "poolkit/fixed_pool.hpp"
 
 using poolkit::FixedPool;
 using poolkit::c_api::fail;
 
-struct poolkit_fixed_pool {
-  poolkit::detail::BufferClaim handle_claim;  // the handle's own bytes, when in a caller's buffer
-  FixedPool pool;
-  bool in_buffer = false;  // the handle lies at the start of the caller's buffer
-};
+struct poolkit_fixed_pool : poolkit::c_api::PoolHandle<FixedPool> {};
 
 namespace {
 
@@ -35,7 +29,7 @@ extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create(const poolkit_fixed_poo
   FixedPool::Options o;
   if (!to_options(options, &o)) return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   try {
-    return new poolkit_fixed_pool{{}, FixedPool(o)};
+    return new poolkit_fixed_pool{{{}, FixedPool(o)}};
   } catch (const std::invalid_argument&) {
     return static_cast<poolkit_fixed_pool*>(fail(EINVAL));
   } catch (...) {
@@ -53,22 +47,10 @@ extern "C" poolkit_fixed_pool* poolkit_fixed_pool_create_in(void* buffer, size_t
         poolkit::c_api::fail_because(EINVAL, kName, why ? why : "chunk_align is not a power of two up to 4096"));
   }
   const std::size_t align = o.chunk_align > alignof(poolkit_fixed_pool) ? o.chunk_align : alignof(poolkit_fixed_pool);
-  poolkit::c_api::BufferSplit split;
-  if (!poolkit::c_api::split_buffer(kName, buffer, size, sizeof(poolkit_fixed_pool), align, &split)) return nullptr;
-  try {
-    return new (buffer) poolkit_fixed_pool{static_cast<poolkit::detail::BufferClaim&&>(split.handle),
-                                           FixedPool(split.region, split.region_size, o), true};
-  } catch (const std::invalid_argument& e) {
-    return static_cast<poolkit_fixed_pool*>(poolkit::c_api::fail_because(EINVAL, kName, e.what()));
-  }
+  return poolkit::c_api::create_in<poolkit_fixed_pool>(kName, buffer, size, align, o);
 }
 
-extern "C" void poolkit_fixed_pool_destroy(poolkit_fixed_pool* pool) {
-  if (pool && pool->in_buffer)
-    pool->~poolkit_fixed_pool();  // the buffer stays the caller's
-  else
-    delete pool;
-}
+extern "C" void poolkit_fixed_pool_destroy(poolkit_fixed_pool* pool) { poolkit::c_api::destroy(pool); }
 
 extern "C" void* poolkit_fixed_pool_alloc(poolkit_fixed_pool* pool) {
   if (!pool) return fail(EINVAL);
@@ -116,10 +98,5 @@ extern "C" int poolkit_fixed_pool_owns(const poolkit_fixed_pool* pool, const voi
 
 // Walks the pool, prints its picture (src/heapmap.cpp).
 extern "C" int poolkit_fixed_pool_print_heapmap(const poolkit_fixed_pool* pool, FILE* out) {
-  if (!pool || !out) {
-    errno = EINVAL;
-    return -1;
-  }
-  poolkit::print_heapmap(pool->pool, out);
-  return 0;
+  return poolkit::c_api::print_heapmap(pool, out);
 }
