@@ -20,7 +20,7 @@ using poolkit::testing::slurp;
 class Advise : public poolkit::testing::CliTest {
  protected:
   void SetUp() override {
-    if (std::string(POOLKIT_TRACE_LIB).empty()) GTEST_SKIP() << "libpoolkit-trace.so is not built here (sanitizer build)";
+    POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
     CliTest::SetUp();
   }
 

@@ -13,6 +13,12 @@
 #include <sstream>
 #include <string>
 
+// For a test that needs a library the build may leave out (a sanitizer build makes
+// neither libpoolkit-trace.so nor libpoolkit-malloc.so): skips it, naming the library,
+// when `path` (the test's compile definition of the library's path) is empty.
+#define POOLKIT_SKIP_UNLESS_BUILT(path, name) \
+  if (std::string(path).empty()) GTEST_SKIP() << name << " is not built here (sanitizer build)"
+
 namespace poolkit::testing {
 
 struct Result {

@@ -313,7 +313,7 @@ TEST_F(PoolkitCli, RunWithoutAMallocToFindSaysWhereItLooked) {
 }
 
 TEST_F(PoolkitCli, RunOnTheRealMallocKeepsTheProgramsOutputAndStatus) {
-  if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_REAL_MALLOC, "libpoolkit-malloc.so");
   // No --lib: the binary finds the malloc of its own build tree.
   const Result plain = poolkit("run -- sh -c 'seq 1 2000 | sort -r | head -3; exit 5'");
   EXPECT_EQ(plain.status, 5) << plain.err;
@@ -327,7 +327,7 @@ TEST_F(PoolkitCli, RunOnTheRealMallocKeepsTheProgramsOutputAndStatus) {
 // The malloc's options are parsed in src/malloc/options.cpp and documented in
 // src/malloc/options.hpp (help, man page): these two tests keep them in step.
 TEST_F(PoolkitCli, EveryDocumentedMallocOptionIsKnownToTheMalloc) {
-  if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_REAL_MALLOC, "libpoolkit-malloc.so");
   for (const poolkit::cli::OptionText& o : poolkit::cli::malloc_option_texts()) {
     // A value in range for every option: the malloc must not call the name unknown.
     const std::string value = o.name == "POOLKIT_MMAP_THRESHOLD" ? "64k" : o.name == "POOLKIT_DECAY_MS" ? "50" : "0";
@@ -338,7 +338,7 @@ TEST_F(PoolkitCli, EveryDocumentedMallocOptionIsKnownToTheMalloc) {
 }
 
 TEST_F(PoolkitCli, EveryOptionTheMallocKnowsIsDocumented) {
-  if (std::string(POOLKIT_REAL_MALLOC).empty()) GTEST_SKIP() << "libpoolkit-malloc.so is not built here";
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_REAL_MALLOC, "libpoolkit-malloc.so");
   // The malloc's warning for an unknown POOLKIT_ variable lists the ones it knows.
   const Result r = poolkit("run -- true", "POOLKIT_NO_SUCH_OPTION=1");
   const std::size_t known = r.err.find("known: ");

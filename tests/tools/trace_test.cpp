@@ -32,12 +32,7 @@ class Trace_ : public poolkit::testing::CliTest {
     return poolkit("trace --lib '" + std::string(POOLKIT_TRACE_LIB) + "' -o " + file + " -- '" + POOLKIT_VICTIM +
                    "' " + mode);
   }
-  static bool have_tracer() { return std::string(POOLKIT_TRACE_LIB).size() > 0; }
-
 };
-
-#define REQUIRE_TRACER() \
-  if (!have_tracer()) GTEST_SKIP() << "libpoolkit-trace.so is not built here (sanitizer build)"
 
 std::size_t count(const Trace& t, Call call, std::uint64_t size) {
   return static_cast<std::size_t>(std::count_if(t.events.begin(), t.events.end(),
@@ -59,7 +54,7 @@ bool freed(const Trace& t, std::uint64_t ptr, std::uint32_t* thread = nullptr) {
 }
 
 TEST_F(Trace_, RecordsEveryKnownCallWithItsSizeAlignmentAndAddresses) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   const Result r = trace("known");
   ASSERT_EQ(r.status, 0) << r.err;
   const Trace t = read_trace((dir_ / "t.pktrace").string());
@@ -100,7 +95,7 @@ TEST_F(Trace_, RecordsEveryKnownCallWithItsSizeAlignmentAndAddresses) {
 }
 
 TEST_F(Trace_, NamesTheCallSites) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("known").status, 0);
   const Trace t = read_trace((dir_ / "t.pktrace").string());
   TraceSymbols symbols(t);
@@ -122,7 +117,7 @@ TEST_F(Trace_, NamesTheCallSites) {
 }
 
 TEST_F(Trace_, RecordsThreadsAndCrossThreadFrees) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("known").status, 0);
   const Trace t = read_trace((dir_ / "t.pktrace").string());
   EXPECT_EQ(count(t, Call::kMalloc, 2468), 7u);
@@ -138,7 +133,7 @@ TEST_F(Trace_, RecordsThreadsAndCrossThreadFrees) {
 }
 
 TEST_F(Trace_, AForkedChildWritesItsOwnReadableFile) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("known").status, 0);
   std::vector<fs::path> children;
   for (const auto& e : fs::directory_iterator(dir_))
@@ -154,7 +149,7 @@ TEST_F(Trace_, AForkedChildWritesItsOwnReadableFile) {
 }
 
 TEST_F(Trace_, AnExecedProgramWritesItsOwnFileAndTheCallsBeforeExecAreKept) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   for (const std::string mode : {"exec", "execl"}) {
     const std::string file = mode + ".pktrace";
     ASSERT_EQ(trace(mode, file).status, 0) << mode;
@@ -172,7 +167,7 @@ TEST_F(Trace_, AnExecedProgramWritesItsOwnFileAndTheCallsBeforeExecAreKept) {
 
 // The hand count of trace_victim's `count` (see the comments there and docs/trace.md).
 TEST_F(Trace_, ReportFiguresMatchAHandCount) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("count").status, 0);
   const Trace t = read_trace((dir_ / "t.pktrace").string());
   const Analysis a = analyze(t);
@@ -203,7 +198,7 @@ TEST_F(Trace_, ReportFiguresMatchAHandCount) {
 }
 
 TEST_F(Trace_, LeavesTheProgramsOutputAlone) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   const Result r = trace("stdio");
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.out, "hello out\n");
@@ -211,7 +206,7 @@ TEST_F(Trace_, LeavesTheProgramsOutputAlone) {
 }
 
 TEST_F(Trace_, KeepsTheFlushedChunksOfAProgramThatCrashes) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   const Result r = trace("crash");
   EXPECT_EQ(r.status, 128 + SIGABRT);
   const Trace t = read_trace((dir_ / "t.pktrace").string());
@@ -221,7 +216,7 @@ TEST_F(Trace_, KeepsTheFlushedChunksOfAProgramThatCrashes) {
 }
 
 TEST_F(Trace_, AMultiThreadedProgramIsRecordedAndReplays) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("threads").status, 0);
   const Trace t = read_trace((dir_ / "t.pktrace").string());
   const Analysis a = analyze(t);
@@ -243,7 +238,7 @@ TEST_F(Trace_, AMultiThreadedProgramIsRecordedAndReplays) {
 // of several threads keeps each thread's order and the cross-thread frees, but not
 // the recorded interleaving, so its peak can differ: docs/trace.md.)
 TEST_F(Trace_, AReplayReproducesTheRecordedPeakLiveBytes) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("count").status, 0);
   const Analysis a = analyze(read_trace((dir_ / "t.pktrace").string()));
   const Result r = poolkit("replay t.pktrace --malloc glibc,poolkit --rounds 1");
@@ -260,7 +255,7 @@ TEST_F(Trace_, AReplayReproducesTheRecordedPeakLiveBytes) {
 }
 
 TEST_F(Trace_, Python3IsRecordedReportedAndReplays) {
-  REQUIRE_TRACER();
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
   // PYTHONMALLOC=malloc: every object through malloc, not only the large ones.
   const Result r = poolkit("trace --lib '" + std::string(POOLKIT_TRACE_LIB) +
