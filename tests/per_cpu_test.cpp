@@ -259,9 +259,12 @@ TEST(PerCpuCached, AThreadNeverReachesTheCacheOfADestroyedPool) {
   EXPECT_TRUE(second->check());
 }
 
-TEST(PerCpuCached, DebugBuildsIgnoreForeignPointersAndRepeatedFrees) {
-  if (!CachedPool::kChecksFrees) GTEST_SKIP() << "release build: a bad free is undefined, as in FixedPool";
-  CachedPool pool(2, 32);
+// Checked shards (as in a debug build of the library): a bad free is ignored.
+TEST(PerCpuCached, CheckedShardsIgnoreForeignPointersAndRepeatedFrees) {
+  CachedPool pool(2, [](std::size_t) {
+    return FixedPool(FixedPool::Options{.chunk_size = 32, .checks = FixedPool::Checks::kOn});
+  });
+  ASSERT_TRUE(pool.checks_frees());
   alignas(16) unsigned char local[32];
   pool.deallocate(local, 32);
   void* p = pool.allocate(32);
@@ -269,4 +272,15 @@ TEST(PerCpuCached, DebugBuildsIgnoreForeignPointersAndRepeatedFrees) {
   pool.deallocate(p, 32);
   EXPECT_EQ(pool.cached_blocks(), CachedPool::kBatch);
   EXPECT_TRUE(pool.check());
+}
+
+// The shards' choice, not the caller's NDEBUG, says whether frees are checked.
+TEST(PerCpuCached, ChecksFreesExactlyWhenItsShardsDo) {
+  auto with = [](FixedPool::Checks checks) {
+    return CachedPool(1, [checks](std::size_t) { return FixedPool(FixedPool::Options{.chunk_size = 32, .checks = checks}); })
+        .checks_frees();
+  };
+  EXPECT_TRUE(with(FixedPool::Checks::kOn));
+  EXPECT_FALSE(with(FixedPool::Checks::kOff));
+  EXPECT_EQ(with(FixedPool::Checks::kLibraryDefault), FixedPool::checks_by_default());
 }

@@ -61,13 +61,6 @@ class PerCpu {
   /// Blocks a thread's cache holds at most (two batches: a free right after a refill,
   /// or an allocation right after a flush, does not move a batch back at once).
   static constexpr std::uint32_t kCacheCapacity = 2 * kBatch;
-  /// Debug builds check every free of a cached pool (a block of this pool, not already
-  /// in this thread's cache); release builds trust it, as FixedPool does.
-#ifdef NDEBUG
-  static constexpr bool kChecksFrees = false;
-#else
-  static constexpr bool kChecksFrees = true;
-#endif
 
   /// shards == 0 means one per CPU the machine has. make_shard(i) builds shard i's pool.
   template <class MakeShard>
@@ -82,6 +75,7 @@ class PerCpu {
       for (const auto& s : shards_) {  // the smallest: every cached block must serve it
         block_size_ = std::min<std::size_t>(block_size_, s->pool.chunk_size());
         block_align_ = std::min<std::size_t>(block_align_, s->pool.chunk_align());
+        if constexpr (requires { s->pool.checked(); }) checks_frees_ = checks_frees_ || s->pool.checked();
       }
       if (!detail::register_cache_slot(this, &PerCpu::thread_exit, &slot_, &serial_)) slot_ = kNoSlot;
     }
@@ -163,7 +157,7 @@ class PerCpu {
     if (!p) return;
     if constexpr (OneSizePool<P>) {
       if (ThreadCache* c = my_cache()) [[likely]] {
-        if constexpr (kChecksFrees) {
+        if (checks_frees_) [[unlikely]] {
           if (!acceptable_free(c, p)) return;
         }
         const std::uint32_t n = c->count.load(std::memory_order_relaxed);
@@ -176,7 +170,7 @@ class PerCpu {
         return deallocate_slow(c, p);
       }
       if (slot_ != kNoSlot) {
-        if constexpr (kChecksFrees) {
+        if (checks_frees_) [[unlikely]] {
           if (owner(p) == kNone) return;
         }
         return deallocate_slow(nullptr, p);
@@ -184,6 +178,9 @@ class PerCpu {
     }
     return_to_owner(p, size, align);
   }
+
+  /// Whether frees are checked before they reach a thread's cache (see checks_frees_).
+  bool checks_frees() const noexcept { return checks_frees_; }
 
   /// True for a block of any shard (cached blocks included: the shards hold them).
   bool owns(const void* p) const noexcept { return owner(p) != kNone; }
@@ -507,6 +504,11 @@ class PerCpu {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::size_t block_size_ = 0;   // OneSizePool: every shard's blocks serve this size...
   std::size_t block_align_ = 0;  // ...and this alignment
+  // A caching pool checks every free (a block of this pool, not already in this
+  // thread's cache) when its shards check theirs (FixedPool::checked(): by default on
+  // in a debug build of the library, off in a release build); otherwise it trusts it,
+  // as the shards do. Chosen at construction, never by the caller's NDEBUG.
+  bool checks_frees_ = false;
   std::size_t slot_ = kNoSlot;   // thread-cache registry slot (kNoSlot: no caching)
   std::uint64_t serial_ = 0;
 
