@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -119,6 +120,31 @@ TEST_F(Trace_, NamesTheCallSites) {
   const Analysis a = analyze(t);
   EXPECT_EQ(a.by_site.at(leak->stack).leaked_blocks, 3u);
   EXPECT_EQ(a.by_site.at(leak->stack).leaked_bytes, 3u * 9999);
+}
+
+TEST_F(Trace_, TellsApartCallersOfOneCallSiteAtTheSameStackDepth) {
+  // The tracer memoizes stacks by call site (return address and stack pointer): this
+  // call site repeats both, and only the callers further out differ.
+  REQUIRE_TRACER();
+  ASSERT_EQ(trace("callers").status, 0);
+  const Trace t = read_trace((dir_ / "t.pktrace").string());
+  std::map<std::uint32_t, int> calls_by_stack;
+  for (const Event& e : t.events)
+    if (e.call == Call::kMalloc && e.size == 4321) ++calls_by_stack[e.stack];
+  ASSERT_EQ(calls_by_stack.size(), 2u);
+  TraceSymbols symbols(t);
+  std::map<std::string, int> calls_by_caller;
+  for (const auto& [stack, calls] : calls_by_stack) {
+    EXPECT_NE(symbols.site(stack).find("make_from_site"), std::string::npos) << symbols.site(stack);
+    const std::vector<FrameName> frames = symbols.frames(stack, 2);
+    ASSERT_EQ(frames.size(), 2u);
+    const std::string caller = frames[1].text();
+    calls_by_caller[caller.find("first_caller") != std::string::npos    ? "first"
+                    : caller.find("second_caller") != std::string::npos ? "second"
+                                                                        : caller] += calls;
+  }
+  EXPECT_EQ(calls_by_caller["first"], 100);
+  EXPECT_EQ(calls_by_caller["second"], 100);
 }
 
 TEST_F(Trace_, RecordsThreadsAndCrossThreadFrees) {
