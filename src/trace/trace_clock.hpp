@@ -3,9 +3,13 @@
 // time with it (clocksource "tsc": invariant, synchronised across CPUs, so times taken
 // on different CPUs order correctly), scaled by a rate measured against
 // CLOCK_MONOTONIC at start (1 ms; the error is a few parts in 100000 of elapsed time).
-// Elsewhere (another clocksource, another architecture) clock_gettime. The counter read
-// is fenced on both sides, so a release's time is taken before the block is handed
-// back and an allocation's after it was obtained (trace_format.hpp relies on it).
+// Elsewhere (another clocksource, another architecture) clock_gettime.
+//
+// Order: the counter is read after a load fence, so an allocation's time is taken
+// after every earlier load completed (the block was obtained, also when another thread
+// freed it just before), and a thread's times never go back. A release's time needs no
+// fence after it: the stores that hand the block back become visible to other threads
+// only after they retire, which is after the read. trace_format.hpp relies on both.
 #pragma once
 
 #include <fcntl.h>
@@ -59,10 +63,8 @@ class TraceClock {
  private:
 #if defined(__x86_64__)
   static std::uint64_t fenced_tsc() noexcept {
-    _mm_lfence();  // earlier loads (the block just obtained) are done
-    const std::uint64_t t = __rdtsc();
-    _mm_lfence();  // later instructions (handing a block back) wait for the read
-    return t;
+    _mm_lfence();  // earlier instructions (the loads that obtained a block) are done
+    return __rdtsc();
   }
 
   static bool kernel_uses_tsc() noexcept {

@@ -60,6 +60,7 @@ struct ThreadLog {
   std::atomic_flag lock = ATOMIC_FLAG_INIT;
   std::uint32_t thread = 0;
   std::size_t used = 0;
+  PackedEventBase base;             // what the chunk's next packed event is relative to
   ThreadLog* next = nullptr;
   unsigned char* data = nullptr;    // kLogBytes
   unsigned char* packed = nullptr;  // LZ4_compressBound(kLogBytes)
@@ -161,12 +162,19 @@ void flush(ThreadLog* log) noexcept {
                                                 LZ4_compressBound(static_cast<int>(kLogBytes)), 1);
   if (packed > 0) write_chunk(log->thread, log->packed, static_cast<std::size_t>(packed), log->used);
   log->used = 0;
+  log->base = {};  // a chunk reads alone
 }
 
-// Room for `bytes` more in the log (under its lock); flushes when full.
-unsigned char* reserve(ThreadLog* log, std::size_t bytes) noexcept {
+// Room for `bytes` more in the log (under its lock), flushing it when full; the caller
+// adds what it wrote to `used`.
+unsigned char* room(ThreadLog* log, std::size_t bytes) noexcept {
   if (log->used + bytes > kLogBytes) flush(log);
-  unsigned char* at = log->data + log->used;
+  return log->data + log->used;
+}
+
+// Room for a fixed record of `bytes`, padded to 8.
+unsigned char* reserve(ThreadLog* log, std::size_t bytes) noexcept {
+  unsigned char* at = room(log, padded8(bytes));
   log->used += padded8(bytes);
   return at;
 }
@@ -247,6 +255,7 @@ ThreadLog* new_log() noexcept {
   }
   if (log != nullptr) {
     log->used = 0;
+    log->base = {};
     log->thread = ++g_next_thread;
     log->next = g_logs;
     g_logs = log;
@@ -473,7 +482,8 @@ __attribute__((noinline)) void record(Site site, Call call, std::uint64_t size, 
   r.aux = aux;
   r.ptr = reinterpret_cast<std::uintptr_t>(ptr);
   r.old_ptr = reinterpret_cast<std::uintptr_t>(old_ptr);
-  std::memcpy(reserve(log, sizeof r), &r, sizeof r);
+  unsigned char* at = room(log, kMaxPackedEventBytes);
+  log->used += static_cast<std::size_t>(pack_event(at, r, log->base) - at);
   if (direct) flush(log);
   spin_unlock(log->lock);
   t_busy = false;
@@ -562,12 +572,14 @@ void fork_child() noexcept {
   } else {
     mine->lock.clear();
     mine->used = 0;
+    mine->base = {};
     mine->next = nullptr;
     g_logs = mine;
     put_thread_record(mine);
   }
   g_spare->lock.clear();
   g_spare->used = 0;
+  g_spare->base = {};
   t_busy = true;
   read_command_line();
   spin_lock(mine->lock);

@@ -5,7 +5,7 @@
 //            whose blocks main frees, a forked child, three leaks
 //   count    a short sequence the tests count by hand (nothing else allocates)
 //   threads  4 threads, each freeing half of its blocks in the next thread
-//   crash    5000 blocks, then abort() (the trace keeps the flushed chunks)
+//   crash    50000 blocks, then abort() (the trace keeps the flushed chunks)
 //   stdio    writes one line to stdout and one to stderr
 //   exec     one malloc(1212), then exec's itself in mode `count` (execv)
 //   execl    the same through execl
@@ -145,7 +145,7 @@ int callers() {
 }
 
 int crash() {
-  for (int i = 0; i < 5000; ++i) g_sink = std::malloc(24);
+  for (int i = 0; i < 50000; ++i) g_sink = std::malloc(24);
   std::abort();
 }
 
