@@ -228,7 +228,7 @@ Trace parse_trace(const std::vector<unsigned char>& bytes, const std::string& na
     if (chunk.magic != kChunkMagic)
       throw TraceError(where(name, at) + "corrupted: no chunk starts here (chunk " + std::to_string(trace.chunks + 1) +
                        ")");
-    if (chunk.codec != kCodecLz4)
+    if (chunk.codec != kCodecLz4 && chunk.codec != kCodecStored)
       throw TraceError(where(name, at) + "unknown compression " + std::to_string(chunk.codec) +
                        " (a newer poolkit's file, or corrupted)");
     if (chunk.raw_bytes > kMaxChunkRawBytes || chunk.raw_bytes == 0)
@@ -244,8 +244,16 @@ Trace parse_trace(const std::vector<unsigned char>& bytes, const std::string& na
     if (chunk_checksum(packed, chunk.packed_bytes) != chunk.checksum)
       throw TraceError(where(name, at) + "corrupted chunk: checksum mismatch (chunk " +
                        std::to_string(trace.chunks + 1) + ", thread " + std::to_string(chunk.thread) + ")");
-    const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed), reinterpret_cast<char*>(raw.data()),
-                                      static_cast<int>(chunk.packed_bytes), static_cast<int>(raw.size()));
+    int n = -1;
+    if (chunk.codec == kCodecStored) {
+      if (chunk.packed_bytes == chunk.raw_bytes) {
+        std::memcpy(raw.data(), packed, chunk.raw_bytes);
+        n = static_cast<int>(chunk.raw_bytes);
+      }
+    } else {
+      n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed), reinterpret_cast<char*>(raw.data()),
+                              static_cast<int>(chunk.packed_bytes), static_cast<int>(raw.size()));
+    }
     if (n < 0 || static_cast<std::uint32_t>(n) != chunk.raw_bytes)
       throw TraceError(where(name, at) + "corrupted chunk: does not decompress to its " +
                        std::to_string(chunk.raw_bytes) + " bytes");

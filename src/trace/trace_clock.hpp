@@ -5,11 +5,12 @@
 // CLOCK_MONOTONIC at start (1 ms; the error is a few parts in 100000 of elapsed time).
 // Elsewhere (another clocksource, another architecture) clock_gettime.
 //
-// Order: the counter is read after a load fence, so an allocation's time is taken
+// Order: now() reads the counter after a load fence, so an allocation's time is taken
 // after every earlier load completed (the block was obtained, also when another thread
-// freed it just before), and a thread's times never go back. A release's time needs no
-// fence after it: the stores that hand the block back become visible to other threads
-// only after they retire, which is after the read. trace_format.hpp relies on both.
+// freed it just before). A release's time needs no fence (now_release): the stores
+// that hand the block back become visible to other threads only after they retire,
+// which is after the read. trace_format.hpp relies on both. Unfenced reads may come
+// out of order within a thread: the caller keeps its thread's times from going back.
 #pragma once
 
 #include <fcntl.h>
@@ -48,20 +49,29 @@ class TraceClock {
 
   bool uses_tsc() const noexcept { return use_tsc_; }
 
-  // Nanoseconds since start(), >= 1.
+  // Nanoseconds since start(), >= 1: an allocation's time.
   std::uint64_t now() const noexcept {
 #if defined(__x86_64__)
-    if (use_tsc_) {
-      const std::uint64_t t = fenced_tsc();
-      if (t <= tsc0_) return ns0_;
-      return ns0_ + static_cast<std::uint64_t>((static_cast<TraceClockWide>(t - tsc0_) * mult_) >> 32);
-    }
+    if (use_tsc_) return since_start(fenced_tsc());
+#endif
+    return monotonic_ns() - start_ns_;
+  }
+
+  // The same without the fence: a release's time (taken before the block goes back).
+  std::uint64_t now_release() const noexcept {
+#if defined(__x86_64__)
+    if (use_tsc_) return since_start(__rdtsc());
 #endif
     return monotonic_ns() - start_ns_;
   }
 
  private:
 #if defined(__x86_64__)
+  std::uint64_t since_start(std::uint64_t t) const noexcept {
+    if (t <= tsc0_) return ns0_;
+    return ns0_ + static_cast<std::uint64_t>((static_cast<TraceClockWide>(t - tsc0_) * mult_) >> 32);
+  }
+
   static std::uint64_t fenced_tsc() noexcept {
     _mm_lfence();  // earlier instructions (the loads that obtained a block) are done
     return __rdtsc();

@@ -22,6 +22,9 @@ inline constexpr char kFileMagic[8] = {'P', 'K', 'T', 'R', 'A', 'C', 'E', '\n'};
 inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint32_t kChunkMagic = 0x4b43'4b50;  // "PKCK" read as bytes
 inline constexpr std::uint32_t kCodecLz4 = 1;
+// Records as they are (version 2): a thread whose records hardly compress (random sizes
+// and addresses) stores them rather than spend LZ4's time for a few percent.
+inline constexpr std::uint32_t kCodecStored = 2;
 // A writer never produces more: the reader refuses bigger sizes as corruption.
 inline constexpr std::uint32_t kMaxChunkRawBytes = 1u << 20;
 inline constexpr int kMaxStackDepth = 64;
@@ -41,7 +44,7 @@ struct ChunkHeader {
   std::uint32_t thread;        // the writer's thread number (ThreadRecord::thread)
   std::uint32_t raw_bytes;     // records after decompression, <= kMaxChunkRawBytes
   std::uint32_t packed_bytes;  // bytes following this header
-  std::uint32_t codec;         // kCodecLz4
+  std::uint32_t codec;         // kCodecLz4 or kCodecStored (packed_bytes == raw_bytes)
   std::uint32_t checksum;      // chunk_checksum() of the packed bytes
 };
 static_assert(sizeof(ChunkHeader) == 24);

@@ -53,6 +53,7 @@ constexpr std::size_t kMaxRecordBytes = 1024;  // a stack record, a module recor
 constexpr int kDefaultDepth = 16;
 constexpr std::size_t kStackSlots = std::size_t{1} << 20;         // hash table of stacks
 constexpr std::size_t kStackStoreBytes = std::size_t{256} << 20;   // frames kept for forked children
+constexpr int kStoredRun = 15;
 
 // One thread's buffer. `used` bytes of `data` are records not yet written. The owner
 // appends under `lock`; only the exit, exec and fork paths take it from another thread.
@@ -61,6 +62,8 @@ struct ThreadLog {
   std::uint32_t thread = 0;
   std::size_t used = 0;
   PackedEventBase base;             // what the chunk's next packed event is relative to
+  std::uint64_t last_time = 0;      // the thread's latest event time: its times never go back
+  int stored_run = 0;               // chunks to store without compressing (see flush)
   ThreadLog* next = nullptr;
   unsigned char* data = nullptr;    // kLogBytes
   unsigned char* packed = nullptr;  // LZ4_compressBound(kLogBytes)
@@ -114,6 +117,7 @@ void spin_lock(std::atomic_flag& f) noexcept {
 void spin_unlock(std::atomic_flag& f) noexcept { f.clear(std::memory_order_release); }
 
 std::uint64_t now() noexcept { return g_clock.now(); }
+std::uint64_t now_release() noexcept { return g_clock.now_release(); }
 
 void* map_bytes(std::size_t n) noexcept {
   void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -142,10 +146,10 @@ bool write_all(int fd, const struct iovec* iov_in, int count) noexcept {
 
 // Writes one chunk. The file is checked to still be ours: a program that closes every
 // descriptor and opens its own must never receive trace bytes.
-void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t packed_bytes,
-                 std::size_t raw_bytes) noexcept {
+void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t packed_bytes, std::size_t raw_bytes,
+                 std::uint32_t codec) noexcept {
   ChunkHeader header{kChunkMagic, thread, static_cast<std::uint32_t>(raw_bytes),
-                     static_cast<std::uint32_t>(packed_bytes), kCodecLz4, chunk_checksum(packed, packed_bytes)};
+                     static_cast<std::uint32_t>(packed_bytes), codec, chunk_checksum(packed, packed_bytes)};
   struct iovec iov[2] = {{&header, sizeof header}, {const_cast<unsigned char*>(packed), packed_bytes}};
   pthread_mutex_lock(&g_file_lock);
   struct stat st;
@@ -154,13 +158,23 @@ void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t 
   pthread_mutex_unlock(&g_file_lock);
 }
 
-// Under log->lock.
+// Under log->lock. A thread whose chunks shrink by less than a third under LZ4 (random
+// sizes and addresses: LZ4 then costs a fifth of the traced time for 1.3x) stores the
+// next kStoredRun chunks as they are, then tries LZ4 again.
 void flush(ThreadLog* log) noexcept {
   if (log->used == 0) return;
-  const int packed = LZ4_compress_fast_extState(log->lz4_state, reinterpret_cast<const char*>(log->data),
-                                                reinterpret_cast<char*>(log->packed), static_cast<int>(log->used),
-                                                LZ4_compressBound(static_cast<int>(kLogBytes)), 1);
-  if (packed > 0) write_chunk(log->thread, log->packed, static_cast<std::size_t>(packed), log->used);
+  if (log->stored_run > 0) {
+    --log->stored_run;
+    write_chunk(log->thread, log->data, log->used, log->used, kCodecStored);
+  } else {
+    const int packed = LZ4_compress_fast_extState(log->lz4_state, reinterpret_cast<const char*>(log->data),
+                                                  reinterpret_cast<char*>(log->packed), static_cast<int>(log->used),
+                                                  LZ4_compressBound(static_cast<int>(kLogBytes)), 1);
+    if (packed > 0) {
+      write_chunk(log->thread, log->packed, static_cast<std::size_t>(packed), log->used, kCodecLz4);
+      if (static_cast<std::size_t>(packed) * 3 > log->used * 2) log->stored_run = kStoredRun;
+    }
+  }
   log->used = 0;
   log->base = {};  // a chunk reads alone
 }
@@ -420,19 +434,15 @@ std::uint32_t stack_id(ThreadLog* log, void* const* frames, int depth) noexcept 
 
 // Where the traced call was made: its return address and the stack pointer at the
 // call (the exported function's frame address), the key of the thread's StackCache.
-struct Site {
-  std::uintptr_t ra;
-  std::uintptr_t sp;
-};
-#define PK_SITE                                                              \
-  Site {                                                                     \
-    reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)),          \
-        reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa())             \
-  }
+// Two arguments, not a struct: g++ 12 built the struct from two stores and one 16-byte
+// load, a failed store forwarding on every call (a quarter of record's time).
+#define PK_SITE                                                    \
+  reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)),   \
+      reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa())
 
 // Records one call. Never inlined: the stack capture skips exactly this frame and the
 // exported function's, so the first frame is the program's call site.
-__attribute__((noinline)) void record(Site site, Call call, std::uint64_t size, std::uint64_t aux, const void* ptr,
+__attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t site_sp, Call call, std::uint64_t size, std::uint64_t aux, const void* ptr,
                                       const void* old_ptr, std::uint64_t time) noexcept {
   t_busy = true;
   ThreadLog* log = t_log;
@@ -457,7 +467,7 @@ __attribute__((noinline)) void record(Site site, Call call, std::uint64_t size, 
   bool fill = false, plain = false;
   std::uint32_t known_id = 0;
   if (g_depth > 0) {
-    StackCache::Lookup how = log->stacks.ready() ? log->stacks.find(site.ra, site.sp, &known_id)
+    StackCache::Lookup how = log->stacks.ready() ? log->stacks.find(site_ra, site_sp, &known_id)
                                                  : StackCache::Lookup::kCapture;
     if (how == StackCache::Lookup::kCaptureAndFill) {
       depth = poolkit::detail::capture_call_stack_sp(frames, sps, g_depth, 2, &plain);
@@ -476,8 +486,10 @@ __attribute__((noinline)) void record(Site site, Call call, std::uint64_t size, 
   r.call = call;
   r.reserved = 0;
   r.stack = known_id != 0 ? known_id : depth > 0 ? stack_id(log, frames, depth) : 0;
-  if (fill) log->stacks.fill(site.ra, site.sp, frames, sps, depth, plain, r.stack);
-  r.time = time != 0 ? time : now();
+  if (fill) log->stacks.fill(site_ra, site_sp, frames, sps, depth, plain, r.stack);
+  r.time = time != 0 ? time : is_release(call) ? g_clock.now_release() : g_clock.now();
+  if (r.time < log->last_time) r.time = log->last_time;  // unfenced reads may come out of order
+  log->last_time = r.time;
   r.size = size;
   r.aux = aux;
   r.ptr = reinterpret_cast<std::uintptr_t>(ptr);
@@ -670,13 +682,13 @@ PK_EXPORT void* calloc(size_t n, size_t size) noexcept {
   return p;
 }
 PK_EXPORT void* realloc(void* old, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_realloc(old, size);
   if (tracing()) record(PK_SITE, Call::kRealloc, size, before, p, old, 0);
   return p;
 }
 PK_EXPORT void* reallocarray(void* old, size_t n, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_reallocarray(old, n, size);
   if (tracing()) record(PK_SITE, Call::kReallocArray, product(n, size), before, p, old, 0);
   return p;
@@ -726,7 +738,7 @@ PK_EXPORT void* __libc_calloc(size_t n, size_t size) noexcept {
   return p;
 }
 PK_EXPORT void* __libc_realloc(void* old, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_realloc(old, size);
   if (tracing()) record(PK_SITE, Call::kRealloc, size, before, p, old, 0);
   return p;

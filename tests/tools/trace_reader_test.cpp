@@ -275,6 +275,32 @@ TEST(TraceReader, ReadsPackedEventsBackExactly) {
   }
 }
 
+// A chunk of `raw` records stored as they are (kCodecStored).
+Bytes stored_chunk(std::uint32_t thread, const Bytes& raw) {
+  ChunkHeader h{kChunkMagic, thread, static_cast<std::uint32_t>(raw.size()), static_cast<std::uint32_t>(raw.size()),
+                kCodecStored, chunk_checksum(raw.data(), raw.size())};
+  Bytes out;
+  append(out, h);
+  out.insert(out.end(), raw.begin(), raw.end());
+  return out;
+}
+
+TEST(TraceReader, ReadsStoredChunksBesideCompressedOnes) {
+  const Bytes raw = packed(packed_sample());
+  const Trace t = parse_trace(cat({header(), stored_chunk(1, raw), chunk(2, raw)}), "t.pktrace");
+  EXPECT_EQ(t.chunks, 2u);
+  EXPECT_EQ(t.events.size(), 2 * packed_sample().size());
+}
+
+TEST(TraceReader, RefusesAStoredChunkWhoseSizesDisagree) {
+  Bytes bytes = cat({header(), stored_chunk(1, packed(packed_sample()))});
+  std::uint32_t raw_bytes = 0;
+  std::memcpy(&raw_bytes, bytes.data() + sizeof(FileHeader) + offsetof(ChunkHeader, raw_bytes), 4);
+  ++raw_bytes;
+  std::memcpy(bytes.data() + sizeof(FileHeader) + offsetof(ChunkHeader, raw_bytes), &raw_bytes, 4);
+  EXPECT_NE(error_of(bytes).find("does not decompress"), std::string::npos) << error_of(bytes);
+}
+
 TEST(TraceReader, ReadsVersion1Files) {
   Bytes bytes = good_file();
   const std::uint32_t one = 1;
