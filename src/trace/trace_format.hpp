@@ -116,7 +116,8 @@ inline constexpr std::uint64_t zigzag(std::uint64_t difference) noexcept {
 }
 inline constexpr std::uint64_t unzigzag(std::uint64_t z) noexcept { return (z >> 1) ^ (0 - (z & 1)); }
 
-inline unsigned char* put_varint(unsigned char* p, std::uint64_t v) noexcept {
+// Always inlined: called six times an event on the tracer's hot path.
+__attribute__((always_inline)) inline unsigned char* put_varint(unsigned char* p, std::uint64_t v) noexcept {
   while (v >= 0x80) {
     *p++ = static_cast<unsigned char>(v | 0x80);
     v >>= 7;
@@ -131,8 +132,10 @@ struct PackedEventBase {
   std::uint64_t ptr = 0;
 };
 
-// Writes `e` (an EventRecord's fields) at p; returns the end.
-inline unsigned char* pack_event(unsigned char* p, const EventRecord& e, PackedEventBase& base) noexcept {
+// Writes `e` (an EventRecord's fields) at p; returns the end. Always inlined too: g++
+// kept it a call in record(), 11% of a traced allocation loop.
+__attribute__((always_inline)) inline unsigned char* pack_event(unsigned char* p, const EventRecord& e,
+                                                                PackedEventBase& base) noexcept {
   *p++ = static_cast<unsigned char>(RecordType::kPackedEvent);
   *p++ = static_cast<unsigned char>(e.call);
   p = put_varint(p, e.stack);
