@@ -3,11 +3,14 @@
 // poolkit's malloc through its poolkit_* entry points (the noverride archive, linked
 // in), and records the call (trace_format.hpp) without touching the malloc itself.
 //
-// Recording: each thread appends fixed records to its own 64 KiB buffer (no lock
-// shared with other threads on the way); a full buffer is LZ4-compressed and written
-// as one chunk with one write. Call stacks are captured with libunwind
-// (common/call_stack) and deduplicated in a lock-free hash table: a stack's frames
-// are written once, the events carry its id. Buffers are flushed when a thread ends,
+// Recording: each thread appends records to its own 64 KiB buffer (no lock shared
+// with other threads on the way), events packed in varints; a full buffer is
+// LZ4-compressed (or stored, when it hardly compresses) and written as one chunk with
+// one write. Times come from the TSC (trace_clock.hpp). Call stacks are captured with
+// libunwind (common/call_stack) and deduplicated in a lock-free hash table: a stack's
+// frames are written once, the events carry its id; each thread memoizes its stacks
+// by call site (stack_cache.hpp), so a call repeated from the same place with the
+// same callers is neither unwound nor looked up again. Buffers are flushed when a thread ends,
 // at exit, before exec, and a forked child starts its own file (FILE.<pid>) with the
 // stacks and modules known so far, so every file is readable alone.
 //
