@@ -301,6 +301,14 @@ TEST(TraceReader, RefusesAStoredChunkWhoseSizesDisagree) {
   EXPECT_NE(error_of(bytes).find("does not decompress"), std::string::npos) << error_of(bytes);
 }
 
+TEST(TraceReader, TheAnalysisLabelsEvenTheLargestSize) {
+  // Only a damaged file holds such a size; the analysis must still label it.
+  const Trace t = parse_trace(cat({header(), chunk(1, event(Call::kMalloc, 1, UINT64_MAX, 0x10))}), "t.pktrace");
+  const Analysis a = analyze(t);
+  ASSERT_EQ(a.by_size.size(), 1u);
+  EXPECT_EQ(a.by_size[0].label.substr(0, 2), "> ") << a.by_size[0].label;
+}
+
 TEST(TraceReader, ReadsVersion1Files) {
   Bytes bytes = good_file();
   const std::uint32_t one = 1;
