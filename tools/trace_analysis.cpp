@@ -35,6 +35,7 @@ struct LastCall {
 std::string size_label(int cls) {
   if (cls == 0) return "0 B";
   if (cls <= 3) return "1-8 B";
+  if (cls >= 64) return "> " + format_bytes(std::uint64_t{1} << 63);  // a damaged file's size
   return "<= " + format_bytes(std::uint64_t{1} << cls);
 }
 

@@ -37,6 +37,7 @@ class ChunkDecoder {
       const auto type = static_cast<RecordType>(data[at]);
       switch (type) {
         case RecordType::kEvent: at += event(data + at, left, at); break;
+        case RecordType::kPackedEvent: at += packed_event(data + at, left, at); break;
         case RecordType::kStack: at += stack(data + at, left, at); break;
         case RecordType::kThread: at += thread(data + at, left, at); break;
         case RecordType::kModule: at += module(data + at, left, at); break;
@@ -59,7 +60,45 @@ class ChunkDecoder {
 
   std::size_t event(const unsigned char* p, std::size_t left, std::size_t at) {
     need(at, left, sizeof(EventRecord), "event");
-    const auto r = load<EventRecord>(p);
+    add_event(load<EventRecord>(p), at);
+    return sizeof(EventRecord);
+  }
+
+  // A varint of the packed event at `at`, read from p[*i], within `left` bytes.
+  std::uint64_t varint(const unsigned char* p, std::size_t left, std::size_t* i, std::size_t at) const {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (*i >= left) fail(at, "packed event cut short (" + std::to_string(left) + " bytes left)");
+      const unsigned char byte = p[(*i)++];
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return v;
+    }
+    fail(at, "packed event with a number longer than 64 bits");
+  }
+
+  std::size_t packed_event(const unsigned char* p, std::size_t left, std::size_t at) {
+    need(at, left, 2, "packed event");
+    EventRecord r{};
+    r.type = RecordType::kEvent;
+    r.call = static_cast<Call>(p[1]);
+    if (!is_known_call(p[1])) fail(at, "unknown call " + std::to_string(static_cast<int>(p[1])));
+    std::size_t i = 2;
+    const std::uint64_t stack = varint(p, left, &i, at);
+    if (stack > UINT32_MAX) fail(at, "stack id " + std::to_string(stack));
+    r.stack = static_cast<std::uint32_t>(stack);
+    r.time = last_.time + unzigzag(varint(p, left, &i, at));
+    r.size = varint(p, left, &i, at);
+    const std::uint64_t aux = varint(p, left, &i, at);
+    r.aux = is_realloc(r.call) ? r.time - unzigzag(aux) : aux;
+    r.ptr = last_.ptr + unzigzag(varint(p, left, &i, at));
+    if (is_realloc(r.call)) r.old_ptr = r.ptr + unzigzag(varint(p, left, &i, at));
+    last_.time = r.time;
+    last_.ptr = r.ptr;
+    add_event(r, at);
+    return i;
+  }
+
+  void add_event(const EventRecord& r, std::size_t at) {
     if (!is_known_call(static_cast<std::uint8_t>(r.call)))
       fail(at, "unknown call " + std::to_string(static_cast<int>(r.call)));
     Event e{};
@@ -78,7 +117,6 @@ class ChunkDecoder {
       e.time_before = r.time;
     }
     trace_.events.push_back(e);
-    return sizeof(EventRecord);
   }
 
   std::size_t stack(const unsigned char* p, std::size_t left, std::size_t at) {
@@ -139,6 +177,7 @@ class ChunkDecoder {
   const std::string& name_;
   std::uint64_t base_;
   std::uint32_t thread_;
+  PackedEventBase last_;  // packed events are relative to the chunk's previous one
 };
 
 }  // namespace
@@ -189,7 +228,7 @@ Trace parse_trace(const std::vector<unsigned char>& bytes, const std::string& na
     if (chunk.magic != kChunkMagic)
       throw TraceError(where(name, at) + "corrupted: no chunk starts here (chunk " + std::to_string(trace.chunks + 1) +
                        ")");
-    if (chunk.codec != kCodecLz4)
+    if (chunk.codec != kCodecLz4 && chunk.codec != kCodecStored)
       throw TraceError(where(name, at) + "unknown compression " + std::to_string(chunk.codec) +
                        " (a newer poolkit's file, or corrupted)");
     if (chunk.raw_bytes > kMaxChunkRawBytes || chunk.raw_bytes == 0)
@@ -205,8 +244,16 @@ Trace parse_trace(const std::vector<unsigned char>& bytes, const std::string& na
     if (chunk_checksum(packed, chunk.packed_bytes) != chunk.checksum)
       throw TraceError(where(name, at) + "corrupted chunk: checksum mismatch (chunk " +
                        std::to_string(trace.chunks + 1) + ", thread " + std::to_string(chunk.thread) + ")");
-    const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed), reinterpret_cast<char*>(raw.data()),
-                                      static_cast<int>(chunk.packed_bytes), static_cast<int>(raw.size()));
+    int n = -1;
+    if (chunk.codec == kCodecStored) {
+      if (chunk.packed_bytes == chunk.raw_bytes) {
+        std::memcpy(raw.data(), packed, chunk.raw_bytes);
+        n = static_cast<int>(chunk.raw_bytes);
+      }
+    } else {
+      n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed), reinterpret_cast<char*>(raw.data()),
+                              static_cast<int>(chunk.packed_bytes), static_cast<int>(raw.size()));
+    }
     if (n < 0 || static_cast<std::uint32_t>(n) != chunk.raw_bytes)
       throw TraceError(where(name, at) + "corrupted chunk: does not decompress to its " +
                        std::to_string(chunk.raw_bytes) + " bytes");

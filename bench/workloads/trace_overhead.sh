@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# bench/workloads/trace_overhead.sh [--reps N] [--only "w1 w2"]: what `poolkit trace`
+# bench/workloads/trace_overhead.sh [--reps N] [--only "w1 w2"] [--before LIB]: what `poolkit trace`
 # costs, side by side with heaptrack (the anchor): every workload runs plain (glibc),
 # under `poolkit run` (poolkit's malloc, untraced: what the tracer serves calls from),
 # under `poolkit trace` and under heaptrack, interleaved, the order rotating each
 # repetition. Prints median wall and CPU (user+sys) seconds and the ratios to the
 # plain run. Uses the release build (built here if missing) and build/workloads.
+# --before LIB adds a column for another libpoolkit-trace.so (an older build, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-reps=3 only=""
+reps=3 only="" before=""
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) reps=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --before) before=$(realpath "$2"); shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "trace_overhead.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -39,6 +41,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 declare -A WALL CPU
 configs=(plain run trace heaptrack)
+[ -z "$before" ] || configs+=(before)
 while read -r name args; do
   [ -n "$name" ] || continue
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then continue; fi
@@ -51,6 +54,7 @@ while read -r name args; do
         plain) cmd=("$exe" $args) ;;
         run) cmd=("$poolkit" run -- "$exe" $args) ;;
         trace) cmd=("$poolkit" trace -o "$scratch/t.pktrace" -- "$exe" $args) ;;
+        before) cmd=("$poolkit" trace --lib "$before" -o "$scratch/t.pktrace" -- "$exe" $args) ;;
         heaptrack) cmd=(heaptrack -o "$scratch/ht" "$exe" $args) ;;
       esac
       /usr/bin/time -f "%e %U %S" -o "$scratch/time" "${cmd[@]}" >/dev/null 2>&1
@@ -62,13 +66,15 @@ while read -r name args; do
 done <<<"$WORKLOADS"
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-printf "%-15s %28s %28s %28s %28s\n" workload "plain wall/cpu" "poolkit run wall/cpu (x)" "poolkit trace wall/cpu (x)" "heaptrack wall/cpu (x)"
+header=$(printf "%-15s %28s %28s %28s %28s" workload "plain wall/cpu" "poolkit run wall/cpu (x)" "poolkit trace wall/cpu (x)" "heaptrack wall/cpu (x)")
+[ -z "$before" ] || header+=$(printf " %28s" "trace --before wall/cpu (x)")
+echo "$header"
 while read -r name args; do
   [ -n "$name" ] || continue
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then continue; fi
   pw=$(echo "${WALL[$name.plain]}" | median); pc=$(echo "${CPU[$name.plain]}" | median)
   line=$(printf "%-15s %13s %14s" "$name" "$pw" "$pc")
-  for c in run trace heaptrack; do
+  for c in "${configs[@]:1}"; do
     w=$(echo "${WALL[$name.$c]}" | median); u=$(echo "${CPU[$name.$c]}" | median)
     line+=$(printf " %7s %6s (%5.1fx %5.1fx)" "$w" "$u" "$(echo "$w / $pw" | bc -l)" "$(echo "$u / ($pc + 0.001)" | bc -l)")
   done

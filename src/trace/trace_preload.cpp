@@ -3,11 +3,14 @@
 // poolkit's malloc through its poolkit_* entry points (the noverride archive, linked
 // in), and records the call (trace_format.hpp) without touching the malloc itself.
 //
-// Recording: each thread appends fixed records to its own 64 KiB buffer (no lock
-// shared with other threads on the way); a full buffer is LZ4-compressed and written
-// as one chunk with one write. Call stacks are captured with libunwind
-// (common/call_stack) and deduplicated in a lock-free hash table: a stack's frames
-// are written once, the events carry its id. Buffers are flushed when a thread ends,
+// Recording: each thread appends records to its own 64 KiB buffer (no lock shared
+// with other threads on the way), events packed in varints; a full buffer is
+// LZ4-compressed (or stored, when it hardly compresses) and written as one chunk with
+// one write. Times come from the TSC (trace_clock.hpp). Call stacks are captured with
+// libunwind (common/call_stack) and deduplicated in a lock-free hash table: a stack's
+// frames are written once, the events carry its id; each thread memoizes its stacks
+// by call site (stack_cache.hpp), so a call repeated from the same place with the
+// same callers is neither unwound nor looked up again. Buffers are flushed when a thread ends,
 // at exit, before exec, and a forked child starts its own file (FILE.<pid>) with the
 // stacks and modules known so far, so every file is readable alone.
 //
@@ -37,6 +40,8 @@
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
 #include "poolkit/malloc.h"
+#include "stack_cache.hpp"
+#include "trace_clock.hpp"
 #include "trace_format.hpp"
 
 #define PK_EXPORT extern "C" __attribute__((visibility("default")))
@@ -51,6 +56,7 @@ constexpr std::size_t kMaxRecordBytes = 1024;  // a stack record, a module recor
 constexpr int kDefaultDepth = 16;
 constexpr std::size_t kStackSlots = std::size_t{1} << 20;         // hash table of stacks
 constexpr std::size_t kStackStoreBytes = std::size_t{256} << 20;   // frames kept for forked children
+constexpr int kStoredRun = 15;
 
 // One thread's buffer. `used` bytes of `data` are records not yet written. The owner
 // appends under `lock`; only the exit, exec and fork paths take it from another thread.
@@ -58,10 +64,15 @@ struct ThreadLog {
   std::atomic_flag lock = ATOMIC_FLAG_INIT;
   std::uint32_t thread = 0;
   std::size_t used = 0;
+  PackedEventBase base;             // what the chunk's next packed event is relative to
+  std::uint64_t last_time = 0;      // the thread's latest event time: its times never go back
+  int stored_run = 0;               // chunks to store without compressing (see flush)
   ThreadLog* next = nullptr;
   unsigned char* data = nullptr;    // kLogBytes
   unsigned char* packed = nullptr;  // LZ4_compressBound(kLogBytes)
   void* lz4_state = nullptr;        // LZ4_sizeofState()
+  StackCache stacks;                // the owner thread's call sites (not for g_spare)
+  std::uintptr_t* stack_words = nullptr;  // StackCache::words_for(g_depth), mapped on first use
 };
 
 struct StackSlot {
@@ -84,7 +95,7 @@ std::atomic<std::uint32_t> g_next_stack{0};
 std::atomic<unsigned long long> g_modules_seen{0};
 pthread_key_t g_key;
 int g_depth = kDefaultDepth;
-std::uint64_t g_start_ns = 0;
+TraceClock g_clock;
 std::uint64_t g_start_unix_ns = 0;
 StackSlot* g_stacks = nullptr;
 unsigned char* g_store = nullptr;  // StackRecord + frames, back to back (for fork)
@@ -108,12 +119,8 @@ void spin_lock(std::atomic_flag& f) noexcept {
 }
 void spin_unlock(std::atomic_flag& f) noexcept { f.clear(std::memory_order_release); }
 
-std::uint64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-std::uint64_t now() noexcept { return monotonic_ns() - g_start_ns; }
+std::uint64_t now() noexcept { return g_clock.now(); }
+std::uint64_t now_release() noexcept { return g_clock.now_release(); }
 
 void* map_bytes(std::size_t n) noexcept {
   void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -142,10 +149,10 @@ bool write_all(int fd, const struct iovec* iov_in, int count) noexcept {
 
 // Writes one chunk. The file is checked to still be ours: a program that closes every
 // descriptor and opens its own must never receive trace bytes.
-void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t packed_bytes,
-                 std::size_t raw_bytes) noexcept {
+void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t packed_bytes, std::size_t raw_bytes,
+                 std::uint32_t codec) noexcept {
   ChunkHeader header{kChunkMagic, thread, static_cast<std::uint32_t>(raw_bytes),
-                     static_cast<std::uint32_t>(packed_bytes), kCodecLz4, chunk_checksum(packed, packed_bytes)};
+                     static_cast<std::uint32_t>(packed_bytes), codec, chunk_checksum(packed, packed_bytes)};
   struct iovec iov[2] = {{&header, sizeof header}, {const_cast<unsigned char*>(packed), packed_bytes}};
   pthread_mutex_lock(&g_file_lock);
   struct stat st;
@@ -154,20 +161,37 @@ void write_chunk(std::uint32_t thread, const unsigned char* packed, std::size_t 
   pthread_mutex_unlock(&g_file_lock);
 }
 
-// Under log->lock.
+// Under log->lock. A thread whose chunks shrink by less than a third under LZ4 (random
+// sizes and addresses: LZ4 then costs a fifth of the traced time for 1.3x) stores the
+// next kStoredRun chunks as they are, then tries LZ4 again.
 void flush(ThreadLog* log) noexcept {
   if (log->used == 0) return;
-  const int packed = LZ4_compress_fast_extState(log->lz4_state, reinterpret_cast<const char*>(log->data),
-                                                reinterpret_cast<char*>(log->packed), static_cast<int>(log->used),
-                                                LZ4_compressBound(static_cast<int>(kLogBytes)), 1);
-  if (packed > 0) write_chunk(log->thread, log->packed, static_cast<std::size_t>(packed), log->used);
+  if (log->stored_run > 0) {
+    --log->stored_run;
+    write_chunk(log->thread, log->data, log->used, log->used, kCodecStored);
+  } else {
+    const int packed = LZ4_compress_fast_extState(log->lz4_state, reinterpret_cast<const char*>(log->data),
+                                                  reinterpret_cast<char*>(log->packed), static_cast<int>(log->used),
+                                                  LZ4_compressBound(static_cast<int>(kLogBytes)), 1);
+    if (packed > 0) {
+      write_chunk(log->thread, log->packed, static_cast<std::size_t>(packed), log->used, kCodecLz4);
+      if (static_cast<std::size_t>(packed) * 3 > log->used * 2) log->stored_run = kStoredRun;
+    }
+  }
   log->used = 0;
+  log->base = {};  // a chunk reads alone
 }
 
-// Room for `bytes` more in the log (under its lock); flushes when full.
-unsigned char* reserve(ThreadLog* log, std::size_t bytes) noexcept {
+// Room for `bytes` more in the log (under its lock), flushing it when full; the caller
+// adds what it wrote to `used`.
+unsigned char* room(ThreadLog* log, std::size_t bytes) noexcept {
   if (log->used + bytes > kLogBytes) flush(log);
-  unsigned char* at = log->data + log->used;
+  return log->data + log->used;
+}
+
+// Room for a fixed record of `bytes`, padded to 8.
+unsigned char* reserve(ThreadLog* log, std::size_t bytes) noexcept {
+  unsigned char* at = room(log, padded8(bytes));
   log->used += padded8(bytes);
   return at;
 }
@@ -205,6 +229,38 @@ void put_process_record(ThreadLog* log) noexcept {
   std::memcpy(at + sizeof r, g_command, g_command_bytes);
 }
 
+// The call-site memo of the calling thread, which now owns `log` (a reused log's memo
+// described another thread's stack: emptied). Left off when its memory or the thread's
+// stack bounds are not to be had.
+void init_stack_cache(ThreadLog* log) noexcept {
+  log->stacks = StackCache{};
+#if !defined(__x86_64__)
+  return;  // StackCache knows where x86-64 keeps return addresses only
+#endif
+  if (g_depth == 0) return;
+  const std::size_t bytes = StackCache::words_for(g_depth) * sizeof(std::uintptr_t);
+  if (log->stack_words == nullptr) {
+    log->stack_words = static_cast<std::uintptr_t*>(map_bytes(bytes));
+    if (log->stack_words == nullptr) return;
+  } else {
+    madvise(log->stack_words, bytes, MADV_DONTNEED);  // zero again
+  }
+  const bool was_busy = t_busy;
+  t_busy = true;  // pthread_getattr_np may allocate: served, not recorded
+  pthread_attr_t attr;
+  void* lo = nullptr;
+  std::size_t size = 0;
+  const bool known = pthread_getattr_np(pthread_self(), &attr) == 0;
+  if (known) {
+    pthread_attr_getstack(&attr, &lo, &size);
+    pthread_attr_destroy(&attr);
+  }
+  t_busy = was_busy;
+  if (!known || lo == nullptr || size == 0) return;
+  const auto base = reinterpret_cast<std::uintptr_t>(lo);
+  log->stacks.init(log->stack_words, g_depth, base, base + size);
+}
+
 // The calling thread's log, made on its first event.
 ThreadLog* new_log() noexcept {
   pthread_mutex_lock(&g_logs_lock);
@@ -216,12 +272,14 @@ ThreadLog* new_log() noexcept {
   }
   if (log != nullptr) {
     log->used = 0;
+    log->base = {};
     log->thread = ++g_next_thread;
     log->next = g_logs;
     g_logs = log;
   }
   pthread_mutex_unlock(&g_logs_lock);
   if (log == nullptr) return nullptr;
+  init_stack_cache(log);
   t_thread = log->thread;
   t_log = log;
   pthread_setspecific(g_key, log);  // its destructor flushes the log when the thread ends
@@ -377,13 +435,19 @@ std::uint32_t stack_id(ThreadLog* log, void* const* frames, int depth) noexcept 
 
 // ---- the event --------------------------------------------------------------------
 
-// Records one call. Never inlined: capture_call_stack skips exactly this frame and the
+// Where the traced call was made: its return address and the stack pointer at the
+// call (the exported function's frame address), the key of the thread's StackCache.
+// Two arguments, not a struct: g++ 12 built the struct from two stores and one 16-byte
+// load, a failed store forwarding on every call (a quarter of record's time).
+#define PK_SITE                                                    \
+  reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)),   \
+      reinterpret_cast<std::uintptr_t>(__builtin_dwarf_cfa())
+
+// Records one call. Never inlined: the stack capture skips exactly this frame and the
 // exported function's, so the first frame is the program's call site.
-__attribute__((noinline)) void record(Call call, std::uint64_t size, std::uint64_t aux, const void* ptr,
+__attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t site_sp, Call call, std::uint64_t size, std::uint64_t aux, const void* ptr,
                                       const void* old_ptr, std::uint64_t time) noexcept {
   t_busy = true;
-  void* frames[kMaxStackDepth];
-  const int depth = g_depth > 0 ? poolkit::detail::capture_call_stack(frames, g_depth, 2) : 0;
   ThreadLog* log = t_log;
   bool direct = g_finished.load(std::memory_order_relaxed);
   if (log == nullptr) {
@@ -398,6 +462,23 @@ __attribute__((noinline)) void record(Call call, std::uint64_t size, std::uint64
     t_busy = false;
     return;
   }
+  // The stack: memoized by call site when this thread has made the same call from
+  // the same callers before (no unwind), else unwound (and memoized when seen twice).
+  void* frames[kMaxStackDepth];
+  std::uintptr_t sps[kMaxStackDepth];
+  int depth = 0;
+  bool fill = false, plain = false;
+  std::uint32_t known_id = 0;
+  if (g_depth > 0) {
+    StackCache::Lookup how = log->stacks.ready() ? log->stacks.find(site_ra, site_sp, &known_id)
+                                                 : StackCache::Lookup::kCapture;
+    if (how == StackCache::Lookup::kCaptureAndFill) {
+      depth = poolkit::detail::capture_call_stack_sp(frames, sps, g_depth, 2, &plain);
+      fill = true;
+    } else if (how == StackCache::Lookup::kCapture) {
+      depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);
+    }
+  }
   spin_lock(log->lock);
   if (log == g_spare) {
     if (t_thread == 0) t_thread = ++g_next_thread;
@@ -407,13 +488,17 @@ __attribute__((noinline)) void record(Call call, std::uint64_t size, std::uint64
   r.type = RecordType::kEvent;
   r.call = call;
   r.reserved = 0;
-  r.stack = depth > 0 ? stack_id(log, frames, depth) : 0;
-  r.time = time != 0 ? time : now();
+  r.stack = known_id != 0 ? known_id : depth > 0 ? stack_id(log, frames, depth) : 0;
+  if (fill) log->stacks.fill(site_ra, site_sp, frames, sps, depth, plain, r.stack);
+  r.time = time != 0 ? time : is_release(call) ? g_clock.now_release() : g_clock.now();
+  if (r.time < log->last_time) r.time = log->last_time;  // unfenced reads may come out of order
+  log->last_time = r.time;
   r.size = size;
   r.aux = aux;
   r.ptr = reinterpret_cast<std::uintptr_t>(ptr);
   r.old_ptr = reinterpret_cast<std::uintptr_t>(old_ptr);
-  std::memcpy(reserve(log, sizeof r), &r, sizeof r);
+  unsigned char* at = room(log, kMaxPackedEventBytes);
+  log->used += static_cast<std::size_t>(pack_event(at, r, log->base) - at);
   if (direct) flush(log);
   spin_unlock(log->lock);
   t_busy = false;
@@ -502,12 +587,14 @@ void fork_child() noexcept {
   } else {
     mine->lock.clear();
     mine->used = 0;
+    mine->base = {};
     mine->next = nullptr;
     g_logs = mine;
     put_thread_record(mine);
   }
   g_spare->lock.clear();
   g_spare->used = 0;
+  g_spare->base = {};
   t_busy = true;
   read_command_line();
   spin_lock(mine->lock);
@@ -537,7 +624,7 @@ __attribute__((constructor(101))) void trace_start() {
   timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
   g_start_unix_ns = static_cast<std::uint64_t>(wall.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(wall.tv_nsec);
-  g_start_ns = monotonic_ns() - 1;  // times start at 1: 0 means "now" to record()
+  g_clock.start();  // times start at 1: 0 means "now" to record()
   g_stacks = static_cast<StackSlot*>(map_bytes(kStackSlots * sizeof(StackSlot)));
   // Programs with many distinct stacks (recursion) probe all over the table: huge
   // pages spare TLB misses (on this machine the gain stayed within the noise).
@@ -585,88 +672,88 @@ std::uint64_t product(std::size_t n, std::size_t size) noexcept {
 
 PK_EXPORT void* malloc(size_t size) noexcept {
   void* p = poolkit_malloc(size);
-  if (tracing()) record(Call::kMalloc, size, 0, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kMalloc, size, 0, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void free(void* p) noexcept {
-  if (p != nullptr && tracing()) record(Call::kFree, 0, 0, p, nullptr, 0);
+  if (p != nullptr && tracing()) record(PK_SITE, Call::kFree, 0, 0, p, nullptr, 0);
   poolkit_free(p);
 }
 PK_EXPORT void* calloc(size_t n, size_t size) noexcept {
   void* p = poolkit_calloc(n, size);
-  if (tracing()) record(Call::kCalloc, product(n, size), 0, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kCalloc, product(n, size), 0, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void* realloc(void* old, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_realloc(old, size);
-  if (tracing()) record(Call::kRealloc, size, before, p, old, 0);
+  if (tracing()) record(PK_SITE, Call::kRealloc, size, before, p, old, 0);
   return p;
 }
 PK_EXPORT void* reallocarray(void* old, size_t n, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_reallocarray(old, n, size);
-  if (tracing()) record(Call::kReallocArray, product(n, size), before, p, old, 0);
+  if (tracing()) record(PK_SITE, Call::kReallocArray, product(n, size), before, p, old, 0);
   return p;
 }
 PK_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   const int rc = poolkit_posix_memalign(out, alignment, size);
-  if (tracing()) record(Call::kPosixMemalign, size, alignment, rc == 0 ? *out : nullptr, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kPosixMemalign, size, alignment, rc == 0 ? *out : nullptr, nullptr, 0);
   return rc;
 }
 PK_EXPORT void* aligned_alloc(size_t alignment, size_t size) noexcept {
   void* p = poolkit_aligned_alloc(alignment, size);
-  if (tracing()) record(Call::kAlignedAlloc, size, alignment, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kAlignedAlloc, size, alignment, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void* memalign(size_t alignment, size_t size) noexcept {
   void* p = poolkit_memalign(alignment, size);
-  if (tracing()) record(Call::kMemalign, size, alignment, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kMemalign, size, alignment, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void* valloc(size_t size) noexcept {
   void* p = poolkit_valloc(size);
-  if (tracing()) record(Call::kValloc, size, 4096, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kValloc, size, 4096, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void* pvalloc(size_t size) noexcept {
   void* p = poolkit_pvalloc(size);
-  if (tracing()) record(Call::kPvalloc, size, 4096, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kPvalloc, size, 4096, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void cfree(void* p) noexcept {
-  if (p != nullptr && tracing()) record(Call::kFree, 0, 0, p, nullptr, 0);
+  if (p != nullptr && tracing()) record(PK_SITE, Call::kFree, 0, 0, p, nullptr, 0);
   poolkit_free(p);
 }
 // glibc's internal names: code that calls them must reach the same allocator.
 PK_EXPORT void* __libc_malloc(size_t size) noexcept {
   void* p = poolkit_malloc(size);
-  if (tracing()) record(Call::kMalloc, size, 0, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kMalloc, size, 0, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void __libc_free(void* p) noexcept {
-  if (p != nullptr && tracing()) record(Call::kFree, 0, 0, p, nullptr, 0);
+  if (p != nullptr && tracing()) record(PK_SITE, Call::kFree, 0, 0, p, nullptr, 0);
   poolkit_free(p);
 }
 PK_EXPORT void* __libc_calloc(size_t n, size_t size) noexcept {
   void* p = poolkit_calloc(n, size);
-  if (tracing()) record(Call::kCalloc, product(n, size), 0, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kCalloc, product(n, size), 0, p, nullptr, 0);
   return p;
 }
 PK_EXPORT void* __libc_realloc(void* old, size_t size) noexcept {
-  const std::uint64_t before = tracing() ? now() : 0;
+  const std::uint64_t before = tracing() ? now_release() : 0;
   void* p = poolkit_realloc(old, size);
-  if (tracing()) record(Call::kRealloc, size, before, p, old, 0);
+  if (tracing()) record(PK_SITE, Call::kRealloc, size, before, p, old, 0);
   return p;
 }
 PK_EXPORT void* __libc_memalign(size_t alignment, size_t size) noexcept {
   void* p = poolkit_memalign(alignment, size);
-  if (tracing()) record(Call::kMemalign, size, alignment, p, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kMemalign, size, alignment, p, nullptr, 0);
   return p;
 }
 PK_EXPORT int __posix_memalign(void** out, size_t alignment, size_t size) noexcept {
   const int rc = poolkit_posix_memalign(out, alignment, size);
-  if (tracing()) record(Call::kPosixMemalign, size, alignment, rc == 0 ? *out : nullptr, nullptr, 0);
+  if (tracing()) record(PK_SITE, Call::kPosixMemalign, size, alignment, rc == 0 ? *out : nullptr, nullptr, 0);
   return rc;
 }
 // Not calls the trace records, but they must see poolkit's blocks, not glibc's.
@@ -738,10 +825,10 @@ inline std::uint64_t align_of(std::align_val_t a) noexcept { return static_cast<
 #define PK_NEW(CALL, SIZE, ALIGN, NOTHROW)                                                                  \
   void* p = (ALIGN) > 16 ? poolkit_memalign((ALIGN), (SIZE)) : poolkit_malloc(SIZE);                       \
   if (p == nullptr) p = new_slow((SIZE), (ALIGN), (NOTHROW));                                               \
-  if (tracing()) record((CALL), (SIZE), (ALIGN), p, nullptr, 0);                                            \
+  if (tracing()) record(PK_SITE, (CALL), (SIZE), (ALIGN), p, nullptr, 0);                                            \
   return p
 #define PK_DELETE(CALL, P, SIZE)                                                                            \
-  if ((P) != nullptr && tracing()) record((CALL), (SIZE), 0, (P), nullptr, 0);                             \
+  if ((P) != nullptr && tracing()) record(PK_SITE, (CALL), (SIZE), 0, (P), nullptr, 0);                             \
   poolkit_free(P)
 
 PK_CXX_EXPORT void* operator new(std::size_t size) { PK_NEW(Call::kNew, size, 0, false); }

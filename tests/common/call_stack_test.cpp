@@ -104,3 +104,62 @@ TEST(Symbolizer, UnknownAddressesPrintAsUnknownModule) {
   unlink(path);
   EXPECT_NE(std::strstr(buf, "<unknown module>"), nullptr) << buf;
 }
+
+namespace {
+struct Both {
+  void* fast[pd::kMaxCallStackDepth];
+  void* slow[pd::kMaxCallStackDepth];
+  std::uintptr_t sps[pd::kMaxCallStackDepth];
+  void* in_slot[pd::kMaxCallStackDepth];  // the word at sps[i] - 8, read while the frames live
+  int fast_count = 0, slow_count = 0;
+  bool plain = false;
+};
+// As the tracer uses it: from a helper of the function whose callers are wanted.
+__attribute__((noinline)) void capture_slow(Both& b) {
+  b.slow_count = pd::capture_call_stack_sp(b.slow, b.sps, pd::kMaxCallStackDepth, 1, &b.plain);
+  for (int i = 0; i + 1 < b.slow_count; ++i) b.in_slot[i] = *reinterpret_cast<void* const*>(b.sps[i] - 8);
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline)) void capture_both(Both& b) {
+  b.fast_count = pd::capture_call_stack(b.fast, pd::kMaxCallStackDepth);
+  capture_slow(b);
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline)) void outer_both(Both& b) {
+  capture_both(b);
+  asm volatile("" ::: "memory");
+}
+}  // namespace
+
+TEST(CallStack, WithStackPointersGivesTheSameCallersAndWhereEachReturnAddressLives) {
+  Both b;
+  outer_both(b);
+  ASSERT_GE(b.slow_count, 3);
+  EXPECT_TRUE(b.plain);
+  EXPECT_EQ(b.slow_count, b.fast_count);
+  // Frame 0 is a different call in capture_both; its callers are the same.
+  for (int i = 1; i < b.slow_count && i < b.fast_count; ++i) EXPECT_EQ(b.slow[i], b.fast[i]) << "frame " << i;
+  pd::SymbolizedFrame symbols[2];
+  pd::symbolize(b.slow, 2, symbols);
+  EXPECT_NE(std::strstr(symbols[0].function, "capture_both"), nullptr) << symbols[0].function;
+  EXPECT_NE(std::strstr(symbols[1].function, "outer_both"), nullptr) << symbols[1].function;
+#if defined(__x86_64__)
+  // Callers further out sit higher on the stack, each return address just below its callee's frame address.
+  for (int i = 0; i < b.slow_count; ++i) {
+    if (i > 0) {
+      EXPECT_GT(b.sps[i], b.sps[i - 1]) << "frame " << i;
+    }
+    if (i + 1 < b.slow_count) {
+      EXPECT_EQ(b.in_slot[i], b.slow[i]) << "frame " << i;
+    }
+  }
+#endif
+}
+
+TEST(CallStack, WithStackPointersSkipsAndBoundsLikeTheFastCapture) {
+  void* frames[2];
+  std::uintptr_t sps[2];
+  bool plain = false;
+  EXPECT_LE(pd::capture_call_stack_sp(frames, sps, 2, 0, &plain), 2);
+  EXPECT_EQ(pd::capture_call_stack_sp(frames, sps, 0, 0, &plain), 0);
+}

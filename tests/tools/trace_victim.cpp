@@ -5,10 +5,12 @@
 //            whose blocks main frees, a forked child, three leaks
 //   count    a short sequence the tests count by hand (nothing else allocates)
 //   threads  4 threads, each freeing half of its blocks in the next thread
-//   crash    5000 blocks, then abort() (the trace keeps the flushed chunks)
+//   crash    50000 blocks, then abort() (the trace keeps the flushed chunks)
 //   stdio    writes one line to stdout and one to stderr
 //   exec     one malloc(1212), then exec's itself in mode `count` (execv)
 //   execl    the same through execl
+//   callers  one malloc(4321) call site reached from two callers at the same stack
+//            depth, alternately, 100 times each (the tracer must tell them apart)
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,8 +117,35 @@ int threads() {
   return 0;
 }
 
+// make_from_site is called by two identical functions from the same loop, so its call
+// of malloc is at the same return address with the same stack pointer both times: only
+// the frames further out tell the two stacks apart.
+__attribute__((noinline)) void* make_from_site(std::size_t size) {
+  void* p = std::malloc(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* first_caller(std::size_t size) {
+  void* p = make_from_site(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* second_caller(std::size_t size) {
+  void* p = make_from_site(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+
+int callers() {
+  for (int i = 0; i < 100; ++i) {
+    std::free(first_caller(4321));
+    std::free(second_caller(4321));
+  }
+  return 0;
+}
+
 int crash() {
-  for (int i = 0; i < 5000; ++i) g_sink = std::malloc(24);
+  for (int i = 0; i < 50000; ++i) g_sink = std::malloc(24);
   std::abort();
 }
 
@@ -151,9 +180,10 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "count") == 0) return count();
   if (std::strcmp(mode, "threads") == 0) return threads();
   if (std::strcmp(mode, "crash") == 0) return crash();
+  if (std::strcmp(mode, "callers") == 0) return callers();
   if (std::strcmp(mode, "stdio") == 0) return stdio();
   if (std::strcmp(mode, "exec") == 0) return exec_count();
   if (std::strcmp(mode, "execl") == 0) return execl_count();
-  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec\n", stderr);
+  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec|execl|callers\n", stderr);
   return 2;
 }
