@@ -97,7 +97,11 @@ __attribute__((constructor(101))) void on_load() noexcept {
   options_reread_if_early();
   // Libc is ready and no lock of ours is held: a dlopen may run (its mallocs capture
   // no stack). Allocations made before this point have none.
-  if ((g_options.check | g_options.sample) && g_options.stack_depth > 0) detail::unwinder_load();
+  if ((g_options.check | g_options.sample) && g_options.stack_depth > 0) {
+    t_checked_guard_all = g_options.check != 0;
+    detail::unwinder_load();
+    t_checked_guard_all = false;
+  }
 }
 
 // Destructors with the lowest priority number run last: print as late as we can.

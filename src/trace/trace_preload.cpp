@@ -36,6 +36,7 @@
 
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
+#include "common/unwinder.hpp"
 #include "poolkit/malloc.h"
 #include "trace_format.hpp"
 
@@ -557,6 +558,9 @@ __attribute__((constructor(101))) void trace_start() {
     spin_unlock(log->lock);
   }
   t_busy = false;
+  // libunwind is dlopened on first use: load it before recording starts, so that the
+  // loader's own allocations are not traced.
+  if (g_depth > 0) poolkit::detail::unwinder_load();
   g_ready.store(true);
 }
 
