@@ -1,17 +1,18 @@
 // page_source.cpp: mmap, munmap, brk and madvise behind PageSource (see the header
 // for the brk policy). No function here allocates from the heap: the drop-in
-// malloc sits on top of this file.
+// malloc sits on top of this file. Nor does any need libstdc++ (no std::mutex, no
+// std::chrono, no guarded statics): the malloc's shared library links none.
 #include "poolkit/page_source.hpp"
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1  // mremap
 #endif
+#include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <mutex>
 
 #include "poolkit/align.hpp"
 
@@ -19,10 +20,14 @@ namespace poolkit {
 namespace {
 
 // One program break per process, so one lock for every PageSource that uses it.
-std::mutex& break_lock() noexcept {
-  static std::mutex lock;
-  return lock;
-}
+pthread_mutex_t g_break_lock = PTHREAD_MUTEX_INITIALIZER;
+class BreakLockGuard {
+ public:
+  BreakLockGuard() noexcept { pthread_mutex_lock(&g_break_lock); }
+  ~BreakLockGuard() { pthread_mutex_unlock(&g_break_lock); }
+  BreakLockGuard(const BreakLockGuard&) = delete;
+  BreakLockGuard& operator=(const BreakLockGuard&) = delete;
+};
 // Bounds of the part of the break that poolkit grew (for in_break_region).
 std::atomic<std::uintptr_t> g_break_low{UINTPTR_MAX};
 std::atomic<std::uintptr_t> g_break_high{0};
@@ -30,17 +35,19 @@ std::atomic<std::uintptr_t> g_break_high{0};
 // Times one system call into a counter.
 class SyscallTimer {
  public:
-  explicit SyscallTimer(std::atomic<std::uint64_t>& total) noexcept
-      : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~SyscallTimer() {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  std::chrono::steady_clock::now() - start_).count();
-    total_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
-  }
+  explicit SyscallTimer(std::atomic<std::uint64_t>& total) noexcept : total_(total), start_(now_ns()) {}
+  ~SyscallTimer() { total_.fetch_add(now_ns() - start_, std::memory_order_relaxed); }
+  SyscallTimer(const SyscallTimer&) = delete;
+  SyscallTimer& operator=(const SyscallTimer&) = delete;
 
  private:
+  static std::uint64_t now_ns() noexcept {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
+  }
   std::atomic<std::uint64_t>& total_;
-  std::chrono::steady_clock::time_point start_;
+  std::uint64_t start_;
 };
 
 }  // namespace
@@ -51,7 +58,13 @@ PageSource& PageSource::system() noexcept {
 }
 
 std::size_t PageSource::page_size() noexcept {
-  static const std::size_t size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  // Cached without a guarded static; a race only asks sysconf twice.
+  static constinit std::atomic<std::size_t> cached{0};
+  std::size_t size = cached.load(std::memory_order_relaxed);
+  if (size == 0) {
+    size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    cached.store(size, std::memory_order_relaxed);
+  }
   return size;
 }
 
@@ -125,7 +138,7 @@ void* PageSource::map(std::size_t bytes, std::size_t alignment) noexcept {
 }
 
 void* PageSource::grow_break(std::size_t bytes) noexcept {
-  std::lock_guard<std::mutex> guard(break_lock());
+  BreakLockGuard guard;
   // First fit among regions given back earlier.
   for (BreakRegion** link = &break_free_; *link; link = &(*link)->next) {
     BreakRegion* region = *link;
@@ -169,7 +182,7 @@ void PageSource::deallocate(void* p, std::size_t size) noexcept {
   if (in_break_region(p)) {
     // The break cannot shrink under others' memory: give the pages back, keep the range.
     decommit(p, bytes);
-    std::lock_guard<std::mutex> guard(break_lock());
+    BreakLockGuard guard;
     auto* region = static_cast<BreakRegion*>(p);
     region->size = bytes;
     region->next = break_free_;

@@ -1,31 +1,30 @@
-// common/call_stack.cpp: capture_call_stack on libunwind (see call_stack.hpp).
-#define UNW_LOCAL_ONLY
+// common/call_stack.cpp: capture_call_stack on libunwind (see call_stack.hpp), which
+// unwinder.hpp loads on first use.
 #include "common/call_stack.hpp"
 
-#include <libunwind.h>
+#include "common/unwinder.hpp"
 
 namespace poolkit::detail {
 namespace {
 // Set while this thread unwinds: a malloc reached from inside libunwind (its first-use
-// set-up, or a preloaded malloc's own hooks) must not unwind again.
+// set-up, the dlopen that loads it, or a preloaded malloc's own hooks) must not unwind
+// again.
 thread_local bool t_capturing = false;
-
-struct CachingPolicy {
-  // A per-thread cache needs no lock; the global one would lock on every lookup.
-  CachingPolicy() noexcept { unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD); }
-};
 }  // namespace
 
 int capture_call_stack(void** frames, int max_frames, int skip) noexcept {
   if (t_capturing || max_frames <= 0) return 0;
   t_capturing = true;
-  static CachingPolicy policy;  // once, before the first unwind
-  (void)policy;
+  const Unwinder* unwind = unwinder();
+  if (unwind == nullptr) {
+    t_capturing = false;
+    return 0;
+  }
   // One extra frame for capture_call_stack itself, plus the caller's skip.
   void* buffer[kMaxCallStackDepth + 8];
   int want = max_frames + skip + 1;
   if (want > kMaxCallStackDepth + 8) want = kMaxCallStackDepth + 8;
-  int got = unw_backtrace(buffer, want);
+  int got = unwind->backtrace(buffer, want);
   int first = skip + 1;
   int count = got > first ? got - first : 0;
   if (count > max_frames) count = max_frames;

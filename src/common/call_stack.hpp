@@ -1,12 +1,13 @@
 // common/call_stack.hpp (private): capture the calling thread's stack as return
 // addresses, cheaply enough to do on every allocation in checked mode or a trace.
 //
-// Capture uses libunwind's unw_backtrace, which reads the DWARF unwind tables (so it
-// works through code built without frame pointers, as most Debian libraries are) and
-// caches each return address's frame layout per thread, so a warm capture costs tens
-// of nanoseconds per frame. It never calls malloc (libunwind takes its memory with
-// mmap), so the drop-in malloc may call it. A re-entrant call on the same thread
-// (libunwind's own first-use set-up reaching malloc) captures nothing.
+// Capture uses libunwind's unw_backtrace (dlopened on first use: unwinder.hpp), which
+// reads the DWARF unwind tables (so it works through code built without frame
+// pointers, as most Debian libraries are) and caches each return address's frame
+// layout per thread, so a warm capture costs tens of nanoseconds per frame. Once
+// loaded it never calls malloc (libunwind takes its memory with mmap), so the drop-in
+// malloc may call it. A re-entrant call on the same thread (the loading dlopen or
+// libunwind's own first-use set-up reaching malloc) captures nothing.
 //
 // Symbolising is separate (symbolizer.hpp) and happens only when a report is written.
 #pragma once
@@ -21,7 +22,8 @@ inline constexpr int kMaxCallStackDepth = 64;
 /// Writes up to `max_frames` return addresses of the caller's stack to `frames`,
 /// innermost first, leaving out `skip` frames above the caller of this function
 /// (capture_call_stack itself is never listed). Returns the number written; 0 when
-/// re-entered on this thread or when nothing could be unwound.
+/// re-entered on this thread, when nothing could be unwound, or when libunwind is not
+/// loaded (not installed, or deferred: unwinder.hpp).
 int capture_call_stack(void** frames, int max_frames, int skip = 0) noexcept;
 
 /// The same frames as capture_call_stack, and each frame's stack pointer: sps[i] is

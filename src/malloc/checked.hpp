@@ -83,6 +83,11 @@ PK_INLINE std::uint64_t header_seal(const CheckedHeader* h) noexcept {
 void checked_init() noexcept;  // process_init, when POOLKIT_CHECK or POOLKIT_SAMPLE is set
 /// force_guard: a sampled block (POOLKIT_SAMPLE without POOLKIT_CHECK) on its own pages.
 void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, bool force_guard) noexcept;
+// While set on a thread, its checked allocations are all guarded (own mapping, guard
+// page), as force_guard: set around the dlopen of libunwind and every stack capture,
+// so that what the dynamic loader allocates for libunwind (its records, each thread's
+// TLS block) is out of reach of a heap overflow, whose report unwinds through it.
+extern __thread bool t_checked_guard_all __attribute__((tls_model("initial-exec")));
 void checked_free(void* p, AllocKind kind, std::size_t sized) noexcept;
 void* checked_realloc(void* p, std::size_t size) noexcept;
 std::size_t checked_usable(const void* p) noexcept;

@@ -14,6 +14,8 @@
 
 namespace poolkit::malloc_impl {
 
+__thread bool t_checked_guard_all __attribute__((tls_model("initial-exec"))) = false;
+
 namespace {
 
 constexpr int kShards = 32;
@@ -112,8 +114,31 @@ bool header_sane(const CheckedHeader* h) noexcept {
          h->kind >= AllocKind::kMalloc && h->kind <= AllocKind::kNewArray;
 }
 
+// A header written over: its tag and size no longer say where the block's zones are
+// (reading them could fault), so only front[] is looked at, the header's last 8 bytes,
+// which are a small block's front zone. Reports it (if asked); always false.
+bool broken_header(const CheckedHeader* h, const char* where, bool report) noexcept {
+  if (!report) return false;
+  const std::uint8_t* user = reinterpret_cast<const std::uint8_t*>(h) + kHeaderSize;
+  const std::uint8_t* f = nullptr;
+  std::size_t bad = 0;
+  for (const std::uint8_t* p = user; p > h->front;) {
+    --p;
+    if (*p != kFrontByte) {
+      if (f == nullptr) f = p;
+      ++bad;
+    }
+  }
+  const char* detail = f ? "the block's header before it was overwritten too"
+                         : "a write landed in the block's header, 9 to 64 bytes before the block (the 8 just before it are intact)";
+  BugReport bug{BugKind::kUnderflow, where, f ? f : user, nullptr, f ? f - user : -1, bad, detail, !g_exit_checked, 0};
+  report_bug(bug);
+  return false;
+}
+
 // Checks the zones around a live or quarantined block; reports what it finds. True if intact.
 bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexcept {
+  if (!header_sane(h)) return broken_header(h, where, report);
   std::uint8_t* user = user_of(h);
   Zones z = zones_of(h);
   bool ok = true;
@@ -133,15 +158,6 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
         ++bad;
       }
     }
-  }
-  if (!header_sane(h)) {
-    if (report) {
-      const char* detail = f ? "the block's header before it was overwritten too"
-                             : "a write landed in the block's header, 9 to 64 bytes before the block (the 8 just before it are intact)";
-      BugReport bug{BugKind::kUnderflow, where, f ? f : user, nullptr, f ? f - user : -1, bad, detail, !g_exit_checked, 0};
-      report_bug(bug);
-    }
-    return false;
   }
   if (f != nullptr) {
     ok = false;
@@ -372,7 +388,7 @@ void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, boo
   }
   std::size_t need;
   if (__builtin_add_overflow(size, kHeaderSize + kMinRearZone + (alignment - kMinBlock), &need)) need = SIZE_MAX;
-  bool guard = force_guard || g_options.check_pages || need > g_options.mmap_threshold ||
+  bool guard = force_guard || t_checked_guard_all || g_options.check_pages || need > g_options.mmap_threshold ||
                alignment > kMaxPageAlignment || (g_options.sample && size <= kSampleMax && sample_this_one());
   CheckedHeader* h = nullptr;
   if (guard) {

@@ -149,7 +149,13 @@ std::uint32_t depot_capture(int skip) noexcept {
   void* frames[detail::kMaxCallStackDepth];
   constexpr int kOwnFrames = 4;  // the malloc's own frames (2 or 3: depot_capture, checked_alloc, malloc_generic), trimmed below
   int want = depth + kOwnFrames > detail::kMaxCallStackDepth ? detail::kMaxCallStackDepth : depth + kOwnFrames;
+  // The one malloc a capture makes is the dynamic loader's, for libunwind's
+  // thread-local cache on a thread's first unwind: guarded, so that the overflows the
+  // reports describe cannot reach it (and break the unwinding that reports them).
+  bool guarded = t_checked_guard_all;
+  t_checked_guard_all = g_options.check != 0;
   int n = detail::capture_call_stack(frames, want, 0);
+  t_checked_guard_all = guarded;
   int first = 0;
   std::uintptr_t lo = g_self_lo.load(std::memory_order_relaxed), hi = g_self_hi.load(std::memory_order_relaxed);
   while (first < n && reinterpret_cast<std::uintptr_t>(frames[first]) >= lo &&

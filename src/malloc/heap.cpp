@@ -5,7 +5,9 @@
 // At thread exit (a pthread key destructor) the heap hands its memory back: empty
 // pages to their segments, empty segments to the per-CPU cache, the rest abandoned
 // for other threads to adopt; the heap struct returns to the pool for the next
-// thread. Heap structs are never unmapped, so a remote free may always read one.
+// thread. Empty segments stay committed in the cache for the decay, as freed pages
+// do within a thread. Heap structs are never unmapped, so a remote free may always
+// read one.
 #include <pthread.h>
 
 #include <new>
@@ -124,13 +126,20 @@ void heap_teardown(Heap* heap) noexcept {
   PK_ASSERT(!heap->is_empty_sentinel);
   PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
   heap_collect_all(heap, false);
-  heap_purge(heap, true);
+  // Only the slices whose decay has passed: an empty segment goes to the per-CPU
+  // cache still committed, for the next thread, and the cache's trim decommits it
+  // after the decay. Decommitting everything here made each thread that followed an
+  // exited one fault its pages in anew: with 16 threads on 2 cores (glibc_thread:16t)
+  // 21,000 page faults against mimalloc's 12,000. An abandoned segment is purged at
+  // once: no decay reaches it until some heap adopts it.
+  heap_purge(heap, false);
   for (Segment* segment = heap->segments; segment != nullptr;) {
     Segment* next = segment->next;
     if (segment->pages_in_use == 0) {
       heap_unlink_segment(heap, segment);
       segment_cache_put(segment);
     } else {
+      segment_purge(segment);
       segment_abandon(heap, segment);
     }
     segment = next;

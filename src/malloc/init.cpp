@@ -16,6 +16,7 @@
 #include <sched.h>
 
 #include "checked.hpp"
+#include "common/unwinder.hpp"
 #include "integrity.hpp"
 #include "internal.hpp"
 
@@ -74,6 +75,9 @@ void process_init() noexcept {
     while (!process_ready()) sched_yield();  // another thread is initialising
     return;
   }
+  // libunwind is dlopened for checked mode's stacks, from on_load below and never
+  // from inside a malloc, which may run inside the dynamic loader.
+  detail::unwinder_defer_loading();
   options_init();
   integrity_init();
   heap_module_init();
@@ -89,6 +93,13 @@ namespace {
 __attribute__((constructor(101))) void on_load() noexcept {
   process_init();
   options_reread_if_early();
+  // Libc is ready and no lock of ours is held: a dlopen may run (its mallocs capture
+  // no stack). Allocations made before this point have none.
+  if ((g_options.check | g_options.sample) && g_options.stack_depth > 0) {
+    t_checked_guard_all = g_options.check != 0;
+    detail::unwinder_load();
+    t_checked_guard_all = false;
+  }
 }
 
 // Destructors with the lowest priority number run last: print as late as we can.

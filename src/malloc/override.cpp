@@ -3,7 +3,8 @@
 // archive): malloc and its whole family, glibc's __libc_* aliases (so that code
 // calling glibc's internal names never mixes allocators), mallinfo2, malloc_trim,
 // and every C++ operator new and delete. operator new loops on the new_handler and
-// throws std::bad_alloc when there is none; the nothrow forms return nullptr.
+// throws std::bad_alloc when there is none; the nothrow forms return nullptr. Both go
+// through the program's own C++ runtime (cxx_runtime.hpp): this library links none.
 #include <malloc.h>
 
 #include <cerrno>
@@ -12,7 +13,7 @@
 
 #include "api.hpp"
 #include "checked.hpp"
-#include "common/new_handler_loop.hpp"
+#include "cxx_runtime.hpp"
 #include "fast_path.hpp"
 #include "poolkit/malloc.h"
 
@@ -153,26 +154,36 @@ PK_INLINE void* allocate_for_new(std::size_t size, std::size_t alignment, AllocK
   return alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
 }
 
-PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, bool nothrow, AllocKind kind) {
-  return poolkit::detail::new_handler_loop([=] { return allocate_for_new(size, alignment, kind); }, nothrow);
+// The new_handler loop of [new.delete.single]: try until memory comes, calling the
+// installed handler between tries; with none, throw std::bad_alloc. This library is
+// built without exceptions: they pass through its frames on the unwind tables alone,
+// so no lock or other state needing clean-up may be held here.
+PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, AllocKind kind) {
+  for (;;) {
+    if (void* p = allocate_for_new(size, alignment, kind)) return p;
+    NewHandler handler = cxx_new_handler();
+    if (handler == nullptr) cxx_throw_bad_alloc();
+    handler();
+  }
+}
+// The nothrow forms: with no handler installed, nullptr at once. With one (it may
+// throw), the runtime's own nothrow form runs the loop above inside its try.
+PK_NOINLINE void* new_nothrow_slow(std::size_t size, std::size_t alignment, AllocKind kind) noexcept {
+  if (cxx_new_handler() == nullptr) return nullptr;
+  return cxx_nothrow_new(size, alignment, kind == AllocKind::kNewArray);
 }
 
 PK_INLINE void* new_fast(std::size_t size, AllocKind kind) {
   void* p = PK_UNLIKELY(g_options.check) ? checked_alloc(size, 0, kind, false) : fast_malloc(size);
-  return PK_LIKELY(p != nullptr) ? p : new_slow(size, 0, false, kind);
+  return PK_LIKELY(p != nullptr) ? p : new_slow(size, 0, kind);
 }
 PK_INLINE void* new_aligned(std::size_t size, std::align_val_t alignment, AllocKind kind) {
   void* p = allocate_for_new(size, static_cast<std::size_t>(alignment), kind);
-  return PK_LIKELY(p != nullptr) ? p : new_slow(size, static_cast<std::size_t>(alignment), false, kind);
+  return PK_LIKELY(p != nullptr) ? p : new_slow(size, static_cast<std::size_t>(alignment), kind);
 }
 PK_INLINE void* new_nothrow(std::size_t size, std::size_t alignment, AllocKind kind) noexcept {
   void* p = allocate_for_new(size, alignment, kind);
-  if (PK_LIKELY(p != nullptr)) return p;
-  try {
-    return new_slow(size, alignment, true, kind);
-  } catch (...) {
-    return nullptr;
-  }
+  return PK_LIKELY(p != nullptr) ? p : new_nothrow_slow(size, alignment, kind);
 }
 
 PK_INLINE void delete_fast(void* p, AllocKind kind, std::size_t size = kUnknownSize) noexcept {

@@ -39,6 +39,7 @@
 
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
+#include "common/unwinder.hpp"
 #include "poolkit/malloc.h"
 #include "stack_cache.hpp"
 #include "trace_clock.hpp"
@@ -644,6 +645,9 @@ __attribute__((constructor(101))) void trace_start() {
     spin_unlock(log->lock);
   }
   t_busy = false;
+  // libunwind is dlopened on first use: load it before recording starts, so that the
+  // loader's own allocations are not traced.
+  if (g_depth > 0) poolkit::detail::unwinder_load();
   g_ready.store(true);
 }
 

@@ -4,7 +4,9 @@
  * that a chunk looking like one glibc mmapped before the preload is accepted by
  * free, and exits 0. With an argument "invalid" it frees a stack address
  * (expected: "free(): invalid pointer" and SIGABRT); "double" frees twice (run
- * with POOLKIT_CHECK=1); "overflow" writes past a block (POOLKIT_CHECK=1). */
+ * with POOLKIT_CHECK=1); "overflow" writes past a block (POOLKIT_CHECK=1); "maps"
+ * allocates a little and prints the file name of every shared object mapped, one
+ * a line (a C program must map no libstdc++, and libunwind only in checked mode). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
@@ -44,9 +46,28 @@ static void* allocate_all(void* arg) {
   return NULL;
 }
 
+/* The file names of the mapped shared objects (the last field of /proc/self/maps). */
+static void print_mapped_objects(void) {
+  FILE* maps = fopen("/proc/self/maps", "r");
+  CHECK(maps != NULL);
+  char line[4096];
+  while (fgets(line, sizeof line, maps) != NULL) {
+    char* name = strrchr(line, '/');
+    if (name != NULL && strstr(name, ".so") != NULL) fputs(name + 1, stdout);
+  }
+  fclose(maps);
+}
+
 int main(int argc, char** argv) {
   int (*owns)(const void*) = (int (*)(const void*))dlsym(RTLD_DEFAULT, "poolkit_malloc_owns");
   CHECK(owns != NULL);
+  if (argc > 1 && strcmp(argv[1], "maps") == 0) {
+    allocate_all(NULL);
+    CHECK(owns(g_blocks[0]));
+    for (int i = 0; i < kBlocks; ++i) free(g_blocks[i]);
+    print_mapped_objects();
+    return 0;
+  }
   if (argc > 1 && strcmp(argv[1], "invalid") == 0) {
     int local;
     g_free(&local);

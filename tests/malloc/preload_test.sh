@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# preload_test.sh LIB PROBE: runs programs with LD_PRELOAD=LIB (libpoolkit-malloc.so)
-# and checks they behave exactly as without it: the probe, ls, sort on generated
-# data, python3 on a mixed workload; then the options (POOLKIT_STATS summary,
-# unknown-option warning) and the bad-input reports (invalid pointer, double free,
-# overflow under POOLKIT_CHECK=1), each of which must abort with its message.
+# preload_test.sh LIB PROBE CXX: runs programs with LD_PRELOAD=LIB
+# (libpoolkit-malloc.so) and checks they behave exactly as without it: the probe, ls,
+# sort on generated data, python3 on a mixed workload; then the options
+# (POOLKIT_STATS summary, unknown-option warning) and the bad-input reports (invalid
+# pointer, double free, overflow under POOLKIT_CHECK=1), each of which must abort with
+# its message; then what the library brings into a process (it needs only libc; a C
+# program maps no C++ runtime, and libunwind only in checked mode) and operator new
+# in a C++ program (CXX: std::bad_alloc, the new_handler loop, nothrow) through the
+# program's own C++ runtime.
 set -u
 LIB=$(realpath "$1")
 PROBE=$(realpath "$2")
-[ -f "$LIB" ] && [ -x "$PROBE" ] || { echo "usage: preload_test.sh LIB PROBE"; exit 2; }
+CXX_PROGRAM=$(realpath "$3")
+[ -f "$LIB" ] && [ -x "$PROBE" ] && [ -x "$CXX_PROGRAM" ] || { echo "usage: preload_test.sh LIB PROBE CXX"; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -77,6 +82,29 @@ expect_abort() {
 expect_abort "invalid pointer" "free(): invalid pointer" run "$PROBE" invalid
 expect_abort "double free" "poolkit: ERROR: double-free at 0x" run env POOLKIT_CHECK=1 "$PROBE" double
 expect_abort "overflow" "poolkit: ERROR: heap-buffer-overflow at 0x" run env POOLKIT_CHECK=1 "$PROBE" overflow
+# The report's stacks are symbolised (libunwind, loaded only in checked mode).
+expect_abort "overflow report names the allocating function" "in main " \
+  run env POOLKIT_CHECK=1 "$PROBE" overflow
+
+# 5. what the library brings: libc only (no libstdc++, libm, libgcc_s, libunwind)
+needed=$(readelf -d "$LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+[[ $needed == "libc.so.6 " ]] && pass "the library needs only libc" || fail "NEEDED: $needed"
+maps=$(run "$PROBE" maps | tr '\n' ' ')
+[[ $maps == *libpoolkit-malloc* && $maps != *libstdc++* && $maps != *libm.so* && $maps != *libunwind* &&
+   $maps != *liblzma* && $maps != *libgcc_s* ]] && pass "a C program maps no C++ runtime and no libunwind" ||
+  fail "a C program maps: $maps"
+maps=$(run env POOLKIT_CHECK=1 "$PROBE" maps | tr '\n' ' ')
+[[ $maps == *libunwind* && $maps != *libstdc++* ]] && pass "checked mode loads libunwind, still no C++ runtime" ||
+  fail "a C program in checked mode maps: $maps"
+
+# 6. operator new in a C++ program, throwing through the program's runtime
+for mode in 0 1; do
+  if out=$(run env POOLKIT_CHECK=$mode "$CXX_PROGRAM" 2>&1) && [[ $out == "cxx ok" ]]; then
+    pass "C++ program, POOLKIT_CHECK=$mode: bad_alloc, new_handler, nothrow"
+  else
+    fail "C++ program, POOLKIT_CHECK=$mode: $out"
+  fi
+done
 
 [ $failures -eq 0 ] && echo "preload: all passed" || echo "preload: $failures failed"
 exit $((failures != 0))
