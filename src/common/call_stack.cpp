@@ -37,24 +37,28 @@ int capture_call_stack_sp(void** frames, std::uintptr_t* sps, int max_frames, in
   *plain = true;
   if (t_capturing || max_frames <= 0) return 0;
   t_capturing = true;
-  static CachingPolicy policy;
-  (void)policy;
+  const Unwinder* unwind = unwinder();
+  if (unwind == nullptr) {
+    t_capturing = false;
+    return 0;
+  }
   unw_context_t context;
   unw_cursor_t cursor;
   int count = 0;
-  if (unw_getcontext(&context) == 0 && unw_init_local(&cursor, &context) == 0) {
+  if (unwind->getcontext(&context) == 0 && unwind->init_local(&cursor, &context) == 0) {
     // Frame 0 is this function, as in unw_backtrace's list: skip it and `skip` more.
     const int first = skip + 1;
     int frame = 0;
     do {
       if (frame++ < first) continue;
       unw_word_t ip = 0, sp = 0;
-      if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || unw_get_reg(&cursor, UNW_REG_SP, &sp) != 0 || ip == 0) break;
-      if (unw_is_signal_frame(&cursor) > 0) *plain = false;
+      if (unwind->get_reg(&cursor, UNW_REG_IP, &ip) != 0 || unwind->get_reg(&cursor, UNW_REG_SP, &sp) != 0 || ip == 0)
+        break;
+      if (unwind->is_signal_frame(&cursor) > 0) *plain = false;
       frames[count] = reinterpret_cast<void*>(ip);
       sps[count] = sp;
       ++count;
-    } while (count < max_frames && unw_step(&cursor) > 0);
+    } while (count < max_frames && unwind->step(&cursor) > 0);
   }
   t_capturing = false;
   return count;

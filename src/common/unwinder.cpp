@@ -1,14 +1,14 @@
 // common/unwinder.cpp: libunwind through dlopen (see unwinder.hpp).
-#define UNW_LOCAL_ONLY
 #include "common/unwinder.hpp"
 
 #include <dlfcn.h>
-#include <libunwind.h>
 
 #include <atomic>
+#include <type_traits>
 
 // libunwind's names are macros over per-architecture symbols (unw_backtrace stays,
 // unw_set_caching_policy becomes _ULx86_64_set_caching_policy): dlsym wants the symbol.
+// unw_getcontext is a function-like macro: its symbol is unw_tdep_getcontext's.
 #define PK_UNW_STR2(x) #x
 #define PK_UNW_STR(x) PK_UNW_STR2(x)
 
@@ -24,21 +24,32 @@ enum : int { kNotLoaded, kLoading, kLoaded, kFailed };
 // the release store of kLoaded and read only after an acquire load sees it.
 constinit std::atomic<int> g_state{kNotLoaded};
 constinit std::atomic<bool> g_deferred{false};
-constinit Unwinder g_table{nullptr};
+constinit Unwinder g_table{};
 
 bool load_once() noexcept {
   // RTLD_NOW: every symbol resolved here, not at a first unwind inside a malloc.
   void* lib = ::dlopen(POOLKIT_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) return false;
-  auto backtrace = reinterpret_cast<decltype(&unw_backtrace)>(::dlsym(lib, PK_UNW_STR(unw_backtrace)));
+  // Each entry point by its symbol, typed as the header declares it.
+  auto symbol = [lib](auto& entry, const char* name) {
+    entry = reinterpret_cast<std::remove_reference_t<decltype(entry)>>(::dlsym(lib, name));
+    return entry != nullptr;
+  };
+  Unwinder table{};
+  const bool all = symbol(table.backtrace, PK_UNW_STR(unw_backtrace)) &&
+                   symbol(table.getcontext, PK_UNW_STR(unw_tdep_getcontext)) &&
+                   symbol(table.init_local, PK_UNW_STR(unw_init_local)) &&
+                   symbol(table.get_reg, PK_UNW_STR(unw_get_reg)) &&
+                   symbol(table.is_signal_frame, PK_UNW_STR(unw_is_signal_frame)) &&
+                   symbol(table.step, PK_UNW_STR(unw_step));
   auto set_policy =
       reinterpret_cast<decltype(&unw_set_caching_policy)>(::dlsym(lib, PK_UNW_STR(unw_set_caching_policy)));
   auto* local_space = static_cast<unw_addr_space_t*>(::dlsym(lib, PK_UNW_STR(unw_local_addr_space)));
-  if (backtrace == nullptr) return false;  // the library stays loaded (dlclose could run its code later)
+  if (!all) return false;  // the library stays loaded (dlclose could run its code later)
   // A per-thread cache of frame layouts needs no lock; the global one would lock on
   // every lookup.
   if (set_policy != nullptr && local_space != nullptr) set_policy(*local_space, UNW_CACHE_PER_THREAD);
-  g_table.backtrace = backtrace;
+  g_table = table;
   return true;
 }
 

@@ -7,11 +7,20 @@
 // libgcc's for the program's own C++ exceptions.
 #pragma once
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 namespace poolkit::detail {
 
-/// The libunwind entry points this process uses.
+/// The libunwind entry points this process uses: unw_backtrace for a whole stack at
+/// once, and the cursor calls for a walk frame by frame (capture_call_stack_sp).
 struct Unwinder {
   int (*backtrace)(void** frames, int max_frames);
+  int (*getcontext)(unw_context_t* context);
+  int (*init_local)(unw_cursor_t* cursor, unw_context_t* context);
+  int (*get_reg)(unw_cursor_t* cursor, unw_regnum_t reg, unw_word_t* value);
+  int (*is_signal_frame)(unw_cursor_t* cursor);
+  int (*step)(unw_cursor_t* cursor);
 };
 
 /// The loaded unwinder; nullptr while it is being loaded (a malloc reached from inside
