@@ -90,12 +90,7 @@ class Heap {
   /// nullptr on bad alignment, a size that cannot be met (SIZE_MAX included), or
   /// when max_bytes or the OS says no.
   void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
-    // Fast path: a small naturally aligned request whose exact size is cached.
-    if (size <= Cache::kMaxRequest && align - 1 < L::kGranule && (align & (align - 1)) == 0) {
-      const std::size_t c = Cache::class_of_request(size);
-      if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, size);
-    }
-    return allocate_prefixed_slow(0, size, align);
+    return allocate_prefixed(0, size, align);  // the one fast path; a zero prefix folds away
   }
 
   /// Frees p. size and align are ignored (the header knows). nullptr does nothing.
@@ -175,7 +170,8 @@ class Heap {
   /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
   /// address plus `prefix` (a multiple of 16) is aligned to `align`.
   void* allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
-    // Fast path as allocate()'s: natural alignment and a cached block of the exact class.
+    // Fast path (allocate() comes here too): natural alignment and a cached block of the
+    // exact class. With prefix 0 the prefix tests are constant and vanish.
     if (size <= Cache::kMaxRequest && prefix <= Cache::kMaxRequest - size && prefix % L::kGranule == 0 &&
         align - 1 < L::kGranule && (align & (align - 1)) == 0) {
       const std::size_t c = Cache::class_of_request(prefix + size);
