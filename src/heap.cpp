@@ -1,6 +1,7 @@
 // heap.cpp: Heap, the boundary-tag allocator with a two-level segregated fit index.
 // The block layout and its bits are described in detail/boundary_tag.hpp, the
-// size classes in detail/size_class_map.hpp; check() and its walkers are in heap_check.cpp.
+// size classes in detail/size_class_map.hpp; check() and its walkers are in heap_check.cpp,
+// the size-class runs for medium blocks in heap_runs.cpp.
 #include "poolkit/heap.hpp"
 
 #include <algorithm>
@@ -41,6 +42,7 @@ Heap::Options Heap::effective(Options o) noexcept {
   if (o.bounded_time) {
     o.coalescing = Coalescing::kImmediate;  // deferred: a pass walks every block
     o.front_cache = false;                  // a flush walks every cached block
+    o.size_class_runs = false;              // bounded time is the bare boundary-tag heap
     o.return_empty_regions = false;         // a munmap
   }
   return o;
@@ -51,7 +53,8 @@ Heap::Heap(Options options) noexcept
       source_(options.source ? options.source : &PageSource::system()),
       secret_((reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) ^ 0x2545F4914F6CDD1Dull),
       next_region_size_(options.region_size),
-      cache_(options_.front_cache ? options_.front_cache_depth : 0) {
+      cache_(options_.front_cache ? options_.front_cache_depth : 0),
+      runs_(options_.front_cache && options_.size_class_runs) {
   annotate::pool_created(this);
   if (!options_.bounded_time) return;
   // The one region, now, every page written once: later calls take no page fault
@@ -107,6 +110,11 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
     const std::size_t c = Cache::class_of_block(needed);
     if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, total);
   }
+  // Medium blocks: a slot of a size-class run, if a run has room or one can be cut from
+  // a free block; otherwise (no free block big enough for a run) a plain block.
+  if (runs_ && align <= L::kGranule && needed > Cache::kMaxBlock && total <= Runs::kMaxRequest) {
+    if (void* p = run_allocate(Runs::class_of(needed + L::kWord), needed, total)) return p;
+  }
   // Room for a leading gap that is either empty or a whole free block.
   const std::size_t search = align <= L::kGranule ? needed : needed + align + L::kMinBlock;
   std::uintptr_t block = index_.find(search);
@@ -116,6 +124,15 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
     return nullptr;
   }
   return carve(block, prefix, needed, align, total);
+}
+
+// A block of at least `size` bytes for a new run, from a free block already in the index
+// (a run never makes the heap grow); 0 if there is none. Its header is written, nothing
+// is accounted.
+std::uintptr_t Heap::carve_run_block(std::size_t size) noexcept {
+  const std::uintptr_t block = index_.find(size);
+  if (!block) return 0;
+  return L::block_of(reinterpret_cast<std::uintptr_t>(carve(block, 0, size, L::kGranule, 0, true)));
 }
 
 // The slow path of a search: empty the front cache, coalesce (deferred mode) or grow.
@@ -161,7 +178,7 @@ bool Heap::worth_coalescing(std::size_t search) const noexcept {
 // bytes whose payload + prefix is aligned; the leading gap and the tail, when big
 // enough, go back on the lists as free blocks.
 void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
-                  std::size_t requested) noexcept {
+                  std::size_t requested, bool run) noexcept {
   const std::uint64_t h = header(block);
   std::size_t size = L::size_of(h);
   bool prev_free = L::prev_is_free(h);
@@ -174,7 +191,7 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
     index_.replace(block, size, rest, size - needed);
     write_header(rest, size - needed, L::kFreeBit);
     L::write_footer(rest, size - needed);
-    return finish_carve(block, needed, prev_free, requested);
+    return finish_carve(block, needed, prev_free, requested, run);
   }
   index_.remove(block, size);
 
@@ -201,11 +218,17 @@ void* Heap::carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, 
   } else {
     set_prev_free_bit(block + size, false);
   }
-  return finish_carve(block, size, prev_free, requested);
+  return finish_carve(block, size, prev_free, requested, run);
 }
 
-// Writes the header of the block being handed out and accounts for it.
-void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested) noexcept {
+// Writes the header of the block being handed out and accounts for it. A run's block
+// is not a live block: its header says "run" and its slots are accounted one by one.
+void* Heap::finish_carve(std::uintptr_t block, std::size_t size, bool prev_free, std::size_t requested,
+                         bool run) noexcept {
+  if (run) {
+    write_header(block, size, L::kRunBit | (prev_free ? L::kPrevFreeBit : 0), Runs::kRunSlack);
+    return reinterpret_cast<void*>(L::payload_of(block));
+  }
   const std::size_t usable = size - L::kHeaderSize;
   // The boundary tag keeps the slack in 6 bits and the size in granules.
   PK_ASSERT(size % L::kGranule == 0 && size >= L::kMinBlock && usable >= requested && usable - requested < 64);
@@ -227,9 +250,14 @@ void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
 // the last region used, big blocks, and a size class that is full (flushed first).
 void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
   if (!p) return;
-  Region* region;
-  if (!validate(p, &region)) return;
   const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
+  Region* region;
+  SlotRef slot;
+  if (!validate(p, &region, &slot)) return;
+  if (slot.run) {  // a live slot of a run
+    run_free(region, block, header(block), slot.run, slot.index);
+    return;
+  }
   const std::size_t c = Cache::class_of_block(L::size_of(header(block)));
   if (c < Cache::kClasses && cache_.depth() != 0) {
     if (!cache_.has_room(c)) flush_class(c);  // may merge a neighbour: read the header after it
@@ -337,6 +365,7 @@ void* Heap::resize(void* p, std::size_t size) noexcept {
 
   const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
   const std::uint64_t h = header(block);
+  if (h & L::kRunBit) return run_resize(block, size) ? p : nullptr;  // a slot: within its stride
   const std::size_t old_size = L::size_of(h);
   const std::size_t old_requested = old_size - L::kHeaderSize - L::slack_of(h);
   std::size_t new_size = old_size;
@@ -387,13 +416,19 @@ void* Heap::resize(void* p, std::size_t size) noexcept {
 // ---- pointers: lookup and validation -----------------------------------------
 
 Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
-  auto contains = [addr](const Region* r) {
-    auto base = reinterpret_cast<std::uintptr_t>(r);
-    return addr >= base && addr < base + r->size;
-  };
-  if (last_hit_ && contains(last_hit_)) return last_hit_;
-  for (Region* r = regions_; r; r = r->next) {
-    if (contains(r)) {
+  for (std::size_t i = 0; i < span_count_; ++i) {
+    if (addr - spans_[i].begin < spans_[i].size) {
+      Region* r = spans_[i].region;
+      if (r != last_hit_) {
+        last_hit_ = r;
+        set_hot(r);
+      }
+      return r;
+    }
+  }
+  if (region_count_ == span_count_) return nullptr;
+  for (Region* r = regions_; r; r = r->next) {  // the older regions, beyond the table
+    if (addr - reinterpret_cast<std::uintptr_t>(r) < r->size) {
       last_hit_ = r;
       set_hot(r);
       return r;
@@ -402,12 +437,18 @@ Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
   return nullptr;
 }
 
+void Heap::rebuild_spans() noexcept {
+  span_count_ = 0;
+  for (Region* r = regions_; r && span_count_ < kSpanTable; r = r->next)
+    spans_[span_count_++] = {reinterpret_cast<std::uintptr_t>(r), r->size, r};
+}
+
 void Heap::set_hot(const Region* r) const noexcept {
   hot_begin_ = r ? r->first_block() : 0;
   hot_span_ = r ? r->span() : 0;
 }
 
-Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) const noexcept {
+Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload, SlotRef* slot) const noexcept {
   if (payload % L::kGranule != 0) return BlockState::kInterior;
   const std::uintptr_t block = L::block_of(payload);
   if (block < region->first_block() || block >= region->sentinel()) return BlockState::kInterior;
@@ -415,6 +456,16 @@ Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload) co
   if (!L::tag_ok(block, h, secret_)) return BlockState::kInterior;
   const std::size_t size = L::size_of(h);
   if (size < L::kMinBlock || size > region->sentinel() - block) return BlockState::kInterior;
+  if (h & L::kRunBit) {  // a slot of a run, or a run's own header (no block of the user's)
+    if (Runs::is_run_block(h)) return BlockState::kInterior;
+    // A freed slot's header keeps its free bit after its run has gone back to the heap:
+    // freeing it again is a double free, whether or not the run is still there.
+    if (L::is_free(h)) return BlockState::kFree;
+    SlotRef found;
+    found.run = run_of_slot(region, block, h, &found.index);
+    if (!found.run) return BlockState::kInterior;
+    if (slot) *slot = found;
+  }
   return L::is_free(h) || L::is_cached(h) ? BlockState::kFree : BlockState::kLive;
 }
 
@@ -424,13 +475,13 @@ Heap::BlockState Heap::inspect(const void* p) const noexcept {
   return region ? classify(region, reinterpret_cast<std::uintptr_t>(p)) : BlockState::kForeign;
 }
 
-bool Heap::validate(const void* p, Region** region) noexcept {
+bool Heap::validate(const void* p, Region** region, SlotRef* slot) noexcept {
   *region = find_region(reinterpret_cast<std::uintptr_t>(p));
   if (!*region) {
     report_bad(p, BadFree::kForeignPointer);
     return false;
   }
-  switch (classify(*region, reinterpret_cast<std::uintptr_t>(p))) {
+  switch (classify(*region, reinterpret_cast<std::uintptr_t>(p), slot)) {
     case BlockState::kLive:
       return true;
     case BlockState::kFree:
@@ -501,6 +552,7 @@ Heap::Region* Heap::adopt_region(void* memory, std::size_t size) noexcept {
   if (regions_) regions_->prev = region;
   regions_ = region;
   ++region_count_;
+  rebuild_spans();
   bytes_reserved_ += size;
   init_region(region);
   return region;
@@ -525,6 +577,7 @@ void Heap::return_region(Region* region) noexcept {
     set_hot(nullptr);
   }
   --region_count_;
+  rebuild_spans();
   bytes_reserved_ -= region->size;
   const std::size_t size = region->size;
   annotate::region_returned(region, size);
@@ -589,6 +642,8 @@ bool Heap::coalesce_region(Region* region) noexcept {
 void Heap::release() noexcept {
   index_.clear();
   cache_.reset(cache_.depth());
+  for (auto& head : run_lists_) head = 0;
+  run_free_bytes_ = run_count_ = 0;
   if (options_.return_empty_regions) {
     while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
   }
@@ -622,7 +677,8 @@ PoolStats Heap::stats() const noexcept {
   s.bytes_in_use = bytes_in_use_;
   s.peak_in_use = peak_in_use_;
   s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize + cache_.bytes() -
-                 cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
+                 cache_.blocks() * L::kHeaderSize +  // cached blocks are free to their owner
+                 run_free_bytes_;                    // so are free slots of runs
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
   s.bytes_reserved = bytes_reserved_;

@@ -1,6 +1,7 @@
 // heap_check.cpp: Heap::check() and its walkers: every region block by block (tags,
 // sizes, footers, the previous-is-free bits), the segregated free lists against the
-// free blocks, the front cache against the cached blocks, and the counters. O(blocks
+// free blocks, the front cache against the cached blocks, the size-class runs slot by
+// slot (heap_runs.cpp), and the counters. O(blocks
 // log blocks); tests and the fuzzers call it, never the allocation paths.
 #include <algorithm>
 #include <cstdio>
@@ -36,7 +37,8 @@ bool Heap::sorted_blocks_with(std::uint64_t bit, std::vector<std::uintptr_t>* ou
 }
 
 bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
-                        std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept {
+                        std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes,
+                        RunTotals* runs) const noexcept {
   const bool immediate = options_.coalescing == Coalescing::kImmediate;
   std::uintptr_t block = region->first_block();
   const std::uintptr_t end = region->sentinel();
@@ -48,8 +50,12 @@ bool Heap::check_region(const Region* region, std::size_t* used_bytes, std::size
     if (size < L::kMinBlock || size % L::kGranule || size > end - block)
       return fail_check("block size out of range", block);
     if (L::prev_is_free(h) != prev_free) return fail_check("previous-is-free bit disagrees", block);
-    if (h & L::kReservedBit) return fail_check("reserved header bit set", block);
-    if (L::is_cached(h)) {
+    if ((h & L::kRunBit) && (!Runs::is_run_block(h) || L::is_free(h) || L::is_cached(h)))
+      return fail_check("run bit set on a block that is not a run", block);
+    if (h & L::kRunBit) {
+      if (!check_run(block, size, used_bytes, used_count, requested, &runs->free_bytes, &runs->open)) return false;
+      ++runs->count;
+    } else if (L::is_cached(h)) {
       if (L::is_free(h)) return fail_check("a block both free and cached", block);
       if (Cache::class_of_block(size) >= Cache::kClasses) return fail_check("a cached block too big to cache", block);
       *cached_bytes += size;
@@ -106,16 +112,27 @@ bool Heap::check_index() const noexcept {
 bool Heap::check() const noexcept {
   std::size_t used_bytes = 0, used_count = 0, free_count = 0, requested = 0, reserved = 0, regions = 0,
               cached_bytes = 0;
+  RunTotals runs;
   for (const Region* r = regions_; r; r = r->next) {
-    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested, &cached_bytes)) return false;
+    if (!check_region(r, &used_bytes, &used_count, &free_count, &requested, &cached_bytes, &runs)) return false;
     reserved += r->size;
     ++regions;
   }
   if (regions != region_count_ || reserved != bytes_reserved_) return fail_check("region counters disagree", 0);
+  std::size_t spans = 0;
+  for (const Region* r = regions_; r && spans < kSpanTable; r = r->next, ++spans) {
+    const RegionSpan& s = spans_[spans];
+    if (s.region != r || s.begin != reinterpret_cast<std::uintptr_t>(r) || s.size != r->size)
+      return fail_check("region table disagrees with the regions", reinterpret_cast<std::uintptr_t>(r));
+  }
+  if (spans != span_count_) return fail_check("region table holds the wrong number of regions", 0);
   if (used_bytes != bytes_in_use_ || used_count != live_blocks_ || requested != bytes_requested_)
     return fail_check("live-block counters disagree", 0);
   if (free_count != index_.count()) return fail_check("free-block count disagrees", 0);
   if (cached_bytes != cache_.bytes()) return fail_check("cached bytes disagree with the cached blocks", 0);
+  if (runs.count != run_count_ || runs.free_bytes != run_free_bytes_)
+    return fail_check("run counters disagree with the runs", 0);
+  if (!check_run_lists(&runs.open)) return false;
   if (fixed_ && region_count_ > 1) return fail_check("a heap that never grows has more than one region", 0);
   if (buffer_claim_.held() && (regions_ != buffer_region_ || !buffer_region_ ||
                                reinterpret_cast<std::uintptr_t>(buffer_region_) != buffer_claim_.begin()))
@@ -123,7 +140,7 @@ bool Heap::check() const noexcept {
   // Bounded time: nothing whose cost grows with the heap may be pending (the
   // checker above already holds immediate coalescing to "no two free neighbours").
   if (options_.bounded_time &&
-      (!fixed_ || cache_.depth() != 0 || options_.coalescing != Coalescing::kImmediate ||
+      (!fixed_ || cache_.depth() != 0 || runs_ || options_.coalescing != Coalescing::kImmediate ||
        options_.return_empty_regions))
     return fail_check("bounded time, but the heap may grow, cache, defer merges or return regions", 0);
   return check_index() && check_cache();
@@ -160,6 +177,11 @@ void Heap::visit_blocks(void (*fn)(void*, const void*, std::size_t, unsigned), v
       const std::uint64_t h = header(block);
       const std::size_t size = L::size_of(h);
       if (size == 0) break;  // a broken heap: check() says where
+      if (Runs::is_run_block(h) && !L::is_free(h) && !L::is_cached(h)) {
+        visit_run(block, size, fn, ctx);
+        block += size;
+        continue;
+      }
       fn(ctx, reinterpret_cast<const void*>(block), size, L::is_cached(h) ? 3u : L::is_free(h) ? 0u : 1u);
       block += size;
     }

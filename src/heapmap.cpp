@@ -18,7 +18,9 @@ namespace poolkit {
 
 namespace {
 
-enum : unsigned { kFree = 0, kLive = 1, kUnused = 2, kCached = 3 };
+// kRun: a Heap's size-class run, its metadata and the slots not handed out (its live
+// slots come as kLive pieces).
+enum : unsigned { kFree = 0, kLive = 1, kUnused = 2, kCached = 3, kRun = 4, kStates = 5 };
 
 struct Piece {
   std::uintptr_t start;
@@ -32,12 +34,14 @@ void collect(void* ctx, const void* block, std::size_t bytes, unsigned state) {
 
 // Bytes of one cell by state.
 struct Cell {
-  std::size_t bytes[4] = {};
+  std::size_t bytes[kStates] = {};
 };
 
 char glyph(const Cell& c, std::size_t cell_bytes) {
   const std::size_t live = c.bytes[kLive];
   if (live == 0) {
+    if (c.bytes[kRun] > c.bytes[kFree] && c.bytes[kRun] >= c.bytes[kCached] && c.bytes[kRun] >= c.bytes[kUnused])
+      return 'r';
     if (c.bytes[kCached] > c.bytes[kFree] && c.bytes[kCached] >= c.bytes[kUnused]) return 'c';
     if (c.bytes[kUnused] > c.bytes[kFree]) return '_';
     return '.';
@@ -68,7 +72,7 @@ void draw(const char* kind, std::vector<Piece> pieces, const PoolStats& stats, s
       live_bytes += p.bytes;
       ++live_blocks;
       gap = 0;
-    } else if (p.state == kFree || p.state == kCached) {
+    } else if (p.state == kFree || p.state == kCached || p.state == kRun) {
       free_bytes += p.bytes;
       if (gap == 0) ++free_gaps;
       gap += p.bytes;
@@ -97,7 +101,7 @@ void draw(const char* kind, std::vector<Piece> pieces, const PoolStats& stats, s
                  format_bytes(stats.bytes_free).c_str());
   }
   std::fprintf(out, "one character = %zu B: '#' full  '+' over half live  '-' some live  '.' free  'c' cached  "
-               "'_' never handed out\n", cell);
+               "'r' run, no live slot  '_' never handed out\n", cell);
   for (std::size_t n = 0; n < regions.size(); ++n) {
     const Region& r = regions[n];
     const std::size_t cells = (r.end - r.begin + cell - 1) / cell;

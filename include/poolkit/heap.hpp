@@ -2,7 +2,8 @@
 // segregated fit with boundary tags) over regions from a PageSource. Pick it for
 // mixed sizes with frees in any order: O(1) allocate, free and merge, 8 bytes of
 // overhead per block, in-place resize. Small blocks (up to 1 KiB) are recycled through a
-// bounded front cache first. Single-threaded (wrap it in Locked<> to share).
+// bounded front cache first, blocks of 1-64 KiB through size-class runs (slots of one
+// size cut from one block). Single-threaded (wrap it in Locked<> to share).
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "poolkit/detail/buffer_claim.hpp"
 #include "poolkit/detail/front_cache.hpp"
 #include "poolkit/detail/size_class_map.hpp"
+#include "poolkit/detail/size_class_runs.hpp"
 #include "poolkit/page_source.hpp"
 #include "poolkit/pool.hpp"
 #include "poolkit/pool_stats.hpp"
@@ -51,6 +53,12 @@ class Heap {
     // request of that size takes it back. Cached blocks count as free in stats().
     bool front_cache = true;
     unsigned front_cache_depth = 32;
+    // Size-class runs (with the front cache only): a request of 1 KiB..64 KiB takes a slot
+    // of its class (four per power of two) in a run, one block of the heap cut into
+    // equal slots, when a run has room or a free block can hold a new run; freeing the
+    // slot touches only the slot and its run. A run goes back to the heap when its last
+    // slot is freed. Free slots count as free in stats().
+    bool size_class_runs = true;
     MemorySource* source = nullptr;                         // nullptr: PageSource::system()
     BadFreeHandler on_bad_free = nullptr;                 // called after a bad free is counted
     void* bad_free_context = nullptr;
@@ -90,12 +98,7 @@ class Heap {
   /// nullptr on bad alignment, a size that cannot be met (SIZE_MAX included), or
   /// when max_bytes or the OS says no.
   void* allocate(std::size_t size, std::size_t align = kDefaultAlignment) noexcept {
-    // Fast path: a small naturally aligned request whose exact size is cached.
-    if (size <= Cache::kMaxRequest && align - 1 < L::kGranule && (align & (align - 1)) == 0) {
-      const std::size_t c = Cache::class_of_request(size);
-      if (const std::uintptr_t block = cache_.head(c)) return pop_cached(c, block, size);
-    }
-    return allocate_prefixed_slow(0, size, align);
+    return allocate_prefixed(0, size, align);  // the one fast path; a zero prefix folds away
   }
 
   /// Frees p. size and align are ignored (the header knows). nullptr does nothing.
@@ -111,7 +114,7 @@ class Heap {
       const std::uint64_t h = L::peek_word(block);
       const std::size_t block_size = L::size_of(h);
       const std::size_t c = Cache::class_of_block(block_size);
-      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit)) == 0 && cache_.has_room(c) &&
+      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit | L::kRunBit)) == 0 && cache_.has_room(c) &&
           offset + block_size <= hot_span_) {
         push_cached(c, block, h);
         return;
@@ -155,7 +158,9 @@ class Heap {
   bool check() const noexcept;
 
   /// Read-only walk for pictures (print_heapmap): fn(ctx, block, bytes, state) for every
-  /// block of every region in address order, header included; state 0 free, 1 live, 3 cached.
+  /// block of every region in address order, header included; state 0 free, 1 live, 3 cached,
+  /// 4 a size-class run's own bytes (its metadata, free and never used slots); a run's live
+  /// slots come one by one as live pieces.
   void visit_blocks(void (*fn)(void* ctx, const void* block, std::size_t bytes, unsigned state), void* ctx) const noexcept;
 
   std::uint64_t bad_frees() const noexcept { return bad_frees_; }
@@ -163,6 +168,8 @@ class Heap {
   std::size_t free_blocks() const noexcept { return index_.count(); }
   /// Blocks held in the front cache.
   std::size_t cached_blocks() const noexcept { return cache_.blocks(); }
+  /// Size-class runs held (each one used block of the heap, with at least one live slot).
+  std::size_t runs() const noexcept { return run_count_; }
   /// Really frees every cached block (merging it with its free neighbours).
   /// coalesce(), a search that would fail and a full size class do this by themselves.
   void flush_cache() noexcept;
@@ -175,7 +182,8 @@ class Heap {
   /// For PoolSet and other prefixed layouts: a block of prefix + size bytes whose
   /// address plus `prefix` (a multiple of 16) is aligned to `align`.
   void* allocate_prefixed(std::size_t prefix, std::size_t size, std::size_t align) noexcept {
-    // Fast path as allocate()'s: natural alignment and a cached block of the exact class.
+    // Fast path (allocate() comes here too): natural alignment and a cached block of the
+    // exact class. With prefix 0 the prefix tests are constant and vanish.
     if (size <= Cache::kMaxRequest && prefix <= Cache::kMaxRequest - size && prefix % L::kGranule == 0 &&
         align - 1 < L::kGranule && (align & (align - 1)) == 0) {
       const std::size_t c = Cache::class_of_request(prefix + size);
@@ -194,7 +202,7 @@ class Heap {
     if (offset < hot_span_ && offset % L::kGranule == 0) {
       const std::uint64_t h = L::peek_word(block);
       const std::size_t size = L::size_of(h);
-      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit)) == 0 && size >= L::kMinBlock &&
+      if (L::tag_ok(block, h, secret_) && (h & (L::kFreeBit | L::kCachedBit | L::kRunBit)) == 0 && size >= L::kMinBlock &&
           offset + size <= hot_span_) {
         *usable = size - L::kHeaderSize;
         *requested = *usable - L::slack_of(h);
@@ -213,6 +221,7 @@ class Heap {
  private:
   using L = detail::BlockLayout;
   using Cache = detail::FrontCache;
+  using Runs = detail::RunLayout;
 
   // The cache's hot paths, inline so that a hit costs a few loads and stores.
   POOLKIT_HEAP_HOT void* pop_cached(std::size_t c, std::uintptr_t block, std::size_t requested) noexcept {
@@ -251,6 +260,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL void release_block(Region* region, std::uintptr_t block) noexcept;
   POOLKIT_HEAP_INTERNAL bool check_cache() const noexcept;
   POOLKIT_HEAP_INTERNAL void set_hot(const Region* r) const noexcept;
+  POOLKIT_HEAP_INTERNAL void rebuild_spans() noexcept;
 
   // A region from the page source. Blocks start right after this header (its size
   // is 8 mod 16, so payloads are 16-aligned) and end at the sentinel header in the
@@ -275,13 +285,37 @@ class Heap {
   __attribute__((visibility("hidden"), noinline)) std::uintptr_t find_or_grow(std::size_t search) noexcept;
   POOLKIT_HEAP_INTERNAL bool worth_coalescing(std::size_t search) const noexcept;
   POOLKIT_HEAP_HOT void* carve(std::uintptr_t block, std::size_t prefix, std::size_t needed, std::size_t align,
-              std::size_t requested) noexcept;
+              std::size_t requested, bool run = false) noexcept;
+
+  // Size-class runs (heap_runs.cpp; the layout in detail/size_class_runs.hpp).
+  POOLKIT_HEAP_INTERNAL void* run_allocate(std::size_t k, std::size_t needed, std::size_t requested) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t new_run(std::size_t k) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t carve_run_block(std::size_t size) noexcept;
+  POOLKIT_HEAP_INTERNAL void run_free(Region* region, std::uintptr_t block, std::uint64_t h, std::uintptr_t run,
+                                      std::size_t index) noexcept;
+  POOLKIT_HEAP_INTERNAL bool run_resize(std::uintptr_t block, std::size_t size) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t run_of_slot(const Region* region, std::uintptr_t block, std::uint64_t h,
+                                                   std::size_t* index) const noexcept;
+  POOLKIT_HEAP_INTERNAL void link_run(std::size_t k, std::uintptr_t run) noexcept;
+  POOLKIT_HEAP_INTERNAL void unlink_run(std::size_t k, std::uintptr_t run) noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_run(std::uintptr_t run, std::size_t size, std::size_t* used_bytes,
+                                       std::size_t* used_count, std::size_t* requested, std::size_t* free_bytes,
+                                       std::vector<std::uintptr_t>* open_runs) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool check_run_lists(std::vector<std::uintptr_t>* open_runs) const noexcept;
+  POOLKIT_HEAP_INTERNAL void visit_run(std::uintptr_t run, std::size_t size,
+                                       void (*fn)(void*, const void*, std::size_t, unsigned), void* ctx) const noexcept;
   POOLKIT_HEAP_INTERNAL void* finish_carve(std::uintptr_t block, std::size_t size, bool prev_free,
-                                           std::size_t requested) noexcept;
+                                           std::size_t requested, bool run) noexcept;
   POOLKIT_HEAP_HOT void free_block(Region* region, std::uintptr_t block) noexcept;
   POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
-  POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload) const noexcept;
-  POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region) noexcept;
+  // Where classify found a slot of a run: the run and the slot's index (run 0: a plain block).
+  struct SlotRef {
+    std::uintptr_t run = 0;
+    std::size_t index = 0;
+  };
+  POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload,
+                                            SlotRef* slot = nullptr) const noexcept;
+  POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region, SlotRef* slot = nullptr) noexcept;
   POOLKIT_HEAP_INTERNAL void report_bad(const void* p, BadFree what) noexcept;
 
   POOLKIT_HEAP_INTERNAL Region* add_region(std::size_t min_span) noexcept;
@@ -293,8 +327,15 @@ class Heap {
   POOLKIT_HEAP_INTERNAL bool region_returnable(const Region* region, std::uintptr_t block,
                                                std::size_t size) const noexcept;
   POOLKIT_HEAP_INTERNAL bool coalesce_region(Region* region) noexcept;
+  // What check() gathers from the runs it walks.
+  struct RunTotals {
+    std::size_t count = 0;
+    std::size_t free_bytes = 0;
+    std::vector<std::uintptr_t> open;  // runs with a free slot, for the lists' check
+  };
   POOLKIT_HEAP_INTERNAL bool check_region(const Region* region, std::size_t* used_bytes, std::size_t* used_count,
-                    std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes) const noexcept;
+                    std::size_t* free_count, std::size_t* requested, std::size_t* cached_bytes,
+                    RunTotals* runs) const noexcept;
   POOLKIT_HEAP_INTERNAL bool check_index() const noexcept;
   POOLKIT_HEAP_INTERNAL bool sorted_blocks_with(std::uint64_t bit, std::vector<std::uintptr_t>* out) const noexcept;
 
@@ -311,9 +352,31 @@ class Heap {
   mutable std::uintptr_t hot_begin_ = 0;
   mutable std::size_t hot_span_ = 0;
   std::size_t region_count_ = 0;
+  // The address ranges of the newest kSpanTable regions (regions_'s first ones, in list
+  // order), so that finding a pointer's region reads this table, not region headers
+  // spread over as many pages. Invariant: span_count_ = min(region_count_, kSpanTable)
+  // and spans_[i] is the i-th region of the list; the others are found by the list walk.
+  struct RegionSpan {
+    std::uintptr_t begin;
+    std::size_t size;
+    Region* region;
+  };
+  static constexpr std::size_t kSpanTable = 8;
+  RegionSpan spans_[kSpanTable] = {};
+  std::size_t span_count_ = 0;
   std::size_t next_region_size_;
   detail::FreeIndex index_;
   Cache cache_;
+  // Size-class runs: on only with the front cache (and never in bounded time). A live slot
+  // counts in bytes_in_use_ as the plain block it stands for (its header size); the rest of
+  // its stride, like the run's metadata, is reserved but neither in use nor free. For each
+  // class, the runs with a free slot, doubly linked through their metadata; the run at
+  // the head serves the next request. run_free_bytes_ is the usable bytes of every free
+  // or never-used slot of every run; run_count_ the runs held.
+  bool runs_ = false;
+  std::uintptr_t run_lists_[Runs::kClasses] = {};
+  std::size_t run_free_bytes_ = 0;
+  std::size_t run_count_ = 0;
 
   // Counters; the free-block totals live in index_.
   std::size_t bytes_requested_ = 0;

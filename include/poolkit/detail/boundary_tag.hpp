@@ -32,7 +32,9 @@ namespace poolkit::detail {
 //   bit  1       the previous (left) block is free, so the word before this header is its footer
 //   bit  2       the block sits in the Heap's front cache: freed by the user, but
 //                still "in use" for its neighbours (never merged while cached)
-//   bit  3       reserved: always zero (kReservedBit; check() reports a header with it set)
+//   bit  3       run bit: with slack 63, the block is a size-class run (its payload is
+//                cut into slots, detail/size_class_runs.hpp); with slack below 16, the
+//                header is a slot's inside a run. Never set outside runs.
 //   bits 4-41    the block size in bytes (a multiple of 16; at most 4 TiB)
 //   bits 42-47   slack: usable size minus the size asked for (0..63), so stats know
 //                bytes_requested without storing the request
@@ -59,7 +61,7 @@ struct BlockLayout {
   static constexpr std::uint64_t kFreeBit = 1;
   static constexpr std::uint64_t kPrevFreeBit = 2;
   static constexpr std::uint64_t kCachedBit = 4;
-  static constexpr std::uint64_t kReservedBit = 8;  // never set: a set one means a corrupt header
+  static constexpr std::uint64_t kRunBit = 8;  // a run or a slot in one (detail/size_class_runs.hpp)
   static constexpr std::uint64_t kSlackField = std::uint64_t{63} << 42;
   static constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 42) - 1 - 15;
   static constexpr unsigned kSlackShift = 42;
