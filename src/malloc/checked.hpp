@@ -28,7 +28,9 @@ enum class AllocKind : std::uint8_t { kMalloc = 1, kNew = 2, kNewArray = 3 };
 inline constexpr std::size_t kUnknownSize = SIZE_MAX;  // free() and unsized delete
 
 enum class BlockState : std::uint8_t { kLive = 0x4c, kQuarantined = 0x51, kReleased = 0x52 };
-enum BlockFlags : std::uint8_t { kBlockGuarded = 1 };
+// kBlockPadded: a small block whose header is not at its inner block's start (an
+// aligned block); without it the inner block starts at the header, found without a division.
+enum BlockFlags : std::uint8_t { kBlockGuarded = 1, kBlockPadded = 2 };
 
 inline constexpr std::uint8_t kFrontByte = 0xfa;  // the 8 B before a block
 inline constexpr std::uint8_t kRearByte = 0xfb;   // the bytes after it
@@ -41,13 +43,13 @@ inline constexpr std::uint64_t kTagKey = 0x5bd1e9955bd1e995ull;
 
 // Invariants: tag == kTagKey ^ user address (so a header names its block, and any
 // other pointer fails); state says where the block is (live: in the live list of
-// shard `shard`; quarantined: in the quarantine FIFO; released: back in the heap);
+// shard `shard`; quarantined: in a quarantine ring; released: back in the heap);
 // seal == header_seal(h) (so a write into the header shows, not only one into front[]);
 // front[] is all kFrontByte for small blocks. For small blocks the header sits at
 // user - 64 == the inner block's start; for guarded blocks at the segment's huge_user.
 struct CheckedHeader {
   std::uint64_t tag;
-  CheckedHeader* prev;  // live list, or the quarantine FIFO
+  CheckedHeader* prev;  // the live list
   CheckedHeader* next;
   std::uint64_t size;   // requested bytes
   std::uint32_t alloc_stack;  // stack depot ids (0: none)

@@ -1,13 +1,19 @@
 // checked_block.cpp: the calls of checked mode (checked.hpp has the block layout).
 // Live blocks are kept in sharded lists (one spin lock per shard, the shard chosen per
 // thread) so poolkit_malloc_check() and the exit check can visit them all; freed
-// blocks wait in one FIFO quarantine bounded in bytes, and are verified and given back
-// to the heap when they leave it.
+// blocks wait in per-shard quarantine rings bounded in bytes, and are verified and
+// given back to the heap when they leave them.
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define POOLKIT_HAVE_SINGLE_THREADED 1
+#endif
 
 #include "checked.hpp"
 #include "fast_path.hpp"
@@ -20,6 +26,32 @@ namespace {
 
 constexpr int kShards = 32;
 
+// The lock of a shard on the calls' paths: none while the process has one thread
+// (glibc's __libc_single_threaded, which turns false before a second thread exists
+// and never back, and no thread is created inside these sections), which saves an
+// atomic exchange per call. The walks (check, exit, fork) always lock.
+class ShardGuard {
+ public:
+  explicit ShardGuard(SpinLock& lock) noexcept : lock_(one_thread() ? nullptr : &lock) {
+    if (lock_) lock_->lock();
+  }
+  ~ShardGuard() {
+    if (lock_) lock_->unlock();
+  }
+  ShardGuard(const ShardGuard&) = delete;
+  ShardGuard& operator=(const ShardGuard&) = delete;
+
+ private:
+  static bool one_thread() noexcept {
+#ifdef POOLKIT_HAVE_SINGLE_THREADED
+    return __libc_single_threaded != 0;
+#else
+    return false;
+#endif
+  }
+  SpinLock* lock_;
+};
+
 // Invariant: every block whose state is kLive is in exactly one shard's list (its
 // header's `shard`), and blocks/bytes count that list.
 struct alignas(64) Shard {
@@ -30,15 +62,26 @@ struct alignas(64) Shard {
 };
 constinit Shard g_shards[kShards];
 
-// One quarantine per shard, so that threads freeing at once do not share a lock.
-// Invariant: the blocks in state kQuarantined that the shard's threads freed, oldest
-// at head; bytes is the sum of their costs; each holds at most POOLKIT_QUARANTINE
-// divided by the number of shards in use.
+// One quarantine per shard, so that threads freeing at once do not share a lock: a
+// ring of pointers (no link to chase through cold headers; the cost is kept beside the
+// pointer, so counting needs no header either). Mapped on first use.
+// Invariant: slots [tail, head) (counters mod capacity) hold, oldest first, the blocks
+// in state kQuarantined that the shard's threads freed; bytes is the sum of their
+// costs; each holds at most POOLKIT_QUARANTINE divided by the number of shards in use,
+// and at most capacity blocks.
+struct QuarantineSlot {
+  CheckedHeader* h;
+  std::size_t cost;
+};
 struct alignas(64) Quarantine {
   SpinLock lock;
-  CheckedHeader* head = nullptr;
-  CheckedHeader* tail = nullptr;
+  QuarantineSlot* ring = nullptr;
+  std::size_t capacity = 0;  // a power of two; 0 until mapped
+  std::size_t head = 0;      // counters, not indices: head - tail blocks are held
+  std::size_t tail = 0;
   std::size_t bytes = 0;
+  bool failed = false;       // no memory for the ring: blocks go back at once
+  QuarantineSlot& at(std::size_t i) noexcept { return ring[i & (capacity - 1)]; }
 };
 constinit Quarantine g_quarantines[kShards];
 
@@ -75,8 +118,11 @@ Zones zones_of(const CheckedHeader* h) noexcept {
   }
   Segment* segment = segment_of(h);
   Page* page = page_of(segment, h);
-  std::size_t offset = static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(h) - page->start);
-  std::uint8_t* inner = page->start + offset - offset % page->block_size;
+  auto* inner = reinterpret_cast<std::uint8_t*>(const_cast<CheckedHeader*>(h));
+  if (h->flags & kBlockPadded) {
+    std::size_t offset = static_cast<std::size_t>(inner - page->start);
+    inner = page->start + offset - offset % page->block_size;
+  }
   return {user - kFrontZone, inner + page->block_size, inner};
 }
 
@@ -85,10 +131,22 @@ Zones zones_of(const CheckedHeader* h) noexcept {
 // cost a fifth of larson's time.)
 const std::uint8_t* first_not(const std::uint8_t* from, const std::uint8_t* to, std::uint8_t value,
                               std::size_t* bad) noexcept {
-  const std::uint8_t* first = to;
-  std::size_t n = 0;
   const std::uint64_t word = 0x0101010101010101ull * value;
   const std::uint8_t* p = from;
+  // The common case, all intact: 32 bytes a step, one branch (the freed bytes of a
+  // block leaving quarantine are the largest thing checked mode reads).
+  while (p < to && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0 && *p == value) ++p;
+  if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0) {
+    while (to - p >= 32) {
+      std::uint64_t w[4];
+      __builtin_memcpy(w, p, 32);
+      if (((w[0] ^ word) | (w[1] ^ word) | (w[2] ^ word) | (w[3] ^ word)) != 0) break;
+      p += 32;
+    }
+  }
+  // The rest, and the counting once a bad byte shows.
+  const std::uint8_t* first = to;
+  std::size_t n = 0;
   while (p < to) {
     if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0 && to - p >= 8) {
       std::uint64_t w;
@@ -179,9 +237,9 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
   return ok;
 }
 
-void live_link(CheckedHeader* h) noexcept {
+// Call with the shard's lock held.
+void live_link_locked(CheckedHeader* h) noexcept {
   Shard& s = g_shards[h->shard];
-  LockGuard guard(s.lock);
   h->prev = nullptr;
   h->next = s.head;
   if (s.head) s.head->prev = h;
@@ -192,7 +250,7 @@ void live_link(CheckedHeader* h) noexcept {
 
 void live_unlink(CheckedHeader* h) noexcept {
   Shard& s = g_shards[h->shard];
-  LockGuard guard(s.lock);
+  ShardGuard guard(s.lock);
   if (h->prev) h->prev->next = h->next;
   else s.head = h->next;
   if (h->next) h->next->prev = h->prev;
@@ -232,40 +290,101 @@ void verify_freed(CheckedHeader* h, const char* where) noexcept {
 
 std::size_t quarantine_cost(const CheckedHeader* h) noexcept { return h->size + kHeaderSize; }
 
+// Slots of one ring mapping: enough for the whole bound in the smallest blocks (a
+// header and one byte), within [2^10, 2^20]; a fuller ring gives back its oldest.
+std::size_t ring_capacity() noexcept {
+  std::size_t want = g_options.quarantine / (kHeaderSize + 1) + 1, capacity = std::size_t{1} << 10;
+  while (capacity < want && capacity < (std::size_t{1} << 20)) capacity <<= 1;
+  return capacity;
+}
+
+bool ring_map(Quarantine& q) noexcept {
+  if (q.capacity != 0 || q.failed) return q.capacity != 0;
+  std::size_t capacity = ring_capacity();
+  void* m = mmap(nullptr, capacity * sizeof(QuarantineSlot), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    q.failed = true;
+    warning("checked mode: no memory for a quarantine ring; freed blocks go back at once\n");
+    return false;
+  }
+  q.ring = static_cast<QuarantineSlot*>(m);
+  q.capacity = capacity;
+  return true;
+}
+
+// Blocks leave a ring in batches of at most this many, taken under the lock and
+// verified outside it (release() takes the heap's locks, which fork takes first).
+constexpr std::size_t kLeavingBatch = 64;
+
+// Takes the oldest blocks off while the ring is over `target` bytes (or full); how many.
+std::size_t ring_take(Quarantine& q, std::size_t target, QuarantineSlot* out) noexcept {
+  std::size_t n = 0;
+  while (n < kLeavingBatch && q.tail != q.head && (q.bytes > target || q.head - q.tail >= q.capacity)) {
+    out[n] = q.at(q.tail++);
+    q.bytes -= out[n].cost;
+    ++n;
+  }
+  return n;
+}
+
+void prefetch_block(const QuarantineSlot& s) noexcept {
+  // The header and the first lines of the bytes to verify; the hardware follows the rest.
+  auto* p = reinterpret_cast<const char*>(s.h);
+  std::size_t lines = s.cost > 256 ? 4 : (s.cost + 63) / 64;
+  for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(p + i * 64);
+}
+
+// Blocks off a ring: verified (they are cold by now: each is prefetched a few ahead)
+// and given back.
+void leave_quarantine(QuarantineSlot* leaving, std::size_t n, const char* where) noexcept {
+  constexpr std::size_t kAhead = 4;
+  for (std::size_t i = 0; i < n && i < kAhead; ++i) prefetch_block(leaving[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_block(leaving[i + kAhead]);
+    verify_freed(leaving[i].h, where);
+    release(leaving[i].h);
+  }
+}
+
+// h is live, unlinked and verified: fills it (or protects it) and queues it; the
+// oldest blocks over the bound leave. The fill is done under the lock, so that a
+// concurrent poolkit_malloc_check() never sees a queued block half filled (and the
+// lock's atomic exchange comes before the fill's stores, not behind them).
 void quarantine_put(CheckedHeader* h) noexcept {
-  CheckedHeader* leaving = nullptr;
   std::uint32_t in_use = g_next_shard.load(std::memory_order_relaxed);
   std::size_t bound = g_options.quarantine / (in_use == 0 ? 1 : in_use < kShards ? in_use : kShards);
+  // Over the bound: the oldest go down to 15/16 of it, so they go back to their pages
+  // in batches (one at a time, each would refill a full page by one block).
+  std::size_t target = bound - bound / 16;
   Quarantine& q = g_quarantines[thread_shard()];
+  QuarantineSlot leaving[kLeavingBatch];
+  std::size_t n = 0;
+  bool more = false;  // still over the target after the first batch
   {
-    LockGuard guard(q.lock);
-    h->next = nullptr;
-    h->prev = q.tail;
-    if (q.tail) q.tail->next = h;
-    else q.head = h;
-    q.tail = h;
-    q.bytes += quarantine_cost(h);
-    // Over the bound: take the oldest off down to 15/16 of it, so they go back to their
-    // pages in batches (one at a time, each would refill a full page by one block).
-    // They are verified outside the lock.
-    CheckedHeader** last = &leaving;
-    std::size_t target = q.bytes > bound ? bound - bound / 16 : q.bytes;
-    while (q.bytes > target && q.head != nullptr) {
-      CheckedHeader* old = q.head;
-      q.head = old->next;
-      if (q.head) q.head->prev = nullptr;
-      else q.tail = nullptr;
-      q.bytes -= quarantine_cost(old);
-      old->next = nullptr;
-      *last = old;
-      last = &old->next;
+    ShardGuard guard(q.lock);
+    h->state = BlockState::kQuarantined;
+    if (h->flags & kBlockGuarded) guarded_protect_freed(h);
+    else std::memset(user_of(h), kFreedByte, h->size);
+    if (!ring_map(q)) {
+      leaving[n++] = {h, quarantine_cost(h)};
+    } else {
+      if (q.head - q.tail == q.capacity) n = ring_take(q, target, leaving);  // full: room first
+      q.at(q.head++) = {h, quarantine_cost(h)};
+      q.bytes += quarantine_cost(h);
+      bool over = q.bytes > bound;
+      if (n == 0 && over) n = ring_take(q, target, leaving);
+      more = over && q.bytes > target;
     }
   }
-  while (leaving != nullptr) {
-    CheckedHeader* next = leaving->next;
-    verify_freed(leaving, "the quarantine (a freed block leaving it)");
-    release(leaving);
-    leaving = next;
+  leave_quarantine(leaving, n, "the quarantine (a freed block leaving it)");
+  while (more) {
+    {
+      ShardGuard guard(q.lock);
+      n = ring_take(q, target, leaving);
+      more = q.bytes > target;
+    }
+    leave_quarantine(leaving, n, "the quarantine (a freed block leaving it)");
   }
 }
 
@@ -280,7 +399,7 @@ bool resize_in_place(CheckedHeader* h, std::size_t size) noexcept {
   if (size > h->size) std::memset(user + h->size, kFreshByte, size - h->size);
   std::memset(user + size, kRearByte, static_cast<std::size_t>(z.rear - (user + size)));
   Shard& s = g_shards[h->shard];
-  LockGuard guard(s.lock);
+  ShardGuard guard(s.lock);
   s.bytes = s.bytes - h->size + size;
   h->size = size;
   h->seal = header_seal(h);
@@ -408,6 +527,7 @@ void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, boo
     h->tag = kTagKey ^ reinterpret_cast<std::uintptr_t>(user);
     h->flags = 0;
     if (inner != reinterpret_cast<std::uint8_t*>(h)) {
+      h->flags = kBlockPadded;
       __builtin_memcpy(inner, &h->tag, 8);
       std::memset(inner + 8, kFrontByte, static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(h) - inner - 8));
     }
@@ -422,10 +542,13 @@ void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, boo
   h->alloc_stack = depot_capture();
   h->seal = header_seal(h);
   Zones z = zones_of(h);
+  // Linked and filled under the lock, so that poolkit_malloc_check() never sees the
+  // block half made (and the lock's exchange does not wait behind the fill's stores).
+  ShardGuard lock(g_shards[h->shard].lock);
+  live_link_locked(h);
   std::memset(z.front, kFrontByte, static_cast<std::size_t>(user - z.front));
   std::memset(user, kFreshByte, size);
   std::memset(user + size, kRearByte, static_cast<std::size_t>(z.rear - (user + size)));
-  live_link(h);
   return user;
 }
 
@@ -461,11 +584,12 @@ void checked_free_at(void* p, AllocKind kind, std::size_t sized, const char* cal
   if (!verify_zones(h, call, true) && !header_sane(h)) return;
   live_unlink(h);
   h->free_stack = depot_capture();
-  h->state = BlockState::kQuarantined;
-  if (h->flags & kBlockGuarded) guarded_protect_freed(h);
-  else std::memset(user_of(h), kFreedByte, h->size);
-  if (g_options.quarantine == 0) release(h);
-  else quarantine_put(h);
+  if (g_options.quarantine == 0) {
+    if (!(h->flags & kBlockGuarded)) std::memset(user_of(h), kFreedByte, h->size);  // no stale contents
+    release(h);
+  } else {
+    quarantine_put(h);
+  }
 }
 
 void checked_free(void* p, AllocKind kind, std::size_t sized) noexcept {
@@ -526,7 +650,8 @@ int checked_verify_all(bool report) noexcept {
   }
   for (Quarantine& q : g_quarantines) {
     LockGuard guard(q.lock);
-    for (CheckedHeader* h = q.head; h != nullptr; h = h->next) {
+    for (std::size_t i = q.tail; i != q.head; ++i) {
+      CheckedHeader* h = q.at(i).h;
       if (h->flags & kBlockGuarded) continue;
       std::uint8_t* user = user_of(h);
       std::size_t bad = 0;
@@ -559,18 +684,15 @@ void checked_at_exit() noexcept {
 
 void checked_flush_quarantine() noexcept {
   for (Quarantine& q : g_quarantines) {
-    CheckedHeader* leaving;
-    {
-      LockGuard guard(q.lock);
-      leaving = q.head;
-      q.head = q.tail = nullptr;
-      q.bytes = 0;
-    }
-    while (leaving != nullptr) {
-      CheckedHeader* next = leaving->next;
-      verify_freed(leaving, "malloc_trim() (emptying the quarantine)");
-      release(leaving);
-      leaving = next;
+    QuarantineSlot leaving[kLeavingBatch];
+    for (;;) {
+      std::size_t n;
+      {
+        LockGuard guard(q.lock);
+        n = ring_take(q, 0, leaving);
+      }
+      if (n == 0) break;
+      leave_quarantine(leaving, n, "malloc_trim() (emptying the quarantine)");
     }
   }
 }

@@ -93,8 +93,8 @@ inline constexpr OptionSpec kOptions[] = {
      "0|1", "0", "0 or 1; any other number means 1, and so does a value that is not a number",
      "Checked mode: at exit, list the blocks still allocated, grouped by the call\n"
      "stack that allocated them, largest total first."},
-    {"STACK_DEPTH", OptionKind::kNumber, 16, 0, 64, false, &Options::stack_depth, nullptr, "number of frames",
-     "N", "16", "0 to 64; larger numbers are clamped, with a warning",
+    {"STACK_DEPTH", OptionKind::kNumber, 12, 0, 64, false, &Options::stack_depth, nullptr, "number of frames",
+     "N", "12", "0 to 64; larger numbers are clamped, with a warning",
      "Checked mode: frames kept of each call stack in reports. 0: none (much faster)."},
     {"SAMPLE", OptionKind::kNumber, 0, 0, ~std::uint64_t{0}, true, nullptr, &Options::sample, "number",
      "N", "0", "a whole number, 0 and up (0: off); read once at start-up",

@@ -75,6 +75,11 @@ int run(const char* bug, std::size_t n) {
     g_free(p);
     p[3] = 7;
     churn();
+  } else if (!std::strcmp(bug, "write-after-free-many")) {  // then more tiny frees than a quarantine ring holds
+    Bytes p = allocate_block(n);
+    g_free(p);
+    p[3] = 7;
+    for (int i = 0; i < (1 << 20) + 64; ++i) g_free(opaque(std::malloc(1)));
   } else if (!std::strcmp(bug, "read-after-free")) {  // caught by page protection only
     Bytes p = allocate_block(n);
     std::memset(p, 'A', n);

@@ -70,6 +70,11 @@ foreach(_band ${_bands})
     # Still in quarantine at exit, and pushed out of a 300 KiB quarantine by later frees.
     checked_case(write_after_free/${b} write-after-free ${n} "heap-use-after-free at ${_hex}\n  1 byte\\(s\\) of a freed @N@-byte block were written after the free; the first at offset 3\n  block ${_hex}: @N@ bytes from malloc, freed\n  detected in the check of every live block at exit\n${_alloc_stack}\n${_freed_stack}")
     checked_case(write_after_free_quarantine/${b} write-after-free ${n} "heap-use-after-free at ${_hex}\n  1 byte\\(s\\) of a freed @N@-byte block were written after the free; the first at offset 3\n  block ${_hex}: @N@ bytes from malloc, freed\n  detected in the quarantine \\(a freed block leaving it\\) by thread" POOLKIT_QUARANTINE=300k)
+    if(b STREQUAL "small")
+      # A quarantine ring holds at most 2^20 blocks: with a bound of 1 GiB that many
+      # 1-byte blocks push the written one out long before the bytes would.
+      checked_case(write_after_free_ring_full/${b} write-after-free-many ${n} "heap-use-after-free at ${_hex}\n  1 byte\\(s\\) of a freed @N@-byte block were written after the free; the first at offset 3\n  block ${_hex}: @N@ bytes from malloc, freed\n  detected in the quarantine \\(a freed block leaving it\\) by thread" POOLKIT_QUARANTINE=1g POOLKIT_STACK_DEPTH=0)
+    endif()
     # Only page protection sees a read: POOLKIT_CHECK=3 puts each block on its own pages.
     checked_case(read_after_free_pages/${b} read-after-free ${n} "heap-use-after-free at ${_hex}\n  read at offset ${half} of a freed @N@-byte block(.*\n)*${_alloc_stack}\n${_freed_stack}" POOLKIT_CHECK=3)
     checked_case(overflow_pages/${b} overflow ${n} "heap-buffer-overflow at ${_hex}\n" POOLKIT_CHECK=3)
