@@ -7,12 +7,16 @@ declare -a LANE_RESULTS=()
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 
+# A lane runs as `lane_X || rc=$?`, where bash ignores set -e inside it: every build
+# step says itself that the lane failed (a target that does not build would otherwise
+# leave its tests unregistered, and the lane green).
+#
 # ctest_preset PRESET [ctest args...]: configure, build and test one preset,
 # adding its pass and fail counts to the totals.
 ctest_preset() {
   local preset=$1; shift
-  cmake --preset "$preset" -DPOOLKIT_WERROR=ON >/dev/null
-  cmake --build --preset "$preset" -j "$JOBS"
+  cmake --preset "$preset" -DPOOLKIT_WERROR=ON >/dev/null || return 1
+  cmake --build --preset "$preset" -j "$JOBS" || return 1
   local log rc=0
   log=$(mktemp)
   ctest --test-dir "build/$preset" --output-on-failure -j "$JOBS" "$@" 2>&1 | tee "$log" || rc=$?
@@ -44,8 +48,8 @@ lane_tsan() {
 # the tool_reports tests run natively (they start valgrind on a victim themselves).
 # PKTEST_SCALE shrinks the randomized tests (default 20 here).
 lane_valgrind() {
-  cmake --preset valgrind -DPOOLKIT_WERROR=ON >/dev/null
-  cmake --build --preset valgrind -j "$JOBS"
+  cmake --preset valgrind -DPOOLKIT_WERROR=ON >/dev/null || return 1
+  cmake --build --preset valgrind -j "$JOBS" || return 1
   export PKTEST_SCALE=${PKTEST_SCALE:-20}
   local rc=0 exe out passed failed
   for exe in $(find build/valgrind/tests -maxdepth 3 -type f -name '*_test' -perm -u+x | sort); do
@@ -85,13 +89,14 @@ lane_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPOOLKIT_BUILD_FUZZ=ON -DPOOLKIT_BUILD_TESTS=OFF -DPOOLKIT_BUILD_EXAMPLES=OFF \
     -DPOOLKIT_BUILD_MALLOC=OFF -DPOOLKIT_BUILD_TOOLS=OFF -DPOOLKIT_WERROR=ON \
-    "-DPOOLKIT_SANITIZE=address;undefined" >/dev/null
-  cmake --build build/fuzz -j "$JOBS" --target poolkit_fuzzers
-  local rc=0 harness name scratch
+    "-DPOOLKIT_SANITIZE=address;undefined" >/dev/null || return 1
+  cmake --build build/fuzz -j "$JOBS" --target poolkit_fuzzers || return 1
+  local rc=0 harness name scratch ran=0
   for harness in build/fuzz/tests/fuzz/fuzz_*; do
     [ -x "$harness" ] && [ -f "$harness" ] || continue
     name=$(basename "$harness")
     name=${name#fuzz_}
+    ran=$((ran + 1))
     scratch=$(mktemp -d)
     echo "--- fuzz $name"
     if ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="${PKTEST_FUZZ_SECONDS:-20}" \
@@ -104,6 +109,10 @@ lane_fuzz() {
     fi
     rm -rf "$scratch"
   done
+  if [ "$ran" -eq 0 ]; then
+    echo "fuzz: no harness was built" >&2
+    return 1
+  fi
   return $rc
 }
 # --- end of issue 4 lanes -----------------------------------------------------

@@ -312,3 +312,17 @@ TEST(HeapRuns, RandomMediumChurnAgreesWithCheckAndTheContents) {
   EXPECT_EQ(heap.stats().live_blocks, 0u);
   EXPECT_TRUE(heap.check());
 }
+
+// The header checks the class ranges at their ends (at compile time); this walks every
+// need a run slot can be asked for.
+TEST(HeapRuns, EveryNeedMapsToTheSmallestClassThatHoldsIt) {
+  using poolkit::detail::RunLayout;
+  std::size_t wrong = 0, first_wrong = 0;
+  for (std::size_t need = RunLayout::kMinNeed; need <= RunLayout::kMaxNeed; ++need) {
+    const std::size_t k = RunLayout::class_of(need);
+    const bool fits = k < RunLayout::kClasses && RunLayout::stride_of(k) >= need;
+    const bool smallest = k == 0 || RunLayout::stride_of(k - 1) < need;
+    if (!(fits && smallest) && wrong++ == 0) first_wrong = need;
+  }
+  EXPECT_EQ(wrong, 0u) << "first at need " << first_wrong;
+}

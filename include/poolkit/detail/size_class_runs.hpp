@@ -160,14 +160,17 @@ static_assert(RunLayout::stride_of(RunLayout::class_of(RunLayout::kMaxNeed)) >= 
 // payloads at 0 mod 16 again, and the run's size a multiple of 16.
 static_assert((BlockLayout::kHeaderSize + RunLayout::kFirstSlot) % BlockLayout::kGranule == 0);
 static_assert(RunLayout::kRunOverhead % BlockLayout::kGranule == 0);
-// Every need maps to the smallest class whose stride holds it.
+// Every need maps to the smallest class whose stride holds it. class_of grows with
+// need, so it is enough that each class's range of needs, (stride_of(k-1),
+// stride_of(k)], begins and ends in class k: checked at those ends (a loop over every
+// need passes clang's limit on constant-evaluation steps).
 constexpr bool run_classes_fit() {
-  for (std::size_t need = RunLayout::kMinNeed; need <= RunLayout::kMaxNeed; ++need) {
-    const std::size_t k = RunLayout::class_of(need);
-    if (RunLayout::stride_of(k) < need || (k > 0 && RunLayout::stride_of(k - 1) >= need)) return false;
-  }
-  for (std::size_t k = 0; k < RunLayout::kClasses; ++k)
+  for (std::size_t k = 0; k < RunLayout::kClasses; ++k) {
+    const std::size_t first = k == 0 ? RunLayout::kMinNeed : RunLayout::stride_of(k - 1) + 1;
+    const std::size_t last = RunLayout::stride_of(k) < RunLayout::kMaxNeed ? RunLayout::stride_of(k) : RunLayout::kMaxNeed;
+    if (first > last || RunLayout::class_of(first) != k || RunLayout::class_of(last) != k) return false;
     if (RunLayout::stride_of(k) % BlockLayout::kGranule != 0) return false;
+  }
   return true;
 }
 static_assert(run_classes_fit());
