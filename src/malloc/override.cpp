@@ -13,6 +13,7 @@
 
 #include "api.hpp"
 #include "checked.hpp"
+#include "common/new_handler_loop.hpp"
 #include "cxx_runtime.hpp"
 #include "fast_path.hpp"
 #include "poolkit/malloc.h"
@@ -154,17 +155,12 @@ PK_INLINE void* allocate_for_new(std::size_t size, std::size_t alignment, AllocK
   return alignment > kMinBlock ? api_aligned(alignment, size) : fast_malloc(size);
 }
 
-// The new_handler loop of [new.delete.single]: try until memory comes, calling the
-// installed handler between tries; with none, throw std::bad_alloc. This library is
-// built without exceptions: they pass through its frames on the unwind tables alone,
-// so no lock or other state needing clean-up may be held here.
+// The throwing forms' new_handler loop. This library is built without exceptions:
+// they pass through its frames on the unwind tables alone, so no lock or other state
+// needing clean-up may be held here.
 PK_NOINLINE void* new_slow(std::size_t size, std::size_t alignment, AllocKind kind) {
-  for (;;) {
-    if (void* p = allocate_for_new(size, alignment, kind)) return p;
-    NewHandler handler = cxx_new_handler();
-    if (handler == nullptr) cxx_throw_bad_alloc();
-    handler();
-  }
+  return poolkit::detail::new_handler_loop([=] { return allocate_for_new(size, alignment, kind); },
+                                           cxx_new_handler, cxx_throw_bad_alloc);
 }
 // The nothrow forms: with no handler installed, nullptr at once. With one (it may
 // throw), the runtime's own nothrow form runs the loop above inside its try.
@@ -174,7 +170,7 @@ PK_NOINLINE void* new_nothrow_slow(std::size_t size, std::size_t alignment, Allo
 }
 
 PK_INLINE void* new_fast(std::size_t size, AllocKind kind) {
-  void* p = PK_UNLIKELY(g_options.check) ? checked_alloc(size, 0, kind, false) : fast_malloc(size);
+  void* p = allocate_for_new(size, 0, kind);
   return PK_LIKELY(p != nullptr) ? p : new_slow(size, 0, kind);
 }
 PK_INLINE void* new_aligned(std::size_t size, std::align_val_t alignment, AllocKind kind) {

@@ -658,9 +658,20 @@ __attribute__((destructor(101))) void trace_finish() {
   flush_all();
 }
 
+// The nothrow forms run the same loop and turn whatever it throws (bad_alloc, or a
+// handler's own exception) into nullptr.
 void* new_slow(std::size_t size, std::size_t alignment, bool nothrow) {
-  return poolkit::detail::new_handler_loop(
-      [=] { return alignment > 16 ? poolkit_memalign(alignment, size) : poolkit_malloc(size); }, nothrow);
+  auto loop = [=] {
+    return poolkit::detail::new_handler_loop(
+        [=] { return alignment > 16 ? poolkit_memalign(alignment, size) : poolkit_malloc(size); },
+        std::get_new_handler, [] { throw std::bad_alloc(); });
+  };
+  if (!nothrow) return loop();
+  try {
+    return loop();
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 std::uint64_t product(std::size_t n, std::size_t size) noexcept {

@@ -231,6 +231,18 @@ TEST_F(Trace_, LeavesTheProgramsOutputAlone) {
   EXPECT_TRUE(r.err.starts_with("hello err\npoolkit trace: wrote ")) << r.err;
 }
 
+// The tracer's operator new keeps the standard's failure behaviour.
+TEST_F(Trace_, AFailingNewThrowsCallsTheHandlerAndNothrowGivesNull) {
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
+  const Result r = trace("newfail");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "new: bad_alloc\n"
+            "handler: bad_alloc after 3 calls\n"
+            "nothrow: nullptr\n"
+            "nothrow, throwing handler: nullptr\n");
+}
+
 TEST_F(Trace_, KeepsTheFlushedChunksOfAProgramThatCrashes) {
   POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   const Result r = trace("crash");

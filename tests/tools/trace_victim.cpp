@@ -11,10 +11,13 @@
 //   execl    the same through execl
 //   callers  one malloc(4321) call site reached from two callers at the same stack
 //            depth, alternately, 100 times each (the tracer must tell them apart)
+//   newfail  operator new that cannot be satisfied: std::bad_alloc, the new_handler
+//            loop, and nullptr from the nothrow forms (prints what it saw)
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -172,6 +175,35 @@ int execl_count() {  // the same through execl (varargs: another way into execve
   return 1;
 }
 
+int g_handler_calls = 0;
+void give_up_after_three() {
+  if (++g_handler_calls == 3) std::set_new_handler(nullptr);
+}
+void throw_from_handler() { throw std::bad_alloc(); }
+
+int new_fails() {
+  static volatile std::size_t too_big_at_run_time = SIZE_MAX / 2;  // no compile-time size check
+  const std::size_t too_big = too_big_at_run_time;
+  try {
+    g_sink = new char[too_big];
+    std::puts("new: returned");
+  } catch (const std::bad_alloc&) {
+    std::puts("new: bad_alloc");
+  }
+  std::set_new_handler(give_up_after_three);
+  try {
+    g_sink = ::operator new(too_big);
+    std::puts("handler: returned");
+  } catch (const std::bad_alloc&) {
+    std::printf("handler: bad_alloc after %d calls\n", g_handler_calls);
+  }
+  std::printf("nothrow: %s\n", new (std::nothrow) char[too_big] == nullptr ? "nullptr" : "memory");
+  std::set_new_handler(throw_from_handler);
+  std::printf("nothrow, throwing handler: %s\n",
+              ::operator new(too_big, std::nothrow) == nullptr ? "nullptr" : "memory");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,6 +216,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "stdio") == 0) return stdio();
   if (std::strcmp(mode, "exec") == 0) return exec_count();
   if (std::strcmp(mode, "execl") == 0) return execl_count();
-  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec|execl|callers\n", stderr);
+  if (std::strcmp(mode, "newfail") == 0) return new_fails();
+  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec|execl|callers|newfail\n", stderr);
   return 2;
 }
