@@ -24,9 +24,9 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$poolkit_lib" ] || { echo "small_rss.sh: no $poolkit_lib (cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "small_rss.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
-libdir=/usr/lib/$(gcc -print-multiarch)
-declare -A LIB=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
-                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$(realpath "$poolkit_lib") [poolkit-before]=$before)
+source bench/peers.sh
+declare -A LIB=([poolkit]=$(realpath "$poolkit_lib") [poolkit-before]=$before)
+for peer in "${!PEER_LIB[@]}"; do LIB[$peer]=${PEER_LIB[$peer]}; done
 allocators=()
 for a in glibc jemalloc tcmalloc mimalloc $([ -n "$before" ] && echo poolkit-before) poolkit; do
   [ -z "${LIB[$a]}" ] || [ -f "${LIB[$a]}" ] && allocators+=("$a")
@@ -68,12 +68,11 @@ for ((rep = 0; rep < reps; rep++)); do
   done
 done
 
-median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 row() {  # row LABEL FILE-PREFIX: median MiB and ratio to glibc per allocator
   local label=$1 prefix=$2 base line="| $1 |"
-  base=$(median "$prefix.glibc")
+  base=$(median < "$prefix.glibc")
   for a in "${allocators[@]}"; do
-    local m; m=$(median "$prefix.$a")
+    local m; m=$(median < "$prefix.$a")
     line+=$(awk -v m="$m" -v b="$base" 'BEGIN { printf " %.2f MiB (%.2f) |", m / 1024, m / b }')
   done
   echo "$line"

@@ -40,13 +40,9 @@ fi
 
 # The malloc configurations: name and the library to LD_PRELOAD (glibc: none). The other
 # mallocs run only the "/malloc" benchmarks; everything else runs in the glibc process.
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A PRELOAD=(
-  [glibc]=""
-  [jemalloc]="/usr/lib/$multiarch/libjemalloc.so.2"
-  [tcmalloc]="/usr/lib/$multiarch/libtcmalloc_minimal.so.4"
-  [mimalloc]="/usr/lib/$multiarch/libmimalloc.so.2"
-)
+source bench/peers.sh
+declare -A PRELOAD=()
+for peer in "${!PEER_LIB[@]}"; do PRELOAD[$peer]=${PEER_LIB[$peer]}; done
 configs=(glibc jemalloc tcmalloc mimalloc)
 poolkit_malloc=$(find build/bench/src/malloc -maxdepth 2 -name 'libpoolkit-malloc.so' -o -maxdepth 2 -name 'libpoolkit_malloc.so' 2>/dev/null | head -1 || true)
 if [ -n "$poolkit_malloc" ]; then

@@ -72,10 +72,9 @@ if [ -z "$poolkit_lib" ] && [ -f src/malloc/CMakeLists.txt ]; then
 fi
 
 # --- the allocators: name=library ('' is glibc's own malloc) ---------------------
-libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A LIB=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
-                [mimalloc]=$libdir/libmimalloc.so.2 [poolkit]=$poolkit_lib [poolkit-checked]=$poolkit_lib
-                [poolkit-checked-nostack]=$poolkit_lib)
+source bench/peers.sh
+declare -A LIB=([poolkit]=$poolkit_lib [poolkit-checked]=$poolkit_lib [poolkit-checked-nostack]=$poolkit_lib)
+for peer in "${!PEER_LIB[@]}"; do LIB[$peer]=${PEER_LIB[$peer]}; done
 declare -A ENVS=([poolkit-checked]="POOLKIT_CHECK=1" [poolkit-checked-nostack]="POOLKIT_CHECK=1 POOLKIT_STACK_DEPTH=0")
 allocators=()
 for a in $wanted; do

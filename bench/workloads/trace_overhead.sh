@@ -26,6 +26,7 @@ cmake --build --preset release --target poolkit_cli poolkit-trace poolkit-malloc
 cmake -S bench/workloads -B build/workloads -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/workloads -j "${PKTEST_JOBS:-2}" >/dev/null
 poolkit=$PWD/build/release/tools/poolkit
+source bench/peers.sh  # median
 
 # Smaller than run.sh's sizes: a traced run writes every call.
 WORKLOADS="
@@ -65,7 +66,6 @@ while read -r name args; do
   done
 done <<<"$WORKLOADS"
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 header=$(printf "%-15s %28s %28s %28s %28s" workload "plain wall/cpu" "poolkit run wall/cpu (x)" "poolkit trace wall/cpu (x)" "heaptrack wall/cpu (x)")
 [ -z "$before" ] || header+=$(printf " %28s" "trace --before wall/cpu (x)")
 echo "$header"

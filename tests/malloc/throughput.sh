@@ -9,12 +9,11 @@ LIB=$(realpath "$1")
 RUNS=${2:-5}
 BIN=$(dirname "$LIB")/../../tests/malloc/malloc_throughput
 [ -x "$BIN" ] || { echo "build malloc_throughput first (target malloc_throughput)"; exit 2; }
-declare -A PEERS=([glibc]="" [poolkit]="$LIB")
-for peer in mimalloc:libmimalloc.so.2 jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
-  so=/usr/lib/x86_64-linux-gnu/${peer#*:}
-  [ -f "$so" ] && PEERS[${peer%%:*}]=$so
+source "$(dirname "$0")/../../bench/peers.sh"
+declare -A PEERS=([poolkit]="$LIB")
+for peer in "${!PEER_LIB[@]}"; do
+  [ -z "${PEER_LIB[$peer]}" ] || [ -f "${PEER_LIB[$peer]}" ] && PEERS[$peer]=${PEER_LIB[$peer]}
 done
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 for shape in "1" "2" "2 4000000 cross"; do
   declare -A times=()
   for ((r = 0; r < RUNS; r++)); do
