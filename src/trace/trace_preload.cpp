@@ -40,6 +40,7 @@
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
 #include "common/unwinder.hpp"
+#include "poolkit/detail/spin_lock.hpp"
 #include "poolkit/malloc.h"
 #include "stack_cache.hpp"
 #include "trace_clock.hpp"
@@ -61,8 +62,10 @@ constexpr int kStoredRun = 15;
 
 // One thread's buffer. `used` bytes of `data` are records not yet written. The owner
 // appends under `lock`; only the exit, exec and fork paths take it from another thread.
+// (A SpinLock: no atomic instruction while the process has one thread, a futex sleep
+// for the rare waiter.)
 struct ThreadLog {
-  std::atomic_flag lock = ATOMIC_FLAG_INIT;
+  poolkit::detail::SpinLock lock;
   std::uint32_t thread = 0;
   std::size_t used = 0;
   PackedEventBase base;             // what the chunk's next packed event is relative to
@@ -119,6 +122,18 @@ void spin_lock(std::atomic_flag& f) noexcept {
   }
 }
 void spin_unlock(std::atomic_flag& f) noexcept { f.clear(std::memory_order_release); }
+
+// True while the process has never had a second thread (glibc's __libc_single_threaded
+// turns false before one exists and never back). Then no block can come from another
+// thread's free, and an allocation's time needs no fence (trace_clock.hpp): the
+// thread's own order is kept by its buffer.
+bool one_thread() noexcept {
+#if POOLKIT_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;
+#else
+  return false;
+#endif
+}
 
 std::uint64_t now() noexcept { return g_clock.now(); }
 std::uint64_t now_release() noexcept { return g_clock.now_release(); }
@@ -284,9 +299,9 @@ ThreadLog* new_log() noexcept {
   t_thread = log->thread;
   t_log = log;
   pthread_setspecific(g_key, log);  // its destructor flushes the log when the thread ends
-  spin_lock(log->lock);
+  log->lock.lock();
   put_thread_record(log);
-  spin_unlock(log->lock);
+  log->lock.unlock();
   return log;
 }
 
@@ -295,9 +310,9 @@ ThreadLog* new_log() noexcept {
 void thread_exit(void* arg) noexcept {
   auto* log = static_cast<ThreadLog*>(arg);
   t_busy = true;
-  spin_lock(log->lock);
+  log->lock.lock();
   flush(log);
-  spin_unlock(log->lock);
+  log->lock.unlock();
   t_log = nullptr;
   t_exited = true;
   pthread_mutex_lock(&g_logs_lock);
@@ -316,9 +331,9 @@ void thread_exit(void* arg) noexcept {
 void flush_all() noexcept {
   pthread_mutex_lock(&g_logs_lock);
   for (ThreadLog* log = g_logs; log != nullptr; log = log->next) {
-    spin_lock(log->lock);
+    log->lock.lock();
     flush(log);
-    spin_unlock(log->lock);
+    log->lock.unlock();
   }
   pthread_mutex_unlock(&g_logs_lock);
 }
@@ -480,7 +495,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
       depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);
     }
   }
-  spin_lock(log->lock);
+  log->lock.lock();
   if (log == g_spare) {
     if (t_thread == 0) t_thread = ++g_next_thread;
     log->thread = t_thread;
@@ -491,7 +506,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
   r.reserved = 0;
   r.stack = known_id != 0 ? known_id : depth > 0 ? stack_id(log, frames, depth) : 0;
   if (fill) log->stacks.fill(site_ra, site_sp, frames, sps, depth, plain, r.stack);
-  r.time = time != 0 ? time : is_release(call) ? g_clock.now_release() : g_clock.now();
+  r.time = time != 0 ? time : is_release(call) || one_thread() ? g_clock.now_release() : g_clock.now();
   if (r.time < log->last_time) r.time = log->last_time;  // unfenced reads may come out of order
   log->last_time = r.time;
   r.size = size;
@@ -501,7 +516,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
   unsigned char* at = room(log, kMaxPackedEventBytes);
   log->used += static_cast<std::size_t>(pack_event(at, r, log->base) - at);
   if (direct) flush(log);
-  spin_unlock(log->lock);
+  log->lock.unlock();
   t_busy = false;
 }
 
@@ -586,19 +601,19 @@ void fork_child() noexcept {
   if (mine == nullptr) {
     if (t_exited || (mine = new_log()) == nullptr) return;
   } else {
-    mine->lock.clear();
+    mine->lock.reset_after_fork();
     mine->used = 0;
     mine->base = {};
     mine->next = nullptr;
     g_logs = mine;
     put_thread_record(mine);
   }
-  g_spare->lock.clear();
+  g_spare->lock.reset_after_fork();
   g_spare->used = 0;
   g_spare->base = {};
   t_busy = true;
   read_command_line();
-  spin_lock(mine->lock);
+  mine->lock.lock();
   put_process_record(mine);
   emit_modules(mine, true);
   for (std::size_t at = 0; at < g_store_used;) {
@@ -607,7 +622,7 @@ void fork_child() noexcept {
     put_stack_record(mine, r.id, reinterpret_cast<void* const*>(g_store + at + sizeof r), r.depth);
     at += sizeof r + 8 * std::size_t{r.depth};
   }
-  spin_unlock(mine->lock);
+  mine->lock.unlock();
   t_busy = false;
 }
 
@@ -640,9 +655,9 @@ __attribute__((constructor(101))) void trace_start() {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   t_busy = true;
   if (ThreadLog* log = new_log(); log != nullptr) {
-    spin_lock(log->lock);
+    log->lock.lock();
     put_process_record(log);
-    spin_unlock(log->lock);
+    log->lock.unlock();
   }
   t_busy = false;
   // libunwind is dlopened on first use: load it before recording starts, so that the
