@@ -158,6 +158,25 @@ TEST_F(Trace_, RecordsThreadsAndCrossThreadFrees) {
   EXPECT_GE(t.threads.size(), 2u);
 }
 
+// exit() flushes every thread's buffer while three threads are still recording: the
+// file reads whole, with at least the calls each had made when main exited.
+TEST_F(Trace_, ExitFlushesThreadsThatAreStillRecording) {
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
+  for (int run = 0; run < 5; ++run) {
+    ASSERT_EQ(trace("busy_exit").status, 0);
+    const Trace t = read_trace((dir_ / "t.pktrace").string());
+    EXPECT_TRUE(t.warnings.empty()) << run;
+    std::map<std::uint32_t, std::size_t> per_thread;
+    for (const Event& e : t.events) {
+      if ((e.call == Call::kMalloc && e.size == 2345) || is_release(e.call)) ++per_thread[e.thread];
+    }
+    std::size_t busy = 0;
+    for (const auto& [thread, n] : per_thread) busy += n >= 20000;
+    EXPECT_EQ(busy, 3u) << run;
+    fs::remove(dir_ / "t.pktrace");
+  }
+}
+
 TEST_F(Trace_, AForkedChildWritesItsOwnReadableFile) {
   POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("known").status, 0);
