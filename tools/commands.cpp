@@ -57,6 +57,10 @@ constexpr CommandOption kReplayOptions[] = {
      "comma-separated, from glibc,jemalloc,tcmalloc,mimalloc,poolkit\n"
      "(default: all that are installed)"},
     {"--rounds", "", "N", "interleaved rounds (default 3)"},
+    {"--order", "", "ORDER",
+     "how the threads interleave: peak (default: free, but cut so that the\n"
+     "recorded peak live bytes are reached exactly), recorded (every call in\n"
+     "the recorded order), free (each thread's own order only)"},
 };
 
 constexpr CommandOption kAdviseOptions[] = {
@@ -113,7 +117,9 @@ constexpr Command kCommands[] = {
      "Replays a trace's calls (same sizes, same order per thread, the same cross-\n"
      "thread frees, touching every page) on each allocator in its own process,\n"
      "interleaved over N rounds; prints median time, peak RSS and peak fragmentation\n"
-     "(peak RSS / peak live bytes) side by side, with ratios to the best.",
+     "(peak RSS / peak live bytes) side by side, with ratios to the best. The\n"
+     "threads keep to the recorded order enough that the replay reaches the\n"
+     "recorded peak live bytes exactly (--order peak).",
      ::replay_command},
     {"advise", "which poolkit pool fits each call site of a trace, with the gain measured",
      "FILE", Operands::kFile, kAdviseOptions,

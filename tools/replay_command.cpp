@@ -126,6 +126,11 @@ int replay_command(int argc, char** argv) {
   long rounds_given = 3;
   if (auto stop = number_option(command, line, "--rounds", 1, 100, rounds_given)) return *stop;
   const int rounds = static_cast<int>(rounds_given);
+  ReplayOrder order = ReplayOrder::kPeak;
+  if (const std::string* name = line.value("--order"); name != nullptr && !parse_replay_order(*name, order)) {
+    std::fprintf(stderr, "poolkit replay: unknown --order '%s' (peak, recorded, free)\n", name->c_str());
+    return kUsageError;
+  }
 
   std::vector<Allocator> allocators;
   std::stringstream names(list);
@@ -153,7 +158,7 @@ int replay_command(int argc, char** argv) {
   try {
     const Trace trace = read_trace(file);
     for (const std::string& w : trace.warnings) std::fprintf(stderr, "poolkit replay: warning: %s\n", w.c_str());
-    plan = make_plan(trace);
+    plan = make_plan(trace, order);
   } catch (const TraceError& e) {
     std::fprintf(stderr, "poolkit replay: %s\n", e.what());
     return 1;
@@ -177,6 +182,14 @@ int replay_command(int argc, char** argv) {
   std::printf("poolkit replay: %s: %zu thread%s, %" PRIu64 " calls, recorded peak live %s (%" PRIu64 " B); %d round%s\n",
               file.c_str(), plan.threads.size(), plan.threads.size() == 1 ? "" : "s", calls,
               format_bytes(plan.peak_live_bytes).c_str(), plan.peak_live_bytes, rounds, rounds == 1 ? "" : "s");
+  if (plan.threads.size() > 1) {
+    std::printf("order %s: %s\n", replay_order_name(order),
+                order == ReplayOrder::kFree
+                    ? "each thread's calls in order, threads free to interleave (the peak may differ)"
+                    : (std::to_string(plan.gates) + " point" + (plan.gates == 1 ? "" : "s") +
+                       " where the threads wait for the recorded order")
+                          .c_str());
+  }
 
   std::map<std::string, std::vector<Run>> runs;
   bool failed = false;

@@ -11,8 +11,10 @@
 // the architecture, that wrote them).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace poolkit::trace {
 
@@ -201,7 +203,11 @@ inline std::uint32_t chunk_checksum(const unsigned char* data, std::size_t n) no
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w = 0;
-    for (int b = 0; b < 8; ++b) w |= static_cast<std::uint64_t>(data[i + b]) << (8 * b);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&w, data + i, 8);  // one load (g++ 12 kept the byte loop below: 8 loads)
+    } else {
+      for (int b = 0; b < 8; ++b) w |= static_cast<std::uint64_t>(data[i + b]) << (8 * b);
+    }
     h = (h ^ w) * 0xff51'afd7'ed55'8ccdull;
     h ^= h >> 32;
   }

@@ -40,6 +40,7 @@
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
 #include "common/unwinder.hpp"
+#include "poolkit/detail/spin_lock.hpp"
 #include "poolkit/malloc.h"
 #include "stack_cache.hpp"
 #include "trace_clock.hpp"
@@ -59,10 +60,21 @@ constexpr std::size_t kStackSlots = std::size_t{1} << 20;         // hash table 
 constexpr std::size_t kStackStoreBytes = std::size_t{256} << 20;   // frames kept for forked children
 constexpr int kStoredRun = 15;
 
-// One thread's buffer. `used` bytes of `data` are records not yet written. The owner
-// appends under `lock`; only the exit, exec and fork paths take it from another thread.
+// One thread's buffer. `used` bytes of `data` are records not yet written. Only the
+// exit and exec paths take it from another thread, so the owner's way in is cheap: with
+// membarrier (g_asymmetric), record() marks `owner_in` with a plain store and looks at
+// `foreign`; another thread takes `lock`, sets `foreign`, runs heavy_fence() and waits
+// for `owner_in` to clear (asymmetric Dekker: either the owner's mark is visible after
+// the fence, or the owner sees `foreign` and queues on `lock`). Without membarrier, and
+// for the spare log shared by exited threads, everyone takes `lock` (a SpinLock: no
+// atomic instruction while the process has one thread, a futex sleep for a waiter).
+// Invariants: the owner appends only with owner_in = 1 and foreign = 0 seen, or under
+// `lock`; another thread touches the buffer only under `lock` with foreign = 1 and
+// owner_in = 0 seen after the fence.
 struct ThreadLog {
-  std::atomic_flag lock = ATOMIC_FLAG_INIT;
+  poolkit::detail::SpinLock lock;
+  std::atomic<std::uint32_t> owner_in{0};
+  std::atomic<std::uint32_t> foreign{0};
   std::uint32_t thread = 0;
   std::size_t used = 0;
   PackedEventBase base;             // what the chunk's next packed event is relative to
@@ -83,6 +95,7 @@ struct StackSlot {
 
 std::atomic<bool> g_ready{false};     // set up, recording
 std::atomic<bool> g_finished{false};  // past exit's final flush: flush every event at once
+bool g_asymmetric = false;            // membarrier works: owners enter their logs without an atomic (ThreadLog)
 int g_fd = -1;
 dev_t g_file_dev = 0;
 ino_t g_file_ino = 0;
@@ -119,6 +132,18 @@ void spin_lock(std::atomic_flag& f) noexcept {
   }
 }
 void spin_unlock(std::atomic_flag& f) noexcept { f.clear(std::memory_order_release); }
+
+// True while the process has never had a second thread (glibc's __libc_single_threaded
+// turns false before one exists and never back). Then no block can come from another
+// thread's free, and an allocation's time needs no fence (trace_clock.hpp): the
+// thread's own order is kept by its buffer.
+bool one_thread() noexcept {
+#if POOLKIT_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;
+#else
+  return false;
+#endif
+}
 
 std::uint64_t now() noexcept { return g_clock.now(); }
 std::uint64_t now_release() noexcept { return g_clock.now_release(); }
@@ -284,9 +309,9 @@ ThreadLog* new_log() noexcept {
   t_thread = log->thread;
   t_log = log;
   pthread_setspecific(g_key, log);  // its destructor flushes the log when the thread ends
-  spin_lock(log->lock);
+  log->lock.lock();
   put_thread_record(log);
-  spin_unlock(log->lock);
+  log->lock.unlock();
   return log;
 }
 
@@ -295,9 +320,9 @@ ThreadLog* new_log() noexcept {
 void thread_exit(void* arg) noexcept {
   auto* log = static_cast<ThreadLog*>(arg);
   t_busy = true;
-  spin_lock(log->lock);
+  log->lock.lock();
   flush(log);
-  spin_unlock(log->lock);
+  log->lock.unlock();
   t_log = nullptr;
   t_exited = true;
   pthread_mutex_lock(&g_logs_lock);
@@ -313,12 +338,46 @@ void thread_exit(void* arg) noexcept {
   t_busy = false;
 }
 
+// The owner's way into its log (ThreadLog); true when it took the lock.
+bool owner_enter(ThreadLog* log) noexcept {
+  if (g_asymmetric && log != g_spare) {
+    log->owner_in.store(1, std::memory_order_relaxed);
+    asm volatile("" ::: "memory");  // the light side of the fence: program order only
+    if (log->foreign.load(std::memory_order_acquire) == 0) return false;
+    log->owner_in.store(0, std::memory_order_release);  // another thread is flushing: queue
+  }
+  log->lock.lock();
+  return true;
+}
+
+void owner_leave(ThreadLog* log, bool locked) noexcept {
+  if (locked) {
+    log->lock.unlock();
+  } else {
+    log->owner_in.store(0, std::memory_order_release);
+  }
+}
+
+// Another thread's way into a log (exit, exec).
+void foreign_enter(ThreadLog* log) noexcept {
+  log->lock.lock();
+  if (!g_asymmetric) return;
+  log->foreign.store(1, std::memory_order_relaxed);
+  poolkit::detail::heavy_fence();  // worked at start (g_asymmetric), and keeps working in this process
+  while (log->owner_in.load(std::memory_order_acquire) != 0) poolkit::detail::cpu_relax();
+}
+
+void foreign_leave(ThreadLog* log) noexcept {
+  if (g_asymmetric) log->foreign.store(0, std::memory_order_release);
+  log->lock.unlock();
+}
+
 void flush_all() noexcept {
   pthread_mutex_lock(&g_logs_lock);
   for (ThreadLog* log = g_logs; log != nullptr; log = log->next) {
-    spin_lock(log->lock);
+    foreign_enter(log);
     flush(log);
-    spin_unlock(log->lock);
+    foreign_leave(log);
   }
   pthread_mutex_unlock(&g_logs_lock);
 }
@@ -480,7 +539,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
       depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);
     }
   }
-  spin_lock(log->lock);
+  const bool locked = owner_enter(log);
   if (log == g_spare) {
     if (t_thread == 0) t_thread = ++g_next_thread;
     log->thread = t_thread;
@@ -491,7 +550,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
   r.reserved = 0;
   r.stack = known_id != 0 ? known_id : depth > 0 ? stack_id(log, frames, depth) : 0;
   if (fill) log->stacks.fill(site_ra, site_sp, frames, sps, depth, plain, r.stack);
-  r.time = time != 0 ? time : is_release(call) ? g_clock.now_release() : g_clock.now();
+  r.time = time != 0 ? time : is_release(call) || one_thread() ? g_clock.now_release() : g_clock.now();
   if (r.time < log->last_time) r.time = log->last_time;  // unfenced reads may come out of order
   log->last_time = r.time;
   r.size = size;
@@ -501,7 +560,7 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
   unsigned char* at = room(log, kMaxPackedEventBytes);
   log->used += static_cast<std::size_t>(pack_event(at, r, log->base) - at);
   if (direct) flush(log);
-  spin_unlock(log->lock);
+  owner_leave(log, locked);
   t_busy = false;
 }
 
@@ -571,6 +630,7 @@ void fork_parent() noexcept {
 // thread, the modules, every stack known so far). Buffers of the parent's threads are
 // dropped: their events are the parent's, written by the parent.
 void fork_child() noexcept {
+  g_asymmetric = false;  // the child is not registered for membarrier (heavy_fence would fail)
   pthread_mutex_init(&g_file_lock, nullptr);
   pthread_mutex_init(&g_logs_lock, nullptr);
   spin_unlock(g_store_lock);
@@ -586,19 +646,19 @@ void fork_child() noexcept {
   if (mine == nullptr) {
     if (t_exited || (mine = new_log()) == nullptr) return;
   } else {
-    mine->lock.clear();
+    mine->lock.reset_after_fork();
     mine->used = 0;
     mine->base = {};
     mine->next = nullptr;
     g_logs = mine;
     put_thread_record(mine);
   }
-  g_spare->lock.clear();
+  g_spare->lock.reset_after_fork();
   g_spare->used = 0;
   g_spare->base = {};
   t_busy = true;
   read_command_line();
-  spin_lock(mine->lock);
+  mine->lock.lock();
   put_process_record(mine);
   emit_modules(mine, true);
   for (std::size_t at = 0; at < g_store_used;) {
@@ -607,7 +667,7 @@ void fork_child() noexcept {
     put_stack_record(mine, r.id, reinterpret_cast<void* const*>(g_store + at + sizeof r), r.depth);
     at += sizeof r + 8 * std::size_t{r.depth};
   }
-  spin_unlock(mine->lock);
+  mine->lock.unlock();
   t_busy = false;
 }
 
@@ -638,11 +698,12 @@ __attribute__((constructor(101))) void trace_start() {
   g_real_execvpe = reinterpret_cast<decltype(g_real_execvpe)>(dlsym(RTLD_NEXT, "execvpe"));
   if (!open_trace_file(g_path)) return;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  g_asymmetric = poolkit::detail::heavy_fence();  // registers this process for membarrier
   t_busy = true;
   if (ThreadLog* log = new_log(); log != nullptr) {
-    spin_lock(log->lock);
+    log->lock.lock();
     put_process_record(log);
-    spin_unlock(log->lock);
+    log->lock.unlock();
   }
   t_busy = false;
   // libunwind is dlopened on first use: load it before recording starts, so that the

@@ -5,6 +5,7 @@
 #include <lz4.h>
 
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,19 +38,28 @@ Bytes header(std::uint32_t version = kFormatVersion) {
   return out;
 }
 
-Bytes event(Call call, std::uint64_t time, std::uint64_t size, std::uint64_t ptr, std::uint64_t old_ptr = 0,
-            std::uint32_t stack = 0) {
+// The one builder of events. `aux` (alignment, or realloc's time before) defaults to
+// what a plain call carries: none, and for realloc its own time.
+EventRecord event_record(Call call, std::uint64_t time, std::uint64_t size, std::uint64_t ptr,
+                         std::uint64_t old_ptr = 0, std::uint32_t stack = 0,
+                         std::optional<std::uint64_t> aux = std::nullopt) {
   EventRecord r{};
   r.type = RecordType::kEvent;
   r.call = call;
   r.stack = stack;
   r.time = time;
   r.size = size;
-  r.aux = is_realloc(call) ? time : 0;
+  r.aux = aux.value_or(is_realloc(call) ? time : 0);
   r.ptr = ptr;
   r.old_ptr = old_ptr;
+  return r;
+}
+
+// The same as a version 1 record's bytes.
+Bytes event(Call call, std::uint64_t time, std::uint64_t size, std::uint64_t ptr, std::uint64_t old_ptr = 0,
+            std::uint32_t stack = 0) {
   Bytes out;
-  append(out, r);
+  append(out, event_record(call, time, size, ptr, old_ptr, stack));
   return out;
 }
 
@@ -221,25 +231,12 @@ TEST(TraceReader, RefusesABadStackRecord) {
 // The events the writer packs (version 2): every field's extreme, deltas that go back,
 // realloc with and without its time before.
 std::vector<EventRecord> packed_sample() {
-  auto make = [](Call call, std::uint64_t time, std::uint64_t size, std::uint64_t aux, std::uint64_t ptr,
-                 std::uint64_t old_ptr, std::uint32_t stack) {
-    EventRecord r{};
-    r.type = RecordType::kEvent;
-    r.call = call;
-    r.stack = stack;
-    r.time = time;
-    r.size = size;
-    r.aux = aux;
-    r.ptr = ptr;
-    r.old_ptr = old_ptr;
-    return r;
-  };
-  return {make(Call::kMalloc, 5, 100, 0, 0x7f00'0000'1000, 0, 1),
-          make(Call::kAlignedAlloc, 9, 4096, 4096, 0x7f00'0000'0000, 0, UINT32_MAX),
-          make(Call::kRealloc, 20, 300, 12, 0x5555'0000'2000, 0x7f00'0000'1000, 3),
-          make(Call::kRealloc, 21, 0, 0, 0, 0x5555'0000'2000, 3),  // realloc(p, 0), no time before
-          make(Call::kCalloc, 1'000'000'000'000, UINT64_MAX, 0, UINT64_MAX - 15, 0, 0),
-          make(Call::kFree, 1'000'000'000'001, 0, 0, 0x10, 0, 2)};
+  return {event_record(Call::kMalloc, 5, 100, 0x7f00'0000'1000, 0, 1, 0),
+          event_record(Call::kAlignedAlloc, 9, 4096, 0x7f00'0000'0000, 0, UINT32_MAX, 4096),
+          event_record(Call::kRealloc, 20, 300, 0x5555'0000'2000, 0x7f00'0000'1000, 3, 12),
+          event_record(Call::kRealloc, 21, 0, 0, 0x5555'0000'2000, 3, 0),  // realloc(p, 0), no time before
+          event_record(Call::kCalloc, 1'000'000'000'000, UINT64_MAX, UINT64_MAX - 15, 0, 0, 0),
+          event_record(Call::kFree, 1'000'000'000'001, 0, 0x10, 0, 2, 0)};
 }
 
 Bytes packed(const std::vector<EventRecord>& events) {

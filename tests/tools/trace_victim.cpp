@@ -13,6 +13,8 @@
 //            depth, alternately, 100 times each (the tracer must tell them apart)
 //   newfail  operator new that cannot be satisfied: std::bad_alloc, the new_handler
 //            loop, and nullptr from the nothrow forms (prints what it saw)
+//   busy_exit 3 threads allocating and freeing 2345-byte blocks without end; main
+//            exits once each has made 20000 calls (exit's flush meets them mid-call)
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +149,25 @@ int callers() {
   return 0;
 }
 
+int busy_exit() {
+  constexpr int kThreads = 3;
+  static std::atomic<long> calls[kThreads];
+  for (int t = 0; t < kThreads; ++t) {
+    std::thread([t] {
+      for (;;) {
+        void* p = std::malloc(2345);
+        asm volatile("" ::"r"(p) : "memory");
+        std::free(p);
+        calls[t].fetch_add(2, std::memory_order_relaxed);
+      }
+    }).detach();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    while (calls[t].load(std::memory_order_relaxed) < 20000) std::this_thread::yield();
+  }
+  std::exit(0);
+}
+
 int crash() {
   for (int i = 0; i < 50000; ++i) g_sink = std::malloc(24);
   std::abort();
@@ -213,10 +234,11 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "threads") == 0) return threads();
   if (std::strcmp(mode, "crash") == 0) return crash();
   if (std::strcmp(mode, "callers") == 0) return callers();
+  if (std::strcmp(mode, "busy_exit") == 0) return busy_exit();
   if (std::strcmp(mode, "stdio") == 0) return stdio();
   if (std::strcmp(mode, "exec") == 0) return exec_count();
   if (std::strcmp(mode, "execl") == 0) return execl_count();
   if (std::strcmp(mode, "newfail") == 0) return new_fails();
-  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec|execl|callers|newfail\n", stderr);
+  std::fputs("usage: trace_victim known|count|threads|crash|stdio|exec|execl|callers|busy_exit|newfail\n", stderr);
   return 2;
 }
