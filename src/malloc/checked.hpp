@@ -145,6 +145,9 @@ struct BugReport {
   std::uint32_t alloc_stack = 0;      // stacks of a block without a header (zero-size blocks)
   std::uint32_t free_stack = 0;
   int skip_frames = 0;                // of the detecting stack (a signal frame)
+  // The detecting stack, captured before the caller took a lock (a capture may
+  // allocate, and the allocation may take that lock): used instead of capturing.
+  const std::uint32_t* here_stack = nullptr;
 };
 /// Prints the report and then does what POOLKIT_CHECK_ACTION says: returns only for "log".
 void report_bug(const BugReport& bug) noexcept;
