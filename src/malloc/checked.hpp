@@ -120,8 +120,9 @@ void checked_signals_init() noexcept;
 
 // ---- checked_depot.cpp: call stacks, deduplicated ---------------------------------
 void depot_init() noexcept;
-/// The caller's stack, malloc's own frames and then `skip` more left out.
-std::uint32_t depot_capture(int skip = 0) noexcept;
+/// The caller's stack, malloc's own frames and then `skip` more left out. Never
+/// inlined: it finds the program's call site from its own frame address.
+[[gnu::noinline]] std::uint32_t depot_capture(int skip = 0) noexcept;
 void depot_lock() noexcept;  // fork
 void depot_unlock(ForkSide side) noexcept;
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept;

@@ -34,6 +34,37 @@ __attribute__((noinline)) void churn() {
   for (int i = 0; i < 2000; ++i) g_free(opaque(std::malloc(static_cast<std::size_t>(64 + i % 512))));
 }
 
+// One call site of malloc and one of free, each reached from two callers at the same
+// stack depth: checked mode memoizes stacks by call site, and the second caller's
+// stacks must still name the second caller. (The asm after each call: no tail call.)
+__attribute__((noinline)) unsigned char* alloc_site(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(std::malloc(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) void free_site(void* p) {
+  std::free(opaque(p));
+  asm volatile("");
+}
+__attribute__((noinline)) unsigned char* alloc_from_a(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(alloc_site(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) unsigned char* alloc_from_b(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(alloc_site(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) void free_from_a(void* p) {
+  free_site(opaque(p));
+  asm volatile("");
+}
+__attribute__((noinline)) void free_from_b(void* p) {
+  free_site(opaque(p));
+  asm volatile("");
+}
+
 void programs_own_handler(int) {
   static const char message[] = "the program's own SIGSEGV handler ran\n";
   if (write(2, message, sizeof message - 1) < 0) _exit(4);
@@ -80,6 +111,12 @@ int run(const char* bug, std::size_t n) {
     g_free(p);
     p[3] = 7;
     for (int i = 0; i < (1 << 20) + 64; ++i) g_free(opaque(std::malloc(1)));
+  } else if (!std::strcmp(bug, "write-after-free-memo")) {  // stacks of a call site seen before
+    for (int i = 0; i < 100; ++i) free_from_a(alloc_from_a(n));
+    Bytes p = alloc_from_b(n);
+    free_from_b(p);
+    p[3] = 7;
+    churn();
   } else if (!std::strcmp(bug, "read-after-free")) {  // caught by page protection only
     Bytes p = allocate_block(n);
     std::memset(p, 'A', n);
