@@ -102,22 +102,37 @@ const std::uint8_t* first_not(const std::uint8_t* from, const std::uint8_t* to, 
                               std::size_t* bad) noexcept {
   const std::uint64_t word = 0x0101010101010101ull * value;
   const std::uint8_t* p = from;
-  // The common case, all intact: 32 bytes a step, one branch (the freed bytes of a
-  // block leaving quarantine are the largest thing checked mode reads).
-  while (p < to && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0 && *p == value) ++p;
-  if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0) {
+  // The common case, all intact: unaligned loads (as cheap as aligned ones on x86-64),
+  // 32 bytes a step, then 8, then one last 8-byte load that ends at `to` (overlapping
+  // bytes already seen), so a rear zone of 16-40 bytes, the usual, takes 2-5 loads and
+  // no byte loop. The freed bytes of a block leaving quarantine are the largest thing
+  // checked mode reads.
+  if (to - p >= 8) {
     while (to - p >= 32) {
       std::uint64_t w[4];
       __builtin_memcpy(w, p, 32);
       if (((w[0] ^ word) | (w[1] ^ word) | (w[2] ^ word) | (w[3] ^ word)) != 0) break;
       p += 32;
     }
+    std::uint64_t w;
+    while (to - p >= 8) {
+      __builtin_memcpy(&w, p, 8);
+      if (w != word) break;
+      p += 8;
+    }
+    if (to - p < 8) {
+      __builtin_memcpy(&w, to - 8, 8);
+      if (w == word) {
+        if (bad) *bad = 0;
+        return to;
+      }
+    }
   }
-  // The rest, and the counting once a bad byte shows.
+  // A bad byte in [p, to) (every byte before p is intact): find and count them.
   const std::uint8_t* first = to;
   std::size_t n = 0;
   while (p < to) {
-    if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0 && to - p >= 8) {
+    if (to - p >= 8) {
       std::uint64_t w;
       __builtin_memcpy(&w, p, 8);
       if (w == word) {
