@@ -229,13 +229,13 @@ std::size_t memo_bytes(int depth) noexcept {
       void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       memo = m == MAP_FAILED ? nullptr : static_cast<ThreadMemo*>(m);
     }
+    if (memo != nullptr) memo->bytes = bytes;  // before it can go back to the free list
   }
   if (memo == nullptr || pthread_setspecific(g_memo_key, memo) != 0) {
     if (memo != nullptr) memo_thread_done(memo);  // back to the free list
     t_memo_state = kMemoGone;
     return nullptr;
   }
-  memo->bytes = bytes;
   const auto base = reinterpret_cast<std::uintptr_t>(lo);
   memo->cache.init(reinterpret_cast<std::uintptr_t*>(memo + 1), depth, base, base + size);
   t_memo = memo;

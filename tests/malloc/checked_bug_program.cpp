@@ -3,6 +3,7 @@
 // tests (CMakeLists.txt) run it once per bug class and size band and match the report.
 // Every access goes through volatile pointers or opaque calls, so the compiler keeps it.
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -65,6 +66,23 @@ __attribute__((noinline)) void free_from_b(void* p) {
   asm volatile("");
 }
 
+// Threads one after another, each through the same call sites (a thread's stack memo
+// goes to the next thread when it ends): the last one commits the bug.
+struct MemoThread {
+  std::size_t n;
+  bool last;
+};
+void* memo_thread(void* arg) {
+  auto* t = static_cast<MemoThread*>(arg);
+  for (int i = 0; i < 100; ++i) free_from_a(alloc_from_a(t->n));
+  if (t->last) {
+    Bytes p = alloc_from_b(t->n);
+    free_from_b(p);
+    p[3] = 7;
+  }
+  return nullptr;
+}
+
 void programs_own_handler(int) {
   static const char message[] = "the program's own SIGSEGV handler ran\n";
   if (write(2, message, sizeof message - 1) < 0) _exit(4);
@@ -116,6 +134,13 @@ int run(const char* bug, std::size_t n) {
     Bytes p = alloc_from_b(n);
     free_from_b(p);
     p[3] = 7;
+    churn();
+  } else if (!std::strcmp(bug, "write-after-free-memo-threads")) {
+    for (int i = 0; i < 8; ++i) {
+      MemoThread t{n, i == 7};
+      pthread_t thread;
+      if (pthread_create(&thread, nullptr, memo_thread, &t) != 0 || pthread_join(thread, nullptr) != 0) return 3;
+    }
     churn();
   } else if (!std::strcmp(bug, "read-after-free")) {  // caught by page protection only
     Bytes p = allocate_block(n);

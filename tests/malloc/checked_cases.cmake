@@ -99,7 +99,10 @@ endforeach()
 # Stacks memoized by call site (the same site from another caller at the same depth):
 # each names its own caller.
 foreach(n 8 4096)
-  checked_case(write_after_free_memo/${n} write-after-free-memo ${n} "heap-use-after-free at ${_hex}\n(.*\n)*  allocated by malloc\\(${n}\\) in thread [0-9]+:\n    #0 ${_hex} in [^\n]*alloc_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*alloc_from_b[^\n]*${_ours}\n(.*\n)*  freed by:\n    #0 ${_hex} in [^\n]*free_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*free_from_b[^\n]*${_ours}")
+  set(_memo_stacks "heap-use-after-free at ${_hex}\n(.*\n)*  allocated by malloc\\(${n}\\) in thread [0-9]+:\n    #0 ${_hex} in [^\n]*alloc_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*alloc_from_b[^\n]*${_ours}\n(.*\n)*  freed by:\n    #0 ${_hex} in [^\n]*free_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*free_from_b[^\n]*${_ours}")
+  checked_case(write_after_free_memo/${n} write-after-free-memo ${n} "${_memo_stacks}")
+  # Threads one after another: each new thread is handed the memo of the one before.
+  checked_case(write_after_free_memo_threads/${n} write-after-free-memo-threads ${n} "${_memo_stacks}")
 endforeach()
 checked_case(invalid_free invalid-free 8 "invalid-free at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n  not an address malloc returned\n${_at_free}")
 checked_case(stack_free stack-free 8 "invalid-free of a stack address at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n(.*\n)*${_at_free}")
