@@ -10,16 +10,35 @@ namespace {
 // set-up, the dlopen that loads it, or a preloaded malloc's own hooks) must not unwind
 // again.
 thread_local bool t_capturing = false;
+
+// One capture's preamble and epilogue: the re-entry flag set for the scope, and the
+// unwinder looked up. get() is nullptr when this thread is capturing already, when
+// nothing is wanted, or when libunwind is not loaded.
+class CaptureScope {
+ public:
+  explicit CaptureScope(int max_frames) noexcept {
+    if (t_capturing || max_frames <= 0) return;
+    t_capturing = true;
+    owner_ = true;
+    unwind_ = unwinder();
+  }
+  ~CaptureScope() {
+    if (owner_) t_capturing = false;
+  }
+  CaptureScope(const CaptureScope&) = delete;
+  CaptureScope& operator=(const CaptureScope&) = delete;
+  const Unwinder* get() const noexcept { return unwind_; }
+
+ private:
+  const Unwinder* unwind_ = nullptr;
+  bool owner_ = false;
+};
 }  // namespace
 
 int capture_call_stack(void** frames, int max_frames, int skip) noexcept {
-  if (t_capturing || max_frames <= 0) return 0;
-  t_capturing = true;
-  const Unwinder* unwind = unwinder();
-  if (unwind == nullptr) {
-    t_capturing = false;
-    return 0;
-  }
+  CaptureScope scope(max_frames);
+  const Unwinder* unwind = scope.get();
+  if (unwind == nullptr) return 0;
   // One extra frame for capture_call_stack itself, plus the caller's skip.
   void* buffer[kMaxCallStackDepth + 8];
   int want = max_frames + skip + 1;
@@ -29,19 +48,14 @@ int capture_call_stack(void** frames, int max_frames, int skip) noexcept {
   int count = got > first ? got - first : 0;
   if (count > max_frames) count = max_frames;
   for (int i = 0; i < count; ++i) frames[i] = buffer[first + i];
-  t_capturing = false;
   return count;
 }
 
 int capture_call_stack_sp(void** frames, std::uintptr_t* sps, int max_frames, int skip, bool* plain) noexcept {
   *plain = true;
-  if (t_capturing || max_frames <= 0) return 0;
-  t_capturing = true;
-  const Unwinder* unwind = unwinder();
-  if (unwind == nullptr) {
-    t_capturing = false;
-    return 0;
-  }
+  CaptureScope scope(max_frames);
+  const Unwinder* unwind = scope.get();
+  if (unwind == nullptr) return 0;
   unw_context_t context;
   unw_cursor_t cursor;
   int count = 0;
@@ -60,7 +74,6 @@ int capture_call_stack_sp(void** frames, std::uintptr_t* sps, int max_frames, in
       ++count;
     } while (count < max_frames && unwind->step(&cursor) > 0);
   }
-  t_capturing = false;
   return count;
 }
 

@@ -120,8 +120,9 @@ void checked_signals_init() noexcept;
 
 // ---- checked_depot.cpp: call stacks, deduplicated ---------------------------------
 void depot_init() noexcept;
-/// The caller's stack, malloc's own frames and then `skip` more left out.
-std::uint32_t depot_capture(int skip = 0) noexcept;
+/// The caller's stack, malloc's own frames and then `skip` more left out. Never
+/// inlined: it finds the program's call site from its own frame address.
+[[gnu::noinline]] std::uint32_t depot_capture(int skip = 0) noexcept;
 void depot_lock() noexcept;  // fork
 void depot_unlock(ForkSide side) noexcept;
 void depot_stats(std::size_t* stacks, std::size_t* bytes) noexcept;
@@ -145,6 +146,9 @@ struct BugReport {
   std::uint32_t alloc_stack = 0;      // stacks of a block without a header (zero-size blocks)
   std::uint32_t free_stack = 0;
   int skip_frames = 0;                // of the detecting stack (a signal frame)
+  // The detecting stack, captured before the caller took a lock (a capture may
+  // allocate, and the allocation may take that lock): used instead of capturing.
+  const std::uint32_t* here_stack = nullptr;
 };
 /// Prints the report and then does what POOLKIT_CHECK_ACTION says: returns only for "log".
 void report_bug(const BugReport& bug) noexcept;

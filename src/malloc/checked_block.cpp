@@ -10,11 +10,6 @@
 #include <cerrno>
 #include <cstring>
 
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define POOLKIT_HAVE_SINGLE_THREADED 1
-#endif
-
 #include "checked.hpp"
 #include "fast_path.hpp"
 
@@ -25,32 +20,6 @@ __thread bool t_checked_guard_all __attribute__((tls_model("initial-exec"))) = f
 namespace {
 
 constexpr int kShards = 32;
-
-// The lock of a shard on the calls' paths: none while the process has one thread
-// (glibc's __libc_single_threaded, which turns false before a second thread exists
-// and never back, and no thread is created inside these sections), which saves an
-// atomic exchange per call. The walks (check, exit, fork) always lock.
-class ShardGuard {
- public:
-  explicit ShardGuard(SpinLock& lock) noexcept : lock_(one_thread() ? nullptr : &lock) {
-    if (lock_) lock_->lock();
-  }
-  ~ShardGuard() {
-    if (lock_) lock_->unlock();
-  }
-  ShardGuard(const ShardGuard&) = delete;
-  ShardGuard& operator=(const ShardGuard&) = delete;
-
- private:
-  static bool one_thread() noexcept {
-#ifdef POOLKIT_HAVE_SINGLE_THREADED
-    return __libc_single_threaded != 0;
-#else
-    return false;
-#endif
-  }
-  SpinLock* lock_;
-};
 
 // Invariant: every block whose state is kLive is in exactly one shard's list (its
 // header's `shard`), and blocks/bytes count that list.
@@ -133,22 +102,37 @@ const std::uint8_t* first_not(const std::uint8_t* from, const std::uint8_t* to, 
                               std::size_t* bad) noexcept {
   const std::uint64_t word = 0x0101010101010101ull * value;
   const std::uint8_t* p = from;
-  // The common case, all intact: 32 bytes a step, one branch (the freed bytes of a
-  // block leaving quarantine are the largest thing checked mode reads).
-  while (p < to && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0 && *p == value) ++p;
-  if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0) {
+  // The common case, all intact: unaligned loads (as cheap as aligned ones on x86-64),
+  // 32 bytes a step, then 8, then one last 8-byte load that ends at `to` (overlapping
+  // bytes already seen), so a rear zone of 16-40 bytes, the usual, takes 2-5 loads and
+  // no byte loop. The freed bytes of a block leaving quarantine are the largest thing
+  // checked mode reads.
+  if (to - p >= 8) {
     while (to - p >= 32) {
       std::uint64_t w[4];
       __builtin_memcpy(w, p, 32);
       if (((w[0] ^ word) | (w[1] ^ word) | (w[2] ^ word) | (w[3] ^ word)) != 0) break;
       p += 32;
     }
+    std::uint64_t w;
+    while (to - p >= 8) {
+      __builtin_memcpy(&w, p, 8);
+      if (w != word) break;
+      p += 8;
+    }
+    if (to - p < 8) {
+      __builtin_memcpy(&w, to - 8, 8);
+      if (w == word) {
+        if (bad) *bad = 0;
+        return to;
+      }
+    }
   }
-  // The rest, and the counting once a bad byte shows.
+  // A bad byte in [p, to) (every byte before p is intact): find and count them.
   const std::uint8_t* first = to;
   std::size_t n = 0;
   while (p < to) {
-    if ((reinterpret_cast<std::uintptr_t>(p) & 7) == 0 && to - p >= 8) {
+    if (to - p >= 8) {
       std::uint64_t w;
       __builtin_memcpy(&w, p, 8);
       if (w == word) {
@@ -175,7 +159,7 @@ bool header_sane(const CheckedHeader* h) noexcept {
 // A header written over: its tag and size no longer say where the block's zones are
 // (reading them could fault), so only front[] is looked at, the header's last 8 bytes,
 // which are a small block's front zone. Reports it (if asked); always false.
-bool broken_header(const CheckedHeader* h, const char* where, bool report) noexcept {
+bool broken_header(const CheckedHeader* h, const char* where, bool report, const std::uint32_t* here) noexcept {
   if (!report) return false;
   const std::uint8_t* user = reinterpret_cast<const std::uint8_t*>(h) + kHeaderSize;
   const std::uint8_t* f = nullptr;
@@ -190,13 +174,22 @@ bool broken_header(const CheckedHeader* h, const char* where, bool report) noexc
   const char* detail = f ? "the block's header before it was overwritten too"
                          : "a write landed in the block's header, 9 to 64 bytes before the block (the 8 just before it are intact)";
   BugReport bug{BugKind::kUnderflow, where, f ? f : user, nullptr, f ? f - user : -1, bad, detail, !g_exit_checked, 0};
+  bug.here_stack = here;
   report_bug(bug);
   return false;
 }
 
 // Checks the zones around a live or quarantined block; reports what it finds. True if intact.
-bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexcept {
-  if (!header_sane(h)) return broken_header(h, where, report);
+// here: the detecting stack, captured beforehand by a caller that holds a lock (nullptr:
+// each report captures its own).
+bool verify_zones(const CheckedHeader* h, const char* where, bool report,
+                  const std::uint32_t* here = nullptr) noexcept {
+  if (!header_sane(h)) return broken_header(h, where, report, here);
+  auto bug_at = [&](BugKind kind, const std::uint8_t* at, std::size_t n, const char* detail) {
+    BugReport bug{kind, where, at, h, at - user_of(h), n, detail, !g_exit_checked, 0};
+    bug.here_stack = here;
+    report_bug(bug);
+  };
   std::uint8_t* user = user_of(h);
   Zones z = zones_of(h);
   bool ok = true;
@@ -219,20 +212,20 @@ bool verify_zones(const CheckedHeader* h, const char* where, bool report) noexce
   }
   if (f != nullptr) {
     ok = false;
-    if (report) report_bug({BugKind::kUnderflow, where, f, h, f - user, bad, nullptr, !g_exit_checked, 0});
+    if (report) bug_at(BugKind::kUnderflow, f, bad, nullptr);
   }
   if (z.inner != nullptr && z.inner + 8 < reinterpret_cast<const std::uint8_t*>(h)) {
     // An aligned block: the padding before its header is front zone too.
     const std::uint8_t* pad = first_not(z.inner + 8, reinterpret_cast<const std::uint8_t*>(h), kFrontByte, &bad);
     if (pad != reinterpret_cast<const std::uint8_t*>(h)) {
       ok = false;
-      if (report) report_bug({BugKind::kUnderflow, where, pad, h, pad - user, bad, "in the alignment padding", !g_exit_checked, 0});
+      if (report) bug_at(BugKind::kUnderflow, pad, bad, "in the alignment padding");
     }
   }
   const std::uint8_t* r = first_not(user + h->size, z.rear, kRearByte, &bad);
   if (r != z.rear) {
     ok = false;
-    if (report) report_bug({BugKind::kOverflow, where, r, h, r - user, bad, nullptr, !g_exit_checked, 0});
+    if (report) bug_at(BugKind::kOverflow, r, bad, nullptr);
   }
   return ok;
 }
@@ -250,7 +243,7 @@ void live_link_locked(CheckedHeader* h) noexcept {
 
 void live_unlink(CheckedHeader* h) noexcept {
   Shard& s = g_shards[h->shard];
-  ShardGuard guard(s.lock);
+  LockGuard guard(s.lock);
   if (h->prev) h->prev->next = h->next;
   else s.head = h->next;
   if (h->next) h->next->prev = h->prev;
@@ -362,7 +355,7 @@ void quarantine_put(CheckedHeader* h) noexcept {
   std::size_t n = 0;
   bool more = false;  // still over the target after the first batch
   {
-    ShardGuard guard(q.lock);
+    LockGuard guard(q.lock);
     h->state = BlockState::kQuarantined;
     if (h->flags & kBlockGuarded) guarded_protect_freed(h);
     else std::memset(user_of(h), kFreedByte, h->size);
@@ -380,7 +373,7 @@ void quarantine_put(CheckedHeader* h) noexcept {
   leave_quarantine(leaving, n, "the quarantine (a freed block leaving it)");
   while (more) {
     {
-      ShardGuard guard(q.lock);
+      LockGuard guard(q.lock);
       n = ring_take(q, target, leaving);
       more = q.bytes > target;
     }
@@ -399,7 +392,7 @@ bool resize_in_place(CheckedHeader* h, std::size_t size) noexcept {
   if (size > h->size) std::memset(user + h->size, kFreshByte, size - h->size);
   std::memset(user + size, kRearByte, static_cast<std::size_t>(z.rear - (user + size)));
   Shard& s = g_shards[h->shard];
-  ShardGuard guard(s.lock);
+  LockGuard guard(s.lock);
   s.bytes = s.bytes - h->size + size;
   h->size = size;
   h->seal = header_seal(h);
@@ -544,7 +537,7 @@ void* checked_alloc(std::size_t size, std::size_t alignment, AllocKind kind, boo
   Zones z = zones_of(h);
   // Linked and filled under the lock, so that poolkit_malloc_check() never sees the
   // block half made (and the lock's exchange does not wait behind the fill's stores).
-  ShardGuard lock(g_shards[h->shard].lock);
+  LockGuard lock(g_shards[h->shard].lock);
   live_link_locked(h);
   std::memset(z.front, kFrontByte, static_cast<std::size_t>(user - z.front));
   std::memset(user, kFreshByte, size);
@@ -643,10 +636,14 @@ bool checked_free_unmapped(void* p) noexcept {
 int checked_verify_all(bool report) noexcept {
   int damaged = 0;
   const char* where = g_exit_checked ? "the check of every live block at exit" : "poolkit_malloc_check()";
+  // The detecting stack, captured before any lock is taken: a thread's first capture
+  // may allocate (the dynamic loader's block for libunwind's per-thread cache), and
+  // that allocation takes this thread's shard lock, which the walk below may hold.
+  const std::uint32_t here = report && !g_exit_checked ? depot_capture() : 0;
   for (Shard& s : g_shards) {
     LockGuard guard(s.lock);
     for (CheckedHeader* h = s.head; h != nullptr; h = h->next)
-      if (!verify_zones(h, where, report)) ++damaged;
+      if (!verify_zones(h, where, report, &here)) ++damaged;
   }
   for (Quarantine& q : g_quarantines) {
     LockGuard guard(q.lock);
@@ -658,7 +655,11 @@ int checked_verify_all(bool report) noexcept {
       const std::uint8_t* w = first_not(user, user + h->size, kFreedByte, &bad);
       if (w != user + h->size) {
         ++damaged;
-        if (report) report_bug({BugKind::kUseAfterFree, where, w, h, w - user, bad, nullptr, !g_exit_checked, 0});
+        if (report) {
+          BugReport bug{BugKind::kUseAfterFree, where, w, h, w - user, bad, nullptr, !g_exit_checked, 0};
+          bug.here_stack = &here;
+          report_bug(bug);
+        }
       }
     }
   }

@@ -121,7 +121,7 @@ const char* alloc_kind_name(AllocKind kind) noexcept {
 }
 
 void report_bug(const BugReport& bug) noexcept {
-  std::uint32_t here = bug.capture_here ? depot_capture(bug.skip_frames) : 0;
+  std::uint32_t here = !bug.capture_here ? 0 : bug.here_stack ? *bug.here_stack : depot_capture(bug.skip_frames);
   {
     LockGuard guard(g_report_lock);
     say("==%d== poolkit: ERROR: %s at %p\n", static_cast<int>(getpid()), bug_name(bug.kind), bug.address);

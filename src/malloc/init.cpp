@@ -33,16 +33,8 @@ constinit std::atomic<int> g_state{kUninitialised};
 // always back to what the interrupted code saw. Thread-local: the child inherits it.
 __thread std::uint32_t t_fork_locked __attribute__((tls_model("initial-exec"))) = 0;
 
-bool process_single_threaded() noexcept {
-#if POOLKIT_HAVE_SINGLE_THREADED  // poolkit/detail/spin_lock.hpp includes the header
-  return __libc_single_threaded != 0;  // once false it stays false: never a false "true"
-#else
-  return false;  // unknown: take the locks
-#endif
-}
-
 void before_fork() noexcept {
-  bool lock = !process_single_threaded();
+  bool lock = !SpinLock::single_threaded();  // unknown (not glibc): take the locks
   t_fork_locked = (t_fork_locked << 1) | (lock ? 1u : 0u);
   if (!lock) return;
   heap_pool_lock();

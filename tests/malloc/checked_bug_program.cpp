@@ -3,6 +3,7 @@
 // tests (CMakeLists.txt) run it once per bug class and size band and match the report.
 // Every access goes through volatile pointers or opaque calls, so the compiler keeps it.
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -32,6 +33,54 @@ __attribute__((noinline)) unsigned char* allocate_block(std::size_t n) {
 __attribute__((noinline)) void churn() {
   // Enough traffic to push freed blocks out of a small quarantine.
   for (int i = 0; i < 2000; ++i) g_free(opaque(std::malloc(static_cast<std::size_t>(64 + i % 512))));
+}
+
+// One call site of malloc and one of free, each reached from two callers at the same
+// stack depth: checked mode memoizes stacks by call site, and the second caller's
+// stacks must still name the second caller. (The asm after each call: no tail call.)
+__attribute__((noinline)) unsigned char* alloc_site(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(std::malloc(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) void free_site(void* p) {
+  std::free(opaque(p));
+  asm volatile("");
+}
+__attribute__((noinline)) unsigned char* alloc_from_a(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(alloc_site(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) unsigned char* alloc_from_b(std::size_t n) {
+  auto* p = static_cast<unsigned char*>(opaque(alloc_site(n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) void free_from_a(void* p) {
+  free_site(opaque(p));
+  asm volatile("");
+}
+__attribute__((noinline)) void free_from_b(void* p) {
+  free_site(opaque(p));
+  asm volatile("");
+}
+
+// Threads one after another, each through the same call sites (a thread's stack memo
+// goes to the next thread when it ends): the last one commits the bug.
+struct MemoThread {
+  std::size_t n;
+  bool last;
+};
+void* memo_thread(void* arg) {
+  auto* t = static_cast<MemoThread*>(arg);
+  for (int i = 0; i < 100; ++i) free_from_a(alloc_from_a(t->n));
+  if (t->last) {
+    Bytes p = alloc_from_b(t->n);
+    free_from_b(p);
+    p[3] = 7;
+  }
+  return nullptr;
 }
 
 void programs_own_handler(int) {
@@ -80,6 +129,19 @@ int run(const char* bug, std::size_t n) {
     g_free(p);
     p[3] = 7;
     for (int i = 0; i < (1 << 20) + 64; ++i) g_free(opaque(std::malloc(1)));
+  } else if (!std::strcmp(bug, "write-after-free-memo")) {  // stacks of a call site seen before
+    for (int i = 0; i < 100; ++i) free_from_a(alloc_from_a(n));
+    Bytes p = alloc_from_b(n);
+    free_from_b(p);
+    p[3] = 7;
+    churn();
+  } else if (!std::strcmp(bug, "write-after-free-memo-threads")) {
+    for (int i = 0; i < 8; ++i) {
+      MemoThread t{n, i == 7};
+      pthread_t thread;
+      if (pthread_create(&thread, nullptr, memo_thread, &t) != 0 || pthread_join(thread, nullptr) != 0) return 3;
+    }
+    churn();
   } else if (!std::strcmp(bug, "read-after-free")) {  // caught by page protection only
     Bytes p = allocate_block(n);
     std::memset(p, 'A', n);

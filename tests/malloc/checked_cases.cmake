@@ -96,6 +96,14 @@ foreach(_band ${_bands})
   set_tests_properties(checked/clean/${b} PROPERTIES FAIL_REGULAR_EXPRESSION "poolkit" TIMEOUT 120)
 endforeach()
 
+# Stacks memoized by call site (the same site from another caller at the same depth):
+# each names its own caller.
+foreach(n 8 4096)
+  set(_memo_stacks "heap-use-after-free at ${_hex}\n(.*\n)*  allocated by malloc\\(${n}\\) in thread [0-9]+:\n    #0 ${_hex} in [^\n]*alloc_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*alloc_from_b[^\n]*${_ours}\n(.*\n)*  freed by:\n    #0 ${_hex} in [^\n]*free_site[^\n]*${_ours}\n    #1 ${_hex} in [^\n]*free_from_b[^\n]*${_ours}")
+  checked_case(write_after_free_memo/${n} write-after-free-memo ${n} "${_memo_stacks}")
+  # Threads one after another: each new thread is handed the memo of the one before.
+  checked_case(write_after_free_memo_threads/${n} write-after-free-memo-threads ${n} "${_memo_stacks}")
+endforeach()
 checked_case(invalid_free invalid-free 8 "invalid-free at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n  not an address malloc returned\n${_at_free}")
 checked_case(stack_free stack-free 8 "invalid-free of a stack address at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n(.*\n)*${_at_free}")
 checked_case(zero_size_write zero-size-write 8 "zero-size-block-access at ${_hex}\n  write at offset 0 of a block of 0 bytes \\(malloc\\(0\\) or new of an empty array\\)\n${_at_fault}\n  allocated at:\n    #0 ${_hex} in [^\n]*allocate_block")

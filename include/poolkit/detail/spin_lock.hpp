@@ -113,6 +113,20 @@ class SpinLock {
       futex(FUTEX_WAKE_PRIVATE, 1, nullptr);
   }
 
+  /// True while the process has never had a second thread (glibc's
+  /// __libc_single_threaded: it turns false before a second thread exists and never
+  /// back, so a "true" is never wrong). False where the C library does not say.
+  /// While true, lock() is a plain load and store, and a re-entrant lock() on the
+  /// holding thread (a signal handler, a nested call) deadlocks as it would with
+  /// threads: callers must not re-enter a critical section.
+  static bool single_threaded() noexcept {
+#if POOLKIT_HAVE_SINGLE_THREADED
+    return __libc_single_threaded != 0;
+#else
+    return false;
+#endif
+  }
+
   /// True while some thread holds the lock (for assertions and tests; racy otherwise).
   bool is_locked() const noexcept { return state_.load(std::memory_order_relaxed) != kFree; }
 
@@ -126,14 +140,6 @@ class SpinLock {
 
  private:
   static constexpr std::uint32_t kFree = 0, kHeld = 1;
-
-  static bool single_threaded() noexcept {
-#if POOLKIT_HAVE_SINGLE_THREADED
-    return __libc_single_threaded != 0;
-#else
-    return false;
-#endif
-  }
 
   bool try_lock_atomic() noexcept {
     std::uint32_t expected = kFree;
