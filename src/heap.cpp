@@ -676,9 +676,11 @@ PoolStats Heap::stats() const noexcept {
   s.bytes_requested = bytes_requested_;
   s.bytes_in_use = bytes_in_use_;
   s.peak_in_use = peak_in_use_;
+  // Free slots of runs are in neither bytes_free nor largest_free (run_free_bytes() has
+  // them): largest_free keeps its fit guarantee (every request up to it succeeds), which a
+  // slot, serving one class only, would break, and a slot is not a free piece to the rest.
   s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize + cache_.bytes() -
-                 cache_.blocks() * L::kHeaderSize +  // cached blocks are free to their owner
-                 run_free_bytes_;                    // so are free slots of runs
+                 cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
   s.bytes_reserved = bytes_reserved_;

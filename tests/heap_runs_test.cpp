@@ -326,3 +326,33 @@ TEST(HeapRuns, EveryNeedMapsToTheSmallestClassThatHoldsIt) {
   }
   EXPECT_EQ(wrong, 0u) << "first at need " << first_wrong;
 }
+
+// A run's free slots serve their class only, so stats() leaves them out of both
+// bytes_free and largest_free (run_free_bytes() counts them): largest_free keeps its fit
+// guarantee, and external_fragmentation() measures the memory any request can use.
+TEST(HeapRuns, FreeSlotsAreInNeitherFreeBytesNorTheLargestFreeBlock) {
+  alignas(16) static unsigned char buffer[256 * 1024];
+  Heap heap(buffer, sizeof buffer, {});
+  std::vector<void*> blocks;
+  while (void* p = heap.allocate(3000)) blocks.push_back(p);  // runs of 3072-byte slots, then plain blocks
+  ASSERT_GE(heap.runs(), 1u);
+  EXPECT_EQ(heap.run_free_bytes(), 0u);  // every run is full
+  const auto full = heap.stats();
+  ASSERT_LT(full.largest_free, 3000u);  // the index holds less than a block of 3000
+  heap.deallocate(blocks.front());      // a slot of a run: free, but for its class only
+  const auto s = heap.stats();
+  EXPECT_EQ(heap.run_free_bytes(), 3072u - 16u);  // the slot's usable bytes
+  EXPECT_EQ(s.bytes_free, full.bytes_free);
+  EXPECT_EQ(s.largest_free, full.largest_free);
+  EXPECT_EQ(s.external_fragmentation(), full.external_fragmentation());
+  // The fit guarantee holds: a request above largest_free of another class may fail...
+  EXPECT_EQ(heap.allocate(full.largest_free + 200), nullptr);
+  // ...while the slot still serves its own class.
+  void* again = heap.allocate(3000);
+  EXPECT_EQ(again, blocks.front());
+  EXPECT_EQ(heap.run_free_bytes(), 0u);
+  EXPECT_TRUE(heap.check());
+  for (void* p : blocks) heap.deallocate(p);
+  EXPECT_EQ(heap.run_free_bytes(), 0u);  // every run went back to the heap
+  EXPECT_TRUE(heap.check());
+}
