@@ -297,6 +297,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL std::uintptr_t carve_run_block(std::size_t size) noexcept;
   POOLKIT_HEAP_INTERNAL void run_free(Region* region, std::uintptr_t block, std::uint64_t h, std::uintptr_t run,
                                       std::size_t index) noexcept;
+  POOLKIT_HEAP_INTERNAL bool free_common(std::uintptr_t payload) noexcept;
   POOLKIT_HEAP_INTERNAL bool run_resize(std::uintptr_t block, std::size_t size) noexcept;
   POOLKIT_HEAP_INTERNAL std::uintptr_t run_of_slot(const Region* region, std::uintptr_t block, std::uint64_t h,
                                                    std::size_t* index) const noexcept;
