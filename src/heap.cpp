@@ -250,6 +250,7 @@ void Heap::set_prev_free_bit(std::uintptr_t block, bool prev_free) noexcept {
 // the last region used, big blocks, and a size class that is full (flushed first).
 void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
   if (!p) return;
+  if (free_common(reinterpret_cast<std::uintptr_t>(p))) return;
   const std::uintptr_t block = L::block_of(reinterpret_cast<std::uintptr_t>(p));
   Region* region;
   SlotRef slot;
@@ -265,6 +266,41 @@ void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
     return;
   }
   free_block(region, block);
+}
+
+// The common frees the inline path leaves (a block outside the region used last, or a
+// slot of a run), checked as validate checks them but in one pass: the region from the
+// table (without moving the region used last), the pointer's alignment and place, the
+// header's tag and bits; then a cacheable block with room in its class goes on the front
+// cache, a slot to its run (run_of_slot checks the rest). False, with nothing written,
+// for anything else (big blocks, a full class, double frees, bad pointers), which the
+// general path then checks and reports.
+bool Heap::free_common(std::uintptr_t payload) noexcept {
+  Region* region = nullptr;
+  for (std::size_t i = 0; i < span_count_; ++i) {
+    if (payload - spans_[i].begin < spans_[i].size) {
+      region = spans_[i].region;
+      break;
+    }
+  }
+  if (!region || payload % L::kGranule != 0) return false;
+  const std::uintptr_t block = L::block_of(payload);
+  if (block < region->first_block() || block >= region->sentinel()) return false;
+  const std::uint64_t h = L::peek_word(block);  // may be the user's bytes: read without side effects
+  if (!L::tag_ok(block, h, secret_) || (h & (L::kFreeBit | L::kCachedBit)) != 0) return false;
+  const std::size_t size = L::size_of(h);
+  if (size < L::kMinBlock || size > region->sentinel() - block) return false;
+  if (h & L::kRunBit) {
+    std::size_t index;
+    const std::uintptr_t run = run_of_slot(region, block, h, &index);
+    if (!run) return false;
+    run_free(region, block, h, run, index);
+    return true;
+  }
+  const std::size_t c = Cache::class_of_block(size);
+  if (!cache_.has_room(c)) return false;
+  push_cached(c, block, h);
+  return true;
 }
 
 void Heap::flush_cache() noexcept {
@@ -676,9 +712,11 @@ PoolStats Heap::stats() const noexcept {
   s.bytes_requested = bytes_requested_;
   s.bytes_in_use = bytes_in_use_;
   s.peak_in_use = peak_in_use_;
+  // Free slots of runs are in neither bytes_free nor largest_free (run_free_bytes() has
+  // them): largest_free keeps its fit guarantee (every request up to it succeeds), which a
+  // slot, serving one class only, would break, and a slot is not a free piece to the rest.
   s.bytes_free = index_.bytes() - index_.count() * L::kHeaderSize + cache_.bytes() -
-                 cache_.blocks() * L::kHeaderSize +  // cached blocks are free to their owner
-                 run_free_bytes_;                    // so are free slots of runs
+                 cache_.blocks() * L::kHeaderSize;  // cached blocks are free to their owner
   const std::uintptr_t top = index_.top_head();
   s.largest_free = top ? L::size_of(header(top)) - L::kHeaderSize : 0;
   s.bytes_reserved = bytes_reserved_;

@@ -326,3 +326,82 @@ TEST(HeapRuns, EveryNeedMapsToTheSmallestClassThatHoldsIt) {
   }
   EXPECT_EQ(wrong, 0u) << "first at need " << first_wrong;
 }
+
+// A run's free slots serve their class only, so stats() leaves them out of both
+// bytes_free and largest_free (run_free_bytes() counts them): largest_free keeps its fit
+// guarantee, and external_fragmentation() measures the memory any request can use.
+TEST(HeapRuns, FreeSlotsAreInNeitherFreeBytesNorTheLargestFreeBlock) {
+  alignas(16) static unsigned char buffer[256 * 1024];
+  Heap heap(buffer, sizeof buffer, {});
+  std::vector<void*> blocks;
+  while (void* p = heap.allocate(3000)) blocks.push_back(p);  // runs of 3072-byte slots, then plain blocks
+  ASSERT_GE(heap.runs(), 1u);
+  EXPECT_EQ(heap.run_free_bytes(), 0u);  // every run is full
+  const auto full = heap.stats();
+  ASSERT_LT(full.largest_free, 3000u);  // the index holds less than a block of 3000
+  heap.deallocate(blocks.front());      // a slot of a run: free, but for its class only
+  const auto s = heap.stats();
+  EXPECT_EQ(heap.run_free_bytes(), 3072u - 16u);  // the slot's usable bytes
+  EXPECT_EQ(s.bytes_free, full.bytes_free);
+  EXPECT_EQ(s.largest_free, full.largest_free);
+  EXPECT_EQ(s.external_fragmentation(), full.external_fragmentation());
+  // The fit guarantee holds: a request above largest_free of another class may fail...
+  EXPECT_EQ(heap.allocate(full.largest_free + 200), nullptr);
+  // ...while the slot still serves its own class.
+  void* again = heap.allocate(3000);
+  EXPECT_EQ(again, blocks.front());
+  EXPECT_EQ(heap.run_free_bytes(), 0u);
+  EXPECT_TRUE(heap.check());
+  for (void* p : blocks) heap.deallocate(p);
+  EXPECT_EQ(heap.run_free_bytes(), 0u);  // every run went back to the heap
+  EXPECT_TRUE(heap.check());
+}
+
+// Frees of blocks and slots in any region (not only the one used last) take the common
+// checked pass: a small block goes on the front cache, a slot back to its run, and a
+// second free or an interior pointer in an older region is still reported, with nothing
+// changed.
+TEST(HeapRuns, FreesInOlderRegionsAreCachedOrReturnedAndStillChecked) {
+  std::vector<Report> reports;
+  Heap heap(Heap::Options{.region_size = 256 * 1024, .on_bad_free = record, .bad_free_context = &reports});
+  std::vector<void*> small, medium;
+  while (heap.stats().regions < 3) {
+    small.push_back(heap.allocate(100));
+    medium.push_back(heap.allocate(3000));
+    ASSERT_NE(small.back(), nullptr);
+    ASSERT_NE(medium.back(), nullptr);
+  }
+  // The first blocks are in the oldest region; make the newest the region used last.
+  EXPECT_EQ(heap.usable_size(small.back()), 104u);
+  const std::size_t cached = heap.cached_blocks(), slot_bytes = heap.run_free_bytes();
+  heap.deallocate(small.front());
+  EXPECT_EQ(heap.cached_blocks(), cached + 1);
+  EXPECT_EQ(heap.inspect(small.front()), Heap::BlockState::kFree);
+  heap.deallocate(medium.front());
+  EXPECT_EQ(heap.run_free_bytes(), slot_bytes + 3072 - 16);
+  EXPECT_EQ(heap.inspect(medium.front()), Heap::BlockState::kFree);
+  const auto before = heap.stats();
+  heap.deallocate(small.front());
+  heap.deallocate(medium.front());
+  heap.deallocate(static_cast<char*>(small[1]) + 16);
+  heap.deallocate(static_cast<char*>(medium[1]) + 16);
+  ASSERT_EQ(reports.size(), 4u);
+  EXPECT_EQ(reports[0].what, Heap::BadFree::kDoubleFree);
+  EXPECT_EQ(reports[1].what, Heap::BadFree::kDoubleFree);
+  EXPECT_EQ(reports[2].what, Heap::BadFree::kInteriorPointer);
+  EXPECT_EQ(reports[3].what, Heap::BadFree::kInteriorPointer);
+  EXPECT_EQ(heap.bad_frees(), 4u);
+  const auto after = heap.stats();
+  EXPECT_EQ(after.live_blocks, before.live_blocks);
+  EXPECT_EQ(after.bytes_in_use, before.bytes_in_use);
+  EXPECT_EQ(after.deallocations, before.deallocations);
+  EXPECT_EQ(heap.cached_blocks(), cached + 1);
+  EXPECT_TRUE(heap.check());
+  for (std::size_t i = 1; i < small.size(); ++i) {
+    heap.deallocate(small[i]);
+    heap.deallocate(medium[i]);
+  }
+  EXPECT_EQ(heap.stats().live_blocks, 0u);
+  EXPECT_EQ(heap.bad_frees(), 4u);
+  EXPECT_TRUE(heap.check());
+}

@@ -57,7 +57,7 @@ class Heap {
     // of its class (four per power of two) in a run, one block of the heap cut into
     // equal slots, when a run has room or a free block can hold a new run; freeing the
     // slot touches only the slot and its run. A run goes back to the heap when its last
-    // slot is freed. Free slots count as free in stats().
+    // slot is freed. Free slots are not in stats().bytes_free (Heap::run_free_bytes()).
     bool size_class_runs = true;
     MemorySource* source = nullptr;                         // nullptr: PageSource::system()
     BadFreeHandler on_bad_free = nullptr;                 // called after a bad free is counted
@@ -151,7 +151,8 @@ class Heap {
   void coalesce() noexcept;
 
   /// largest_free is the largest request sure to succeed without growing (the
-  /// head of the highest non-empty list); bytes_free counts usable bytes.
+  /// head of the highest non-empty list); bytes_free counts usable bytes. Free slots
+  /// of size-class runs are in neither (see run_free_bytes()), cached blocks in bytes_free only.
   PoolStats stats() const noexcept;
 
   /// Verifies every invariant of the block layout, the index and the counters.
@@ -170,6 +171,9 @@ class Heap {
   std::size_t cached_blocks() const noexcept { return cache_.blocks(); }
   /// Size-class runs held (each one used block of the heap, with at least one live slot).
   std::size_t runs() const noexcept { return run_count_; }
+  /// Usable bytes of the free slots of every run: memory that only requests of each
+  /// slot's class can take, counted in neither stats().bytes_free nor largest_free.
+  std::size_t run_free_bytes() const noexcept { return run_free_bytes_; }
   /// Really frees every cached block (merging it with its free neighbours).
   /// coalesce(), a search that would fail and a full size class do this by themselves.
   void flush_cache() noexcept;
@@ -293,6 +297,7 @@ class Heap {
   POOLKIT_HEAP_INTERNAL std::uintptr_t carve_run_block(std::size_t size) noexcept;
   POOLKIT_HEAP_INTERNAL void run_free(Region* region, std::uintptr_t block, std::uint64_t h, std::uintptr_t run,
                                       std::size_t index) noexcept;
+  POOLKIT_HEAP_INTERNAL bool free_common(std::uintptr_t payload) noexcept;
   POOLKIT_HEAP_INTERNAL bool run_resize(std::uintptr_t block, std::size_t size) noexcept;
   POOLKIT_HEAP_INTERNAL std::uintptr_t run_of_slot(const Region* region, std::uintptr_t block, std::uint64_t h,
                                                    std::size_t* index) const noexcept;
