@@ -9,7 +9,7 @@
 // one write. Times come from the TSC (trace_clock.hpp). Call stacks are captured with
 // libunwind (common/call_stack) and deduplicated in a lock-free hash table: a stack's
 // frames are written once, the events carry its id; each thread memoizes its stacks
-// by call site (stack_cache.hpp), so a call repeated from the same place with the
+// by call site (common/stack_cache.hpp), so a call repeated from the same place with the
 // same callers is neither unwound nor looked up again. Buffers are flushed when a thread ends,
 // at exit, before exec, and a forked child starts its own file (FILE.<pid>) with the
 // stacks and modules known so far, so every file is readable alone.
@@ -39,10 +39,10 @@
 
 #include "common/call_stack.hpp"
 #include "common/new_handler_loop.hpp"
+#include "common/stack_cache.hpp"
 #include "common/unwinder.hpp"
 #include "poolkit/detail/spin_lock.hpp"
 #include "poolkit/malloc.h"
-#include "stack_cache.hpp"
 #include "trace_clock.hpp"
 #include "trace_format.hpp"
 
@@ -50,6 +50,7 @@
 #define PK_CXX_EXPORT __attribute__((visibility("default")))
 
 using namespace poolkit::trace;
+using poolkit::detail::StackCache;
 
 namespace {
 

@@ -1,18 +1,18 @@
 // trace_recorder_test: the tracer's parts that live in headers, tested directly: the
 // clock (src/trace/trace_clock.hpp) and the call-site memo of stacks
-// (src/trace/stack_cache.hpp), on a stack made up in an array.
+// (src/common/stack_cache.hpp), on a stack made up in an array.
 #include <gtest/gtest.h>
 #include <time.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "trace/stack_cache.hpp"
+#include "common/stack_cache.hpp"
 #include "trace/trace_clock.hpp"
 
 namespace {
 
-using poolkit::trace::StackCache;
+using poolkit::detail::StackCache;
 using poolkit::trace::TraceClock;
 
 TEST(TraceClock, StartsAtOneAndNeverGoesBack) {
