@@ -7,7 +7,8 @@
 // tcmalloc's per-thread caches do with every free; mimalloc has no such cache). A
 // list that overflows gives its older half back to the blocks' pages, the blocks of
 // one page chained and pushed with a single CAS; the whole cache goes back at thread
-// exit and in malloc_trim.
+// exit and in malloc_trim. Not cached: blocks of exited threads' (abandoned) pages,
+// and frees by a thread that has no heap (it never allocated).
 //
 // Bounds (types.hpp): blocks up to kRemoteMaxBlock; a list holds at most
 // remote_cache_limit(cls) blocks (kRemoteClassBytes, and kRemoteClassBlocks); the

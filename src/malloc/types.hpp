@@ -35,12 +35,12 @@ inline constexpr std::size_t kDirectMax = 4096;                     // sizes ser
 inline constexpr std::size_t kDirectSlots = kDirectMax / kMinBlock + 1;
 inline constexpr std::size_t kMaxCpus = 64;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << 47;  // x86-64 user space
-// The remote cache (remote_cache.cpp): blocks up to 32 KiB, at most 32 KiB and 64
-// blocks of one class, 256 KiB in all per thread.
+// The remote cache (remote_cache.cpp): blocks up to 32 KiB, at most 128 KiB and 64
+// blocks of one class, 1 MiB in all per thread (sizes measured: docs/malloc.md).
 inline constexpr std::size_t kRemoteMaxBlock = 32 * 1024;
-inline constexpr std::size_t kRemoteClassBytes = 32 * 1024;
+inline constexpr std::size_t kRemoteClassBytes = 128 * 1024;
 inline constexpr std::uint32_t kRemoteClassBlocks = 64;
-inline constexpr std::size_t kRemoteCacheBytes = 256 * 1024;
+inline constexpr std::size_t kRemoteCacheBytes = 1024 * 1024;
 // A block may hold an interior (aligned) pointer only for alignments up to a slice;
 // larger alignments are served by huge segments.
 inline constexpr std::size_t kMaxPageAlignment = kSliceSize;
