@@ -30,13 +30,15 @@ static_assert(limit_for(kRemoteClasses - 1) >= 1, "every cached class holds a bl
 static_assert(limit_for(kRemoteClasses) == 0);
 
 // A link of a cached list: the list's end, or a block of class cls in one of our pages
-// (so that a use-after-free write into a cached block ends in a clear message).
+// (so that a use-after-free write into a cached block ends in a clear message). Only
+// fields set before the page's first block went out are read (the owner may be
+// extending the page, so `reserved`, not `capacity`).
 bool remote_link_ok(std::size_t cls, const Block* next) noexcept {
   if constexpr (!kHarden) return true;
   if (next == nullptr) return true;
   if (segment_lookup(next) != segment_of(next) || segment_of(next)->kind != SegmentKind::kSmall) return false;
   const Page* page = page_of(segment_of(next), next);
-  return page->size_class == cls && link_ok(page, next);
+  return page->size_class == cls && block_index_exact(page, next) < page->reserved;
 }
 
 // Gives a list back to the blocks' pages: the blocks of one page are chained together
