@@ -65,11 +65,11 @@ Foreign classify_foreign(const void* p) noexcept {
 }  // namespace
 
 void free_generic(Segment* segment, Page* page, void* p) noexcept {
-  if (PK_UNLIKELY(page->flags & kPageChecked)) {
+  if (PK_UNLIKELY(page_flags(page) & kPageChecked)) {
     checked_free(p, AllocKind::kMalloc, kUnknownSize);
     return;
   }
-  if (PK_UNLIKELY(page->flags & kPageHuge)) {
+  if (PK_UNLIKELY(page_flags(page) & kPageHuge)) {
     if (g_options.stats && !t_heap->is_empty_sentinel) count(t_heap->counters.frees_by_class[kClassCount]);
     huge_free(segment, p);
     return;
@@ -80,7 +80,7 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
 void free_block(Segment* segment, Page* page, Block* block) noexcept {
   if (PK_UNLIKELY(holds_free_key(block))) free_check_double(segment, page, block, block);
   Heap* heap = t_heap;
-  if ((page->flags & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
+  if ((page_flags(page) & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
   if (page->heap.load(std::memory_order_relaxed) == heap) {
     block->next = page->local_free;
     set_free_key(block);

@@ -297,7 +297,9 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
   if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
   return alloc_in_class(heap, class_of(padded), size, false, [alignment](Page* page, Block* block) -> void* {
     void* user = align_up(static_cast<void*>(block), alignment);
-    if (user != block) page->flags |= kPageHasAligned;  // free must find the block start
+    // free must find the block start; other threads read the flags meanwhile (page_flags)
+    if (user != block && !(page->flags & kPageHasAligned))
+      __atomic_fetch_or(&page->flags, kPageHasAligned, __ATOMIC_RELAXED);
     return user;
   });
 }

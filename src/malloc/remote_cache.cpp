@@ -114,7 +114,7 @@ void remote_free_chain(Page* page, Block* first, Block* last) noexcept {
 bool remote_cache_put(Heap* heap, Page* page, Block* block) noexcept {
   std::size_t cls = page->size_class;
   // Checked and counted pages: every free of theirs goes through their own layer.
-  if (cls >= kRemoteClasses || heap->is_empty_sentinel || (page->flags & (kPageChecked | kPageCounted))) return false;
+  if (cls >= kRemoteClasses || heap->is_empty_sentinel || (page_flags(page) & (kPageChecked | kPageCounted))) return false;
   // A page of an exited thread's (abandoned) segment: its blocks go home, so that the
   // next heap to adopt the segment can give it back; cached, they would pin 4 MiB each.
   if (page->heap.load(std::memory_order_relaxed) == nullptr) return false;

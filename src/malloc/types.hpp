@@ -221,6 +221,10 @@ PK_INLINE void count(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcep
 }
 
 // ---- small helpers ---------------------------------------------------------------
+// Any thread reads a page's flags (free of one of its blocks) while the owner may set
+// kPageHasAligned for another block: relaxed atomic accesses (a plain byte load, and
+// one `or` once per page, on x86-64).
+PK_INLINE std::uint8_t page_flags(const Page* page) noexcept { return __atomic_load_n(&page->flags, __ATOMIC_RELAXED); }
 PK_INLINE Segment* segment_of(const void* p) noexcept {
   return reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSegmentSize - 1));
 }
@@ -232,7 +236,7 @@ PK_INLINE Page* page_of(Segment* segment, const void* p) noexcept {
 /// The block holding p (p may be an interior pointer on pages with aligned blocks).
 PK_INLINE Block* block_of(Page* page, const void* p) noexcept {
   auto* b = static_cast<std::uint8_t*>(const_cast<void*>(p));
-  if (PK_LIKELY(!(page->flags & kPageHasAligned))) return reinterpret_cast<Block*>(b);
+  if (PK_LIKELY(!(page_flags(page) & kPageHasAligned))) return reinterpret_cast<Block*>(b);
   std::size_t offset = static_cast<std::size_t>(b - page->start);
   return reinterpret_cast<Block*>(page->start + offset - offset % page->block_size);
 }
