@@ -137,6 +137,7 @@ int api_trim() noexcept {
   if (g_options.check | g_options.sample) checked_flush_quarantine();
   Heap* heap = heap_for_thread();
   if (heap != nullptr) {
+    remote_cache_flush(heap);  // other threads' blocks back to their pages
     while (segment_adopt_one(heap)) {
     }
     heap_collect_all(heap, false);

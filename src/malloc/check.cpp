@@ -4,6 +4,7 @@
 // pages, call stacks) are checked mode's, in checked_*.cpp.
 #include <cstring>
 
+#include "integrity.hpp"
 #include "internal.hpp"
 
 namespace poolkit::malloc_impl {
@@ -86,6 +87,42 @@ void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
   if (pages != segment->pages_in_use) walk.fail("pages_in_use does not match", segment);
 }
 
+// The remote cache (types.hpp, Heap): every block a free block of its class in a page
+// in use, the counts and bytes as recorded and within bounds, the fast path sent to
+// malloc_generic while a list holds blocks. Reads only the fields other pages set
+// before their blocks were handed out (start, block_size, size_class, reserved).
+void walk_remote_cache(Walk& walk, Heap* heap) noexcept {
+  std::size_t bytes = 0;
+  for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
+    const RemoteList& list = heap->remote[cls];
+    std::uint32_t n = 0;
+    for (Block* b = list.first; b != nullptr; b = b->next) {
+      Segment* segment = segment_lookup(b);
+      if (segment == nullptr || segment != segment_of(b) || segment->kind != SegmentKind::kSmall) {
+        walk.fail("remote cache: a block outside the small segments", b);
+        return;
+      }
+      Page* page = page_of(segment, b);
+      std::size_t offset = static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(b) - page->start);
+      if (page->size_class != cls || offset % page->block_size != 0 || offset / page->block_size >= page->reserved) {
+        walk.fail("remote cache: a block of another class or off a block boundary", b);
+        return;
+      }
+      if (kHarden && b->key != g_free_key) walk.fail("remote cache: a block without the free key", b);
+      if (++n > remote_cache_limit(cls)) {
+        walk.fail("remote cache: a list longer than its bound", b);
+        return;
+      }
+    }
+    if (n != list.count) walk.fail("remote cache: a list's count is wrong", heap);
+    bytes += std::size_t{n} * class_size(cls);
+    // (The class's last direct slot: all of its slots point at the same page.)
+    if (n != 0 && class_size(cls) <= kDirectMax && heap->direct[class_size(cls) / kMinBlock] != &g_empty_page)
+      walk.fail("remote cache: malloc would skip a list", heap);
+  }
+  if (bytes != heap->remote_bytes || bytes > kRemoteCacheBytes) walk.fail("remote cache: its bytes are wrong", heap);
+}
+
 }  // namespace
 
 int heap_walk(Heap* heap, bool report) noexcept {
@@ -111,6 +148,7 @@ int heap_walk(Heap* heap, bool report) noexcept {
     pages_owned += segment->pages_in_use;
   }
   if (pages_listed != pages_owned) walk.fail("pages in lists != pages in the heap's segments", heap);
+  walk_remote_cache(walk, heap);
   if (walk.errors && report && g_options.check >= 2) fatal("poolkit: heap walk found %d errors\n", walk.errors);
   return walk.errors;
 }

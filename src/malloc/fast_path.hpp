@@ -36,7 +36,7 @@ PK_INLINE void fast_free(void* p) noexcept {
     Page* page = page_of(segment, p);
     Heap* heap = t_heap;
     if (PK_LIKELY(page->heap.load(std::memory_order_relaxed) == heap &&
-                  (page->flags | page->in_full.load(std::memory_order_relaxed)) == 0)) {
+                  (page_flags(page) | page->in_full.load(std::memory_order_relaxed)) == 0)) {
       auto* block = static_cast<Block*>(p);
       if (PK_UNLIKELY(holds_free_key(block))) return free_generic(segment, page, p);  // freed before?
       block->next = page->local_free;

@@ -1,8 +1,10 @@
 // free.cpp: the slow paths of free, and pointers that are not ours.
-// A block goes back to its page: on the owner's thread onto `local_free` (no
-// atomics), from any other thread onto the page's atomic `thread_free` with one
-// CAS (no lock, the owner collects later). A remote free onto a page its owner
-// parked in the full list also raises the owner's full_hint so it looks again.
+// A block goes back to its page on the owner's thread: onto `local_free` (no
+// atomics). Any other thread keeps it in its remote cache for its own next malloc
+// of the class (remote_cache.cpp), or, when the block is not cached, pushes it onto
+// the page's atomic `thread_free` with one CAS (no lock, the owner collects later).
+// A remote free onto a page its owner parked in the full list also raises the
+// owner's full_hint so it looks again.
 //
 // Foreign pointers: ours(p) is one byte of the segment map. A pointer that is not
 // ours is accepted only if it looks like a chunk that glibc's malloc handed out
@@ -22,17 +24,6 @@
 namespace poolkit::malloc_impl {
 
 namespace {
-
-void remote_free(Page* page, Block* block) noexcept {
-  Block* head = page->thread_free.load(std::memory_order_relaxed);
-  set_free_key(block);
-  do {
-    block->next = head;
-  } while (!page->thread_free.compare_exchange_weak(head, block, std::memory_order_seq_cst, std::memory_order_relaxed));
-  if (page->in_full.load(std::memory_order_seq_cst)) {
-    if (Heap* owner = page->heap.load(std::memory_order_acquire)) owner->full_hint.store(1, std::memory_order_release);
-  }
-}
 
 // Where glibc's main arena lives: [start_brk, current break). From /proc/self/stat
 // (field 47), read once, only when a foreign pointer shows up.
@@ -74,11 +65,11 @@ Foreign classify_foreign(const void* p) noexcept {
 }  // namespace
 
 void free_generic(Segment* segment, Page* page, void* p) noexcept {
-  if (PK_UNLIKELY(page->flags & kPageChecked)) {
+  if (PK_UNLIKELY(page_flags(page) & kPageChecked)) {
     checked_free(p, AllocKind::kMalloc, kUnknownSize);
     return;
   }
-  if (PK_UNLIKELY(page->flags & kPageHuge)) {
+  if (PK_UNLIKELY(page_flags(page) & kPageHuge)) {
     if (g_options.stats && !t_heap->is_empty_sentinel) count(t_heap->counters.frees_by_class[kClassCount]);
     huge_free(segment, p);
     return;
@@ -89,7 +80,7 @@ void free_generic(Segment* segment, Page* page, void* p) noexcept {
 void free_block(Segment* segment, Page* page, Block* block) noexcept {
   if (PK_UNLIKELY(holds_free_key(block))) free_check_double(segment, page, block, block);
   Heap* heap = t_heap;
-  if ((page->flags & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
+  if ((page_flags(page) & kPageCounted) && !heap->is_empty_sentinel) count(heap->counters.frees_by_class[page->size_class]);
   if (page->heap.load(std::memory_order_relaxed) == heap) {
     block->next = page->local_free;
     set_free_key(block);
@@ -97,7 +88,7 @@ void free_block(Segment* segment, Page* page, Block* block) noexcept {
     if (page->in_full.load(std::memory_order_relaxed)) page_unfull(heap, page);
     PK_ASSERT(page->used > 0);  // the block was out
     if (--page->used == 0) page_became_unused(heap, page);
-  } else {
+  } else if (!remote_cache_put(heap, page, block)) {
     remote_free(page, block);
   }
   if (PK_UNLIKELY(g_options.check >= 2) && !heap->is_empty_sentinel) heap_walk(heap, true);

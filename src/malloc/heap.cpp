@@ -5,7 +5,8 @@
 // At thread exit (a pthread key destructor) the heap hands its memory back: empty
 // pages to their segments, empty segments to the per-CPU cache, the rest abandoned
 // for other threads to adopt; the heap struct returns to the pool for the next
-// thread. Empty segments stay committed in the cache for the decay, as freed pages
+// thread (its remote cache first goes back to the blocks' pages). Empty segments
+// stay committed in the cache for the decay, as freed pages
 // do within a thread. Heap structs are never unmapped, so a remote free may always
 // read one.
 #include <pthread.h>
@@ -57,6 +58,8 @@ void reset_lists(Heap* heap) noexcept {
   heap->segments = nullptr;
   heap->full_hint.store(0, std::memory_order_relaxed);
   heap->next_purge_ms = 0;
+  PK_ASSERT(heap->remote_bytes == 0);  // teardown gave the remote cache back
+  for (RemoteList& list : heap->remote) list = RemoteList{nullptr, 0};
 }
 
 void collect_page_fully(Page* page) noexcept {
@@ -125,6 +128,7 @@ void heap_collect_all(Heap* heap, bool keep_first) noexcept {
 void heap_teardown(Heap* heap) noexcept {
   PK_ASSERT(!heap->is_empty_sentinel);
   PK_ASSERT_EXPENSIVE(heap_walk(heap, false) == 0);
+  remote_cache_flush(heap);  // other heaps' blocks first: some may empty pages of ours
   heap_collect_all(heap, false);
   // Only the slices whose decay has passed: an empty segment goes to the per-CPU
   // cache still committed, for the next thread, and the cache's trim decommits it

@@ -82,7 +82,11 @@ bool on_list(const Page* page, const Block* head, const Block* block) noexcept {
 
 void free_check_double(Segment* segment, Page* page, Block* block, const void* user) noexcept {
   Heap* heap = t_heap;
-  // Only the owner may read a page's lists; a remote free is not checked further.
+  // The calling thread's remote cache, as glibc looks in the calling thread's tcache.
+  if (!heap->is_empty_sentinel && remote_cache_holds(heap, page->size_class, block)) {
+    fatal("poolkit: double free of %p (blocks of %u B, held in this thread's remote cache)\n", user, page->block_size);
+  }
+  // Only the owner may read a page's lists; another thread's free is not checked further.
   if (segment->owner.load(std::memory_order_relaxed) != heap || heap->is_empty_sentinel) return;
   std::size_t first = static_cast<std::size_t>(page - segment->pages);
   bool page_in_use = (slices_in_use(segment) >> first) & 1;

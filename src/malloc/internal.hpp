@@ -44,6 +44,7 @@ void page_became_unused(Heap* heap, Page* page) noexcept;
 void queue_push_front(Heap* heap, Page* page) noexcept;
 void queue_remove(Heap* heap, Page* page) noexcept;
 void heap_collect_full(Heap* heap) noexcept;
+void heap_update_direct(Heap* heap, std::size_t cls) noexcept;  // after a queue or remote list changed
 std::uint8_t page_flags_for_mode() noexcept;
 
 // ---- heaps (heap.cpp, init.cpp) ------------------------------------------------
@@ -75,6 +76,15 @@ bool free_foreign_if_known(void* p) noexcept;  // a glibc block from before us: 
 void free_block(Segment* segment, Page* page, Block* block) noexcept;  // no checked layer
 std::size_t usable_size(const void* p) noexcept;
 std::size_t foreign_usable_size(const void* p) noexcept;
+
+// ---- the remote cache (remote_cache.cpp) ---------------------------------------
+std::uint32_t remote_cache_limit(std::size_t cls) noexcept;  // blocks list cls may hold (0: not cached)
+bool remote_cache_put(Heap* heap, Page* page, Block* block) noexcept;  // false: not cached, free it remotely
+Block* remote_cache_take(Heap* heap, std::size_t cls) noexcept;  // list cls not empty
+void remote_cache_flush(Heap* heap) noexcept;  // every list back to the blocks' pages
+bool remote_cache_holds(const Heap* heap, std::size_t cls, const Block* block) noexcept;
+void remote_free(Page* page, Block* block) noexcept;  // onto the page's thread_free
+void remote_free_chain(Page* page, Block* first, Block* last) noexcept;  // first..last: blocks of page
 
 // ---- the heap walk (check.cpp); checked mode is in checked.hpp ------------------
 int heap_walk(Heap* heap, bool report) noexcept;

@@ -27,14 +27,6 @@ constexpr std::size_t first_direct_slot(std::size_t cls) noexcept {
 constexpr std::size_t last_direct_slot(std::size_t cls) noexcept { return class_size(cls) / kMinBlock; }
 constexpr std::size_t kDirectClasses = class_of(kDirectMax) + 1;
 
-// The fast path only sees pages through Heap::direct; in stats and check modes it
-// stays pointing at the empty page so every call takes the generic path. (Sampling
-// keeps the fast path: it samples among the calls that reach the generic path.)
-void update_direct(Heap* heap, std::size_t cls) noexcept {
-  if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
-  Page* first = heap->queues[cls].first ? heap->queues[cls].first : &g_empty_page;
-  for (std::size_t s = first_direct_slot(cls); s <= last_direct_slot(cls); ++s) heap->direct[s] = first;
-}
 
 void page_extend(Page* page) noexcept {
   std::size_t size = page->block_size;
@@ -118,8 +110,12 @@ Page* find_page(Heap* heap, std::size_t cls) noexcept {
 // class cls from the first page of its queue (finding or making a page when that
 // one is dry), the user pointer placed in it by place(page, block), then the
 // check guard and the counters. nullptr and ENOMEM when no page can be had.
+// With use_remote, the class's remote cache goes first: the blocks this thread freed
+// last, still in its CPU's caches (remote_cache.cpp). (Not for interior pointers: place
+// would mark another heap's page.)
 template <class Place>
-PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, Place place) noexcept {
+PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, bool use_remote, Place place) noexcept {
+  if (use_remote && cls < kRemoteClasses && heap->remote[cls].first != nullptr) return remote_cache_take(heap, cls);
   Page* page = heap->queues[cls].first;
   if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
   if (page == nullptr) {
@@ -140,6 +136,20 @@ PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, Pl
 
 }  // namespace
 
+// The fast path only sees pages through Heap::direct; in stats and check modes it
+// stays pointing at the empty page so every call takes the generic path. (Sampling
+// keeps the fast path: it samples among the calls that reach the generic path.) So
+// it does while the class has blocks in the remote cache, which malloc_generic
+// hands out first.
+void heap_update_direct(Heap* heap, std::size_t cls) noexcept {
+  if (cls >= kDirectClasses || g_options.stats || g_options.check) return;
+  Page* first = heap->queues[cls].first;
+  if (first == nullptr || (cls < kRemoteClasses && heap->remote[cls].first != nullptr)) first = &g_empty_page;
+  std::size_t s = first_direct_slot(cls);
+  if (heap->direct[s] == first) return;
+  for (; s <= last_direct_slot(cls); ++s) heap->direct[s] = first;
+}
+
 std::uint8_t page_flags_for_mode() noexcept {
   return static_cast<std::uint8_t>((g_options.check ? kPageChecked : 0) | (g_options.stats ? kPageCounted : 0));
 }
@@ -152,7 +162,7 @@ void queue_push_front(Heap* heap, Page* page) noexcept {
   if (queue->first) queue->first->prev = page;
   else queue->last = page;
   queue->first = page;
-  update_direct(heap, page->size_class);
+  heap_update_direct(heap, page->size_class);
 }
 
 void queue_remove(Heap* heap, Page* page) noexcept {
@@ -166,7 +176,7 @@ void queue_remove(Heap* heap, Page* page) noexcept {
   if (page->next) page->next->prev = page->prev;
   else queue->last = page->prev;
   page->next = page->prev = nullptr;
-  if (was_first) update_direct(heap, page->size_class);
+  if (was_first) heap_update_direct(heap, page->size_class);
 }
 
 // Back to the end of its queue (as mimalloc does): a page that regained one block
@@ -184,7 +194,7 @@ void page_unfull(Heap* heap, Page* page) noexcept {
   if (queue->last) queue->last->next = page;
   else queue->first = page;
   queue->last = page;
-  if (queue->first == page) update_direct(heap, page->size_class);
+  if (queue->first == page) heap_update_direct(heap, page->size_class);
 }
 
 void heap_collect_full(Heap* heap) noexcept {
@@ -257,7 +267,7 @@ void* malloc_inner(Heap* heap, std::size_t size) noexcept {
     }
     return p;
   }
-  return alloc_in_class(heap, class_of(need), size, [](Page*, Block* block) -> void* { return block; });
+  return alloc_in_class(heap, class_of(need), size, true, [](Page*, Block* block) -> void* { return block; });
 }
 
 // Alignments above 16 on pages: a class whose blocks are all aligned when its size
@@ -285,9 +295,11 @@ void* heap_alloc_aligned(Heap* heap, std::size_t size, std::size_t alignment) no
     return p;
   }
   if (PK_UNLIKELY(g_options.check >= 2)) heap_walk(heap, true);
-  return alloc_in_class(heap, class_of(padded), size, [alignment](Page* page, Block* block) -> void* {
+  return alloc_in_class(heap, class_of(padded), size, false, [alignment](Page* page, Block* block) -> void* {
     void* user = align_up(static_cast<void*>(block), alignment);
-    if (user != block) page->flags |= kPageHasAligned;  // free must find the block start
+    // free must find the block start; other threads read the flags meanwhile (page_flags)
+    if (user != block && !(page->flags & kPageHasAligned))
+      __atomic_fetch_or(&page->flags, kPageHasAligned, __ATOMIC_RELAXED);
     return user;
   });
 }

@@ -35,6 +35,12 @@ inline constexpr std::size_t kDirectMax = 4096;                     // sizes ser
 inline constexpr std::size_t kDirectSlots = kDirectMax / kMinBlock + 1;
 inline constexpr std::size_t kMaxCpus = 64;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << 47;  // x86-64 user space
+// The remote cache (remote_cache.cpp): blocks up to 32 KiB, at most 128 KiB and 64
+// blocks of one class, 1 MiB in all per thread (sizes measured: docs/malloc.md).
+inline constexpr std::size_t kRemoteMaxBlock = 32 * 1024;
+inline constexpr std::size_t kRemoteClassBytes = 128 * 1024;
+inline constexpr std::uint32_t kRemoteClassBlocks = 64;
+inline constexpr std::size_t kRemoteCacheBytes = 1024 * 1024;
 // A block may hold an interior (aligned) pointer only for alignments up to a slice;
 // larger alignments are served by huge segments.
 inline constexpr std::size_t kMaxPageAlignment = kSliceSize;
@@ -48,6 +54,8 @@ constexpr std::size_t class_of(std::size_t size) noexcept { return size <= kMinB
 constexpr std::size_t class_size(std::size_t cls) noexcept { return Classes::bound(cls + 1); }
 static_assert(class_size(kClassCount - 1) == kMaxClassSize);
 static_assert(class_of(kMaxClassSize) == kClassCount - 1);
+inline constexpr std::size_t kRemoteClasses = class_of(kRemoteMaxBlock) + 1;
+static_assert(class_size(kRemoteClasses - 1) == kRemoteMaxBlock);
 
 /// Slices in a page of blocks of class `cls`: at least 8 blocks up to 2 MiB pages.
 constexpr std::size_t page_slices_for(std::size_t block) noexcept {
@@ -166,6 +174,13 @@ struct HeapCounters {
 // A thread's heap. Only its thread touches it, except full_hint (remote frees)
 // and the pool links (under the heap pool lock). Never unmapped, so a remote
 // thread may always read a page's heap pointer.
+// A list of the remote cache: blocks of one class that this thread freed while other
+// heaps' pages hold them (or no heap's: abandoned), linked through Block::next.
+struct RemoteList {
+  Block* first;
+  std::uint32_t count;
+};
+
 struct Heap {
   Page* direct[kDirectSlots] = {};       // first page of the class of size 16*i (fast path)
   PageQueue queues[kClassCount] = {};
@@ -173,6 +188,13 @@ struct Heap {
   Segment* segments = nullptr;                 // segments this heap owns
   std::atomic<std::uint32_t> full_hint{0};  // a remote free hit a full page
   std::uint64_t next_purge_ms = 0;
+  // The remote cache (remote_cache.cpp). Invariants (heap_walk checks them): list i
+  // holds count blocks of class i, each carrying the free key and still counted in
+  // its page's `used` (so the page stays in use); count <= remote_cache_limit(i);
+  // the lists' bytes add up to remote_bytes <= kRemoteCacheBytes; while list i is not
+  // empty, the direct slots of class i point at the empty page so malloc looks here.
+  RemoteList remote[kRemoteClasses] = {};
+  std::size_t remote_bytes = 0;
   Heap* pool_next = nullptr;                   // all heaps ever made, for stats and fork
   Heap* free_next = nullptr;                   // heaps waiting for a thread
   bool is_empty_sentinel = false;
@@ -199,6 +221,10 @@ PK_INLINE void count(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcep
 }
 
 // ---- small helpers ---------------------------------------------------------------
+// Any thread reads a page's flags (free of one of its blocks) while the owner may set
+// kPageHasAligned for another block: relaxed atomic accesses (a plain byte load, and
+// one `or` once per page, on x86-64).
+PK_INLINE std::uint8_t page_flags(const Page* page) noexcept { return __atomic_load_n(&page->flags, __ATOMIC_RELAXED); }
 PK_INLINE Segment* segment_of(const void* p) noexcept {
   return reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSegmentSize - 1));
 }
@@ -210,7 +236,7 @@ PK_INLINE Page* page_of(Segment* segment, const void* p) noexcept {
 /// The block holding p (p may be an interior pointer on pages with aligned blocks).
 PK_INLINE Block* block_of(Page* page, const void* p) noexcept {
   auto* b = static_cast<std::uint8_t*>(const_cast<void*>(p));
-  if (PK_LIKELY(!(page->flags & kPageHasAligned))) return reinterpret_cast<Block*>(b);
+  if (PK_LIKELY(!(page_flags(page) & kPageHasAligned))) return reinterpret_cast<Block*>(b);
   std::size_t offset = static_cast<std::size_t>(b - page->start);
   return reinterpret_cast<Block*>(page->start + offset - offset % page->block_size);
 }
