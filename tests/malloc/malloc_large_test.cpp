@@ -14,12 +14,6 @@
 
 #include "malloc_test_support.hpp"
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 namespace {
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;

@@ -16,12 +16,6 @@
 #include "malloc_test_support.hpp"
 #include "test_support.hpp"
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 using poolkit::test::malloc_info_now;
 using poolkit::test::scaled;
 using poolkit::test::test_seed;

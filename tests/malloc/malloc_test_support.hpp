@@ -15,6 +15,13 @@
 
 #include "poolkit/malloc.h"
 
+// RUNNING_ON_VALGRIND: true under valgrind (tests that count page faults or fork skip there).
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #if POOLKIT_TEST_OVERRIDE
 #include <malloc.h>
 #define PK(name) ::name
