@@ -138,6 +138,7 @@ int api_trim() noexcept {
   Heap* heap = heap_for_thread();
   if (heap != nullptr) {
     remote_cache_flush(heap);  // other threads' blocks back to their pages
+    transfer_flush();          // and the batches every thread shares
     while (segment_adopt_one(heap)) {
     }
     heap_collect_all(heap, false);

@@ -16,8 +16,8 @@ namespace {
 struct Walk {
   bool report;
   int errors = 0;
-  void fail(const char* what, const void* where) noexcept {
-    if (errors++ < 8 && report) warning("heap walk: %s (%p)\n", what, where);
+  void fail(const char* what, const void* where, const char* part = "") noexcept {
+    if (errors++ < 8 && report) warning("heap walk: %s%s (%p)\n", part, what, where);
   }
 };
 
@@ -91,24 +91,30 @@ void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
 // in use, the counts and bytes as recorded and within bounds, the fast path sent to
 // malloc_generic while a list holds blocks. Reads only the fields other pages set
 // before their blocks were handed out (start, block_size, size_class, reserved).
+// A block of a remote cache or a transfer batch: a free block of class cls in one of our
+// pages. nullptr, or what is wrong.
+const char* cached_block_fault(std::size_t cls, Block* b) noexcept {
+  Segment* segment = segment_lookup(b);
+  if (segment == nullptr || segment != segment_of(b) || segment->kind != SegmentKind::kSmall)
+    return "a block outside the small segments";
+  Page* page = page_of(segment, b);
+  std::size_t offset = static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(b) - page->start);
+  if (page->size_class != cls || offset % page->block_size != 0 || offset / page->block_size >= page->reserved)
+    return "a block of another class or off a block boundary";
+  if (kHarden && b->key != g_free_key) return "a block without the free key";
+  return nullptr;
+}
+
 void walk_remote_cache(Walk& walk, Heap* heap) noexcept {
   std::size_t bytes = 0;
   for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
     const RemoteList& list = heap->remote[cls];
     std::uint32_t n = 0;
     for (Block* b = list.first; b != nullptr; b = b->next) {
-      Segment* segment = segment_lookup(b);
-      if (segment == nullptr || segment != segment_of(b) || segment->kind != SegmentKind::kSmall) {
-        walk.fail("remote cache: a block outside the small segments", b);
+      if (const char* fault = cached_block_fault(cls, b)) {
+        walk.fail(fault, b, "remote cache: ");
         return;
       }
-      Page* page = page_of(segment, b);
-      std::size_t offset = static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(b) - page->start);
-      if (page->size_class != cls || offset % page->block_size != 0 || offset / page->block_size >= page->reserved) {
-        walk.fail("remote cache: a block of another class or off a block boundary", b);
-        return;
-      }
-      if (kHarden && b->key != g_free_key) walk.fail("remote cache: a block without the free key", b);
       if (++n > remote_cache_limit(cls)) {
         walk.fail("remote cache: a list longer than its bound", b);
         return;
@@ -121,6 +127,23 @@ void walk_remote_cache(Walk& walk, Heap* heap) noexcept {
       walk.fail("remote cache: malloc would skip a list", heap);
   }
   if (bytes != heap->remote_bytes || bytes > kRemoteCacheBytes) walk.fail("remote cache: its bytes are wrong", heap);
+}
+
+// The transfer cache (transfer_cache.cpp): every batch a list of `count` free blocks
+// of its class, no longer than a remote list, within the class's bounds.
+void walk_transfer_cache(Walk& walk) noexcept {
+  transfer_visit([](void* context, std::size_t cls, Block* first, std::uint32_t count) noexcept {
+    Walk& w = *static_cast<Walk*>(context);
+    std::uint32_t n = 0;
+    for (Block* b = first; b != nullptr; b = b->next) {
+      if (const char* fault = cached_block_fault(cls, b)) {
+        w.fail(fault, b, "transfer cache: ");
+        return;
+      }
+      if (++n > count) break;
+    }
+    if (n != count || count == 0 || count > remote_cache_limit(cls)) w.fail("transfer cache: a batch's count is wrong", first);
+  }, &walk);
 }
 
 }  // namespace
@@ -149,6 +172,7 @@ int heap_walk(Heap* heap, bool report) noexcept {
   }
   if (pages_listed != pages_owned) walk.fail("pages in lists != pages in the heap's segments", heap);
   walk_remote_cache(walk, heap);
+  walk_transfer_cache(walk);
   if (walk.errors && report && g_options.check >= 2) fatal("poolkit: heap walk found %d errors\n", walk.errors);
   return walk.errors;
 }

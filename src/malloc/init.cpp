@@ -6,7 +6,8 @@
 // malloc inside it is served). No dlsym, no stdio, no C++ statics with constructors.
 //
 // fork: in a process with several threads the prepare handler takes every lock of
-// the allocator (heap pool, abandoned segments, per-CPU caches, huge-block cache) so
+// the allocator (heap pool, abandoned segments, per-CPU caches, huge-block cache,
+// transfer cache) so
 // that no other thread holds one at the instant of fork; the parent unlocks them and
 // the child resets them (ForkSide, os.hpp). In a single-threaded process (glibc's __libc_single_threaded) no other thread
 // can hold a lock, so it takes none, as glibc's own fork does with its malloc locks:
@@ -41,6 +42,7 @@ void before_fork() noexcept {
   abandoned_lock();
   cache_lock_all();
   huge_cache_lock();
+  transfer_lock_all();
   if (g_options.check | g_options.sample) checked_lock_all();
 }
 void after_fork(ForkSide side) noexcept {
@@ -48,6 +50,7 @@ void after_fork(ForkSide side) noexcept {
   t_fork_locked >>= 1;
   if (!locked) return;
   if (g_options.check | g_options.sample) checked_unlock_all(side);
+  transfer_unlock_all(side);
   huge_cache_unlock(side);
   cache_unlock_all(side);
   abandoned_unlock(side);

@@ -85,6 +85,17 @@ void remote_cache_flush(Heap* heap) noexcept;  // every list back to the blocks'
 bool remote_cache_holds(const Heap* heap, std::size_t cls, const Block* block) noexcept;
 void remote_free(Page* page, Block* block) noexcept;  // onto the page's thread_free
 void remote_free_chain(Page* page, Block* first, Block* last) noexcept;  // first..last: blocks of page
+void remote_give_back(Block* list) noexcept;  // blocks of any pages, each back onto its page's thread_free
+void remote_cache_adopt(Heap* heap, std::size_t cls, Block* first, std::uint32_t count) noexcept;  // list cls empty
+
+// ---- the transfer cache (transfer_cache.cpp) -------------------------------------
+bool transfer_put(std::size_t cls, Block* first, std::uint32_t count) noexcept;  // false: full, keep them
+bool transfer_take(Heap* heap, std::size_t cls) noexcept;  // a batch into the empty remote list cls
+bool transfer_flush() noexcept;  // every batch back to its blocks' pages; true if there was one
+using TransferVisitor = void (*)(void* context, std::size_t cls, Block* first, std::uint32_t count) noexcept;
+void transfer_visit(TransferVisitor visit, void* context) noexcept;  // every batch, under its class's lock (heap walk)
+void transfer_lock_all() noexcept;  // fork
+void transfer_unlock_all(ForkSide side) noexcept;
 
 // ---- the heap walk (check.cpp); checked mode is in checked.hpp ------------------
 int heap_walk(Heap* heap, bool report) noexcept;

@@ -75,14 +75,21 @@ void page_to_full(Heap* heap, Page* page) noexcept {
   if (page->thread_free.load(std::memory_order_seq_cst) != nullptr) page_unfull(heap, page);
 }
 
-Page* find_page(Heap* heap, std::size_t cls) noexcept {
+// The first page of class cls with a free block, after collecting the frees of its
+// pages. With shared, before fresh blocks are threaded (page_extend) or a new page is
+// cut, a batch of the transfer cache goes into the remote cache instead: then it
+// returns nullptr with heap->remote[cls] filled.
+Page* find_page(Heap* heap, std::size_t cls, bool shared) noexcept {
   heap_collect_full(heap);
   for (;;) {
     PageQueue* queue = &heap->queues[cls];
     for (Page* page = queue->first; page != nullptr;) {
       Page* next = page->next;
       page_collect(page);
-      if (page->free == nullptr && page->capacity < page->reserved) page_extend(page);
+      if (page->free == nullptr && page->capacity < page->reserved) {
+        if (shared && transfer_take(heap, cls)) return nullptr;
+        page_extend(page);
+      }
       if (page->free != nullptr) {
         if (page != queue->first) {
           queue_remove(heap, page);
@@ -97,6 +104,7 @@ Page* find_page(Heap* heap, std::size_t cls) noexcept {
     // Nothing in the queue: blocks of exited threads first, then a new page.
     if (!segment_adopt_one(heap)) break;
   }
+  if (shared && transfer_take(heap, cls)) return nullptr;
   heap_purge(heap, false);
   Page* page = segment_page_alloc(heap, page_slices_for(class_size(cls)));
   if (page == nullptr) return nullptr;
@@ -111,13 +119,18 @@ Page* find_page(Heap* heap, std::size_t cls) noexcept {
 // one is dry), the user pointer placed in it by place(page, block), then the
 // check guard and the counters. nullptr and ENOMEM when no page can be had.
 // With use_remote, the class's remote cache goes first: the blocks this thread freed
-// last, still in its CPU's caches (remote_cache.cpp). (Not for interior pointers: place
+// last, still in its CPU's caches (remote_cache.cpp); then the class's pages, then a
+// batch of the transfer cache, then fresh blocks. (Not for interior pointers: place
 // would mark another heap's page.)
 template <class Place>
 PK_INLINE void* alloc_in_class(Heap* heap, std::size_t cls, std::size_t size, bool use_remote, Place place) noexcept {
-  if (use_remote && cls < kRemoteClasses && heap->remote[cls].first != nullptr) return remote_cache_take(heap, cls);
+  bool shared = use_remote && cls < kRemoteClasses;
+  if (shared && heap->remote[cls].first != nullptr) return remote_cache_take(heap, cls);
   Page* page = heap->queues[cls].first;
-  if (page == nullptr || page->free == nullptr) page = find_page(heap, cls);
+  if (page == nullptr || page->free == nullptr) {
+    page = find_page(heap, cls, shared);
+    if (shared && heap->remote[cls].first != nullptr) return remote_cache_take(heap, cls);  // a shared batch
+  }
   if (page == nullptr) {
     errno = ENOMEM;
     return nullptr;

@@ -5,9 +5,10 @@
 // every link. Now the freeing thread keeps such blocks, per size class, in a bounded
 // cache of its own and hands them out first to its next mallocs of that class (as
 // tcmalloc's per-thread caches do with every free; mimalloc has no such cache). A
-// list that overflows gives its older half back to the blocks' pages, the blocks of
-// one page chained and pushed with a single CAS; the whole cache goes back at thread
-// exit and in malloc_trim. Not cached: blocks of exited threads' (abandoned) pages,
+// list that overflows passes its older half on to the transfer cache, for any thread
+// short of the class (transfer_cache.cpp), or, when that is full, gives it back to
+// the blocks' pages, the blocks of one page chained and pushed with a single CAS; the
+// whole cache goes back to the pages at thread exit and in malloc_trim. Not cached: blocks of exited threads' (abandoned) pages,
 // and frees by a thread that has no heap (it never allocated).
 //
 // Bounds (types.hpp): blocks up to kRemoteMaxBlock; a list holds at most
@@ -74,21 +75,25 @@ Block* detach(Heap* heap, std::size_t cls) noexcept {
   return blocks;
 }
 
-// Gives back the older half of list cls (its tail: the list is LIFO).
+// Passes on the older half of list cls (its tail: the list is LIFO): to the transfer
+// cache, where any thread short of the class takes it (transfer_cache.cpp), or, when
+// that is full, home to the blocks' pages.
 void give_back_half(Heap* heap, std::size_t cls) noexcept {
   RemoteList& list = heap->remote[cls];
   std::uint32_t keep = list.count / 2;
+  std::uint32_t passed = list.count - keep;
+  Block* old;
   if (keep == 0) {
-    give_back(detach(heap, cls));
-    return;
+    old = detach(heap, cls);
+  } else {
+    Block* cut = list.first;
+    for (std::uint32_t i = 1; i < keep; ++i) cut = cut->next;
+    old = cut->next;
+    cut->next = nullptr;
+    heap->remote_bytes -= std::size_t{passed} * class_size(cls);
+    list.count = keep;
   }
-  Block* cut = list.first;
-  for (std::uint32_t i = 1; i < keep; ++i) cut = cut->next;
-  Block* old = cut->next;
-  cut->next = nullptr;
-  heap->remote_bytes -= std::size_t{list.count - keep} * class_size(cls);
-  list.count = keep;
-  give_back(old);
+  if (!transfer_put(cls, old, passed)) give_back(old);
 }
 
 }  // namespace
@@ -149,6 +154,18 @@ Block* remote_cache_take(Heap* heap, std::size_t cls) noexcept {
   clear_free_key(block);
   if (next == nullptr) heap_update_direct(heap, cls);
   return block;
+}
+
+void remote_give_back(Block* list) noexcept { give_back(list); }
+
+void remote_cache_adopt(Heap* heap, std::size_t cls, Block* first, std::uint32_t count) noexcept {
+  RemoteList& list = heap->remote[cls];
+  PK_ASSERT(list.first == nullptr && count > 0 && count <= limit_for(cls));
+  std::size_t bytes = std::size_t{count} * class_size(cls);
+  if (heap->remote_bytes + bytes > kRemoteCacheBytes) remote_cache_flush(heap);
+  list = RemoteList{first, count};
+  heap->remote_bytes += bytes;
+  heap_update_direct(heap, cls);
 }
 
 void remote_cache_flush(Heap* heap) noexcept {

@@ -41,6 +41,11 @@ inline constexpr std::size_t kRemoteMaxBlock = 32 * 1024;
 inline constexpr std::size_t kRemoteClassBytes = 128 * 1024;
 inline constexpr std::uint32_t kRemoteClassBlocks = 64;
 inline constexpr std::size_t kRemoteCacheBytes = 1024 * 1024;
+// The transfer cache (transfer_cache.cpp): per class at most 32 batches (the older
+// half of an overflowing remote list each: at most 64 KiB) and 1 MiB, shared by every
+// thread (sizes measured: docs/malloc.md).
+inline constexpr std::uint32_t kTransferBatches = 32;
+inline constexpr std::size_t kTransferClassBytes = 1024 * 1024;
 // A block may hold an interior (aligned) pointer only for alignments up to a slice;
 // larger alignments are served by huge segments.
 inline constexpr std::size_t kMaxPageAlignment = kSliceSize;

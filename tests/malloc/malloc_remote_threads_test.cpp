@@ -1,7 +1,8 @@
 // The drop-in malloc's remote cache (src/malloc/remote_cache.cpp): a thread that frees
 // blocks of another thread's pages keeps them for its own next mallocs of the class,
-// bounded, and gives them back to their pages when a list overflows, at thread exit,
-// and in malloc_trim. Every test name has "threads" in it for the TSan lane.
+// bounded, and passes an overflowing list's older half to the transfer cache (or back
+// to the blocks' pages when that is full), gives them back at thread exit and in
+// malloc_trim. Every test name has "threads" in it for the TSan lane.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,10 +194,11 @@ bool verify_sampled(const unsigned char* p, std::size_t n, std::uint8_t tag) {
 // another thread's, verifying its contents against the model's pattern first. Blocks
 // handed out twice, or reused while live, show as a pattern another block wrote.
 // (The calloc'd blocks are checked to be all zero, every byte.)
-TEST(MallocRemoteThreads, RandomCrossThreadFreesKeepEveryBlocksContents) {
-  constexpr int kThreads = 4;
+// (With 8 threads as well: more lists overflow into the transfer cache, and more
+// threads take batches from it.)
+void random_cross_thread_frees(int thread_count, std::size_t operations) {
   constexpr std::size_t kSlots = 4096;
-  const std::size_t per_thread = scaled(1'000'000) / kThreads;
+  const std::size_t per_thread = scaled(operations) / static_cast<std::size_t>(thread_count);
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   struct Slot {
@@ -249,7 +251,7 @@ TEST(MallocRemoteThreads, RandomCrossThreadFreesKeepEveryBlocksContents) {
     walk_errors.fetch_add(poolkit_malloc_check());
   };
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back(worker, t);
+  for (int t = 0; t < thread_count; ++t) threads.emplace_back(worker, t);
   for (auto& t : threads) t.join();
   for (auto& s : slots) {
     if (Slot* old = s.load()) {
@@ -262,6 +264,63 @@ TEST(MallocRemoteThreads, RandomCrossThreadFreesKeepEveryBlocksContents) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(walk_errors.load(), 0);
   EXPECT_EQ(poolkit_malloc_check(), 0);
+}
+
+TEST(MallocRemoteThreads, RandomCrossThreadFreesKeepEveryBlocksContents) { random_cross_thread_frees(4, 1'000'000); }
+
+TEST(MallocRemoteThreads, RandomCrossThreadFreesOfEightThreadsKeepEveryBlocksContents) {
+  random_cross_thread_frees(8, 1'000'000);
+}
+
+// The transfer cache (src/malloc/transfer_cache.cpp): a remote list that overflows
+// passes its older half on as a batch, and a thread that has no block of the class
+// (no remote list, no page with free blocks) takes a batch before it cuts new blocks.
+constexpr std::size_t kPassedSize = 1000;  // class 1024: remote lists of 64 blocks
+constexpr int kPassedBlocks = 512;         // overflows the freer's list 14 times
+
+TEST(MallocRemoteThreads, AThreadShortOfAClassTakesTheBlocksAnotherThreadPassedOn) {
+  if (!remote_cache_in_use()) GTEST_SKIP() << "checked mode caches nothing";
+  PK(malloc_trim)(0);  // no abandoned segment for the taker to adopt, no batch of earlier tests
+  std::vector<void*> theirs;
+  std::vector<void*> taken;
+  std::atomic<int> step{0};
+  std::thread owner([&] {
+    for (int i = 0; i < kPassedBlocks; ++i) theirs.push_back(PK(malloc)(kPassedSize));
+    step = 1;
+    while (step.load() != 4) std::this_thread::yield();  // alive: its pages stay its own
+  });
+  while (step.load() != 1) std::this_thread::yield();
+  std::thread freer([&] {
+    free_all_from_a_heap(theirs);
+    step = 2;
+    while (step.load() != 4) std::this_thread::yield();  // alive: its remote cache stays
+  });
+  while (step.load() != 2) std::this_thread::yield();
+  std::thread taker([&] {
+    for (int i = 0; i < 64; ++i) taken.push_back(PK(malloc)(kPassedSize));
+    EXPECT_EQ(poolkit_malloc_check(), 0);  // the batches and the remote cache within bounds
+    for (void* p : taken) PK(free)(p);
+  });
+  taker.join();
+  step = 4;
+  freer.join();
+  owner.join();
+  std::sort(theirs.begin(), theirs.end());
+  int passed_on = 0;
+  for (void* p : taken) passed_on += std::binary_search(theirs.begin(), theirs.end(), p) ? 1 : 0;
+  EXPECT_EQ(passed_on, 64) << "every block the taker got was one the freer passed on";
+  EXPECT_EQ(poolkit_malloc_check(), 0);
+}
+
+TEST(MallocRemoteThreads, MallocTrimGivesTheTransferCachesBatchesBack) {
+  if (!remote_cache_in_use()) GTEST_SKIP() << "checked mode caches nothing";
+  const std::size_t baseline = page_bytes_after_trim();
+  std::vector<void*> blocks;  // (a class no other test passes on: no batch of theirs is left over)
+  for (int i = 0; i < kPassedBlocks; ++i) blocks.push_back(poolkit::test::escape(PK(malloc)(1500)));
+  std::thread freer([&] { free_all_from_a_heap(blocks); });
+  freer.join();  // its remote cache went home at its exit; the batches it passed on stay
+  EXPECT_EQ(poolkit_malloc_check(), 0);
+  EXPECT_LE(page_bytes_after_trim(), baseline + 64 * 1024);  // they pinned ~7 pages of 64 KiB
 }
 
 }  // namespace
