@@ -67,6 +67,12 @@ void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
   std::uint64_t used = slices_in_use(segment);
   if ((used & 1) == 0) walk.fail("segment header slice not marked used", segment);
   if (used & segment->dirty_slices) walk.fail("slice both used and dirty", segment);
+  // The purge comes no later than the oldest dirty slice's decay (segment_purge_due).
+  for (std::uint64_t dirty = segment->dirty_slices; dirty != 0; dirty &= dirty - 1) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(dirty));
+    if (segment->purge_at_ms == 0 || segment->purge_at_ms > segment->dirty_at_ms[i] + g_options.decay_ms)
+      walk.fail("a dirty slice the purge would not reach in time", segment);
+  }
   std::uint32_t pages = 0;
   std::uint64_t covered = 1;
   for (std::size_t i = 1; i < kSlicesPerSegment; ++i) {

@@ -105,8 +105,12 @@ Page* find_page(Heap* heap, std::size_t cls, bool shared) noexcept {
     if (!segment_adopt_one(heap)) break;
   }
   if (shared && transfer_take(heap, cls)) return nullptr;
-  heap_purge(heap, false);
+  // The page first, from slices still committed if there are any, then the purge of
+  // what the decay has passed: the other order decommitted the very slices the page
+  // was about to take again, and a thread that had waited for a core past the decay
+  // (16 threads on 2 cores) faulted them all in anew.
   Page* page = segment_page_alloc(heap, page_slices_for(class_size(cls)));
+  heap_purge(heap, false);
   if (page == nullptr) return nullptr;
   page_init(heap, page, cls);
   page_extend(page);

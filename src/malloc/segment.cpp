@@ -133,9 +133,29 @@ void release_slices(Page* page) noexcept {
   if (g_options.decay_ms == 0) {
     decommit_runs(segment, mask);
   } else {
+    std::uint64_t now = now_ms();
+    for (std::size_t k = 0; k < page->slice_count; ++k) segment->dirty_at_ms[first + k] = now;
     segment->dirty_slices |= mask;
-    if (segment->purge_at_ms == 0) segment->purge_at_ms = now_ms() + g_options.decay_ms;
+    if (segment->purge_at_ms == 0) segment->purge_at_ms = now + g_options.decay_ms;
   }
+}
+
+// Decommits the dirty slices whose decay has passed, and only those: a slice freed a
+// moment ago stays committed for its own decay, whatever older slices are due. (All
+// of them at the first one's time made a thread that churns pages refault the slices
+// it had just freed.)
+void segment_purge_due(Segment* segment, std::uint64_t now) noexcept {
+  std::uint64_t due = 0;
+  std::uint64_t next = 0;
+  for (std::uint64_t dirty = segment->dirty_slices; dirty != 0; dirty &= dirty - 1) {
+    std::size_t i = static_cast<std::size_t>(__builtin_ctzll(dirty));
+    std::uint64_t at = segment->dirty_at_ms[i] + g_options.decay_ms;
+    if (at <= now) due |= std::uint64_t{1} << i;
+    else if (next == 0 || at < next) next = at;
+  }
+  decommit_runs(segment, due);
+  segment->dirty_slices &= ~due;
+  segment->purge_at_ms = next;
 }
 
 // Calls fn(page) once per page in use (on its first slice), in address order. The
@@ -160,7 +180,15 @@ void segment_purge(Segment* segment) noexcept {
   segment->purge_at_ms = 0;
 }
 
+// A free run of committed (dirty) slices first, in any segment of the heap: reusing
+// them costs no page fault, and the slices not taken are purged after the decay.
 Page* segment_page_alloc(Heap* heap, std::size_t slices) noexcept {
+  for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
+    if (segment->dirty_slices == 0) continue;
+    // Treating clean free slices as used leaves the runs that are wholly dirty.
+    std::uint64_t not_dirty = slices_in_use(segment) | ~segment->dirty_slices;
+    if (std::size_t first = find_free_run(not_dirty, slices)) return take_run(segment, first, slices);
+  }
   for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
     if (std::size_t first = find_free_run(slices_in_use(segment), slices)) return take_run(segment, first, slices);
   }
@@ -180,7 +208,9 @@ void heap_purge(Heap* heap, bool force) noexcept {
   if (!force && now < heap->next_purge_ms) return;
   heap->next_purge_ms = now + (g_options.decay_ms / 2 ? g_options.decay_ms / 2 : 1);
   for (Segment* segment = heap->segments; segment != nullptr; segment = segment->next) {
-    if (segment->dirty_slices != 0 && (force || segment->purge_at_ms <= now)) segment_purge(segment);
+    if (segment->dirty_slices == 0) continue;
+    if (force) segment_purge(segment);
+    else if (segment->purge_at_ms <= now) segment_purge_due(segment, now);
   }
   segment_cache_trim(false);
 }

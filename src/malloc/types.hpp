@@ -133,7 +133,7 @@ struct Segment {
   Segment* prev;
   std::atomic<std::uint64_t> used_slices;  // bit i: slice i belongs to a page in use (see slices_in_use)
   std::uint64_t dirty_slices;         // free slices whose memory is still committed
-  std::uint64_t purge_at_ms;          // when the dirty slices are decommitted (0: none)
+  std::uint64_t purge_at_ms;          // when the oldest dirty slice is due for decommit (0: none dirty)
   std::uint64_t cached_at_ms;         // when it entered a cache
   // huge segments
   void* map_base;                     // the whole mapping, for munmap
@@ -144,6 +144,7 @@ struct Segment {
   std::uint32_t huge_zeroed;          // 1 while the block is fresh from mmap (calloc skips memset)
   std::uint64_t huge_cached_at_ms;    // when it entered the huge cache
   std::uint64_t huge_is_tail;         // cached: cut off the end of a block that may grow into it
+  std::uint64_t dirty_at_ms[kSlicesPerSegment];  // when each dirty slice was freed (its decay starts)
   Page pages[kSlicesPerSegment];
 };
 
