@@ -132,7 +132,7 @@ void walk_remote_cache(Walk& walk, Heap* heap) noexcept {
     if (n != 0 && class_size(cls) <= kDirectMax && heap->direct[class_size(cls) / kMinBlock] != &g_empty_page)
       walk.fail("remote cache: malloc would skip a list", heap);
   }
-  if (bytes != heap->remote_bytes || bytes > kRemoteCacheBytes) walk.fail("remote cache: its bytes are wrong", heap);
+  if (bytes != heap->remote_bytes || bytes > g_options.remote_cache) walk.fail("remote cache: its bytes are wrong", heap);
 }
 
 // The transfer cache (transfer_cache.cpp): every batch a list of `count` free blocks

@@ -74,6 +74,7 @@ void process_init() noexcept {
   // from inside a malloc, which may run inside the dynamic loader.
   detail::unwinder_defer_loading();
   options_init();
+  remote_cache_init();
   integrity_init();
   heap_module_init();
   if (g_options.check | g_options.sample) checked_init();

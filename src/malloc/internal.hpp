@@ -78,6 +78,7 @@ std::size_t usable_size(const void* p) noexcept;
 std::size_t foreign_usable_size(const void* p) noexcept;
 
 // ---- the remote cache (remote_cache.cpp) ---------------------------------------
+void remote_cache_init() noexcept;  // the lists' bounds from POOLKIT_REMOTE_CACHE (process_init)
 std::uint32_t remote_cache_limit(std::size_t cls) noexcept;  // blocks list cls may hold (0: not cached)
 bool remote_cache_put(Heap* heap, Page* page, Block* block) noexcept;  // false: not cached, free it remotely
 Block* remote_cache_take(Heap* heap, std::size_t cls) noexcept;  // list cls not empty

@@ -164,10 +164,10 @@ void options_init() noexcept {
     g_options.check = 1;
     g_options.check_pages = 1;
   }
-  verbose("options: stats=%d check=%d%s decay_ms=%llu mmap_threshold=%zu quarantine=%zu sample=%zu\n",
+  verbose("options: stats=%d check=%d%s decay_ms=%llu mmap_threshold=%zu quarantine=%zu sample=%zu remote_cache=%zu\n",
           g_options.stats, g_options.check, g_options.check_pages ? " (pages)" : "",
           static_cast<unsigned long long>(g_options.decay_ms), g_options.mmap_threshold, g_options.quarantine,
-          g_options.sample);
+          g_options.sample, g_options.remote_cache);
 }
 
 // A malloc before libc has set up environ (very early in ld.so) saw no options:

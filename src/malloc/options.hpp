@@ -20,6 +20,7 @@ struct Options {
   int verbose;                // POOLKIT_VERBOSE
   std::uint64_t decay_ms;     // POOLKIT_DECAY_MS
   std::size_t mmap_threshold; // POOLKIT_MMAP_THRESHOLD
+  std::size_t remote_cache;   // POOLKIT_REMOTE_CACHE: bytes per thread of other heaps' blocks (remote_cache.cpp)
   // checked mode (checked.hpp)
   int check_pages;            // POOLKIT_CHECK=3 (then check is 1): every block on its own guarded pages
   int check_action;           // POOLKIT_CHECK_ACTION: CheckAction
@@ -116,6 +117,14 @@ inline constexpr OptionSpec kOptions[] = {
      "outside that range the nearest bound is used, with a warning",
      "Requests above SIZE bytes come straight from mmap and go back to the OS on free;\n"
      "smaller ones come from size-class pages."},
+    {"REMOTE_CACHE", OptionKind::kSize, kRemoteCacheDefault, 0, kRemoteCacheMax, true,
+     nullptr, &Options::remote_cache, "size", "SIZE", "1 MiB",
+     "0 to 16 MiB, in bytes or with a suffix k, m, g; outside that range the nearest\n"
+     "bound is used, with a warning; read once at start-up",
+     "Per thread: bytes of blocks of other threads that the thread freed and keeps for\n"
+     "its own next mallocs (an eighth of it, and 64 blocks, per size class; blocks up\n"
+     "to 32 KiB). Larger: more reuse between threads, more memory held. 0: none, every\n"
+     "such free goes back to the block's page at once."},
 };
 
 /// The defaults of the table, as an Options (constant-initialised: no constructor runs).

@@ -12,8 +12,9 @@
 // and frees by a thread that has no heap (it never allocated).
 //
 // Bounds (types.hpp): blocks up to kRemoteMaxBlock; a list holds at most
-// remote_cache_limit(cls) blocks (kRemoteClassBytes, and kRemoteClassBlocks); the
-// cache holds at most kRemoteCacheBytes. A cached block stays counted in its page's
+// remote_cache_limit(cls) blocks (an eighth of POOLKIT_REMOTE_CACHE, and
+// kRemoteClassBlocks); the cache holds at most POOLKIT_REMOTE_CACHE bytes
+// (g_options.remote_cache, fixed at start-up). A cached block stays counted in its page's
 // `used`, so its page is never given back under it.
 #include "common/assert.hpp"
 #include "integrity.hpp"
@@ -22,13 +23,11 @@ namespace poolkit::malloc_impl {
 
 namespace {
 
-constexpr std::uint32_t limit_for(std::size_t cls) noexcept {
-  if (cls >= kRemoteClasses) return 0;
-  std::size_t n = kRemoteClassBytes / class_size(cls);
-  return static_cast<std::uint32_t>(n < kRemoteClassBlocks ? n : kRemoteClassBlocks);
-}
-static_assert(limit_for(kRemoteClasses - 1) >= 1, "every cached class holds a block at least");
-static_assert(limit_for(kRemoteClasses) == 0);
+// The lists' bounds, from POOLKIT_REMOTE_CACHE (remote_cache_init, once at start-up,
+// before any heap exists: the option is fixed then). 0: the class is not cached.
+constinit std::uint32_t g_limits[kRemoteClasses] = {};
+
+PK_INLINE std::uint32_t limit_for(std::size_t cls) noexcept { return cls < kRemoteClasses ? g_limits[cls] : 0; }
 
 // A link of a cached list: the list's end, or a block of class cls in one of our pages
 // (so that a use-after-free write into a cached block ends in a clear message). Only
@@ -98,6 +97,14 @@ void give_back_half(Heap* heap, std::size_t cls) noexcept {
 
 }  // namespace
 
+void remote_cache_init() noexcept {
+  std::size_t class_bytes = g_options.remote_cache / kRemoteClassShare;
+  for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
+    std::size_t n = class_bytes / class_size(cls);
+    g_limits[cls] = static_cast<std::uint32_t>(n < kRemoteClassBlocks ? n : kRemoteClassBlocks);
+  }
+}
+
 std::uint32_t remote_cache_limit(std::size_t cls) noexcept { return limit_for(cls); }
 
 void remote_free(Page* page, Block* block) noexcept {
@@ -123,10 +130,12 @@ bool remote_cache_put(Heap* heap, Page* page, Block* block) noexcept {
   // A page of an exited thread's (abandoned) segment: its blocks go home, so that the
   // next heap to adopt the segment can give it back; cached, they would pin 4 MiB each.
   if (page->heap.load(std::memory_order_relaxed) == nullptr) return false;
+  std::uint32_t limit = limit_for(cls);
+  if (limit == 0) return false;  // POOLKIT_REMOTE_CACHE leaves the class out
   std::size_t size = class_size(cls);
   RemoteList& list = heap->remote[cls];
-  if (list.count == limit_for(cls)) give_back_half(heap, cls);
-  if (heap->remote_bytes + size > kRemoteCacheBytes) {
+  if (list.count == limit) give_back_half(heap, cls);
+  if (heap->remote_bytes + size > g_options.remote_cache) {
     // Full with blocks of other classes: start again (rare: mallocs drain the lists).
     remote_cache_flush(heap);
   }
@@ -136,7 +145,7 @@ bool remote_cache_put(Heap* heap, Page* page, Block* block) noexcept {
   ++list.count;
   heap->remote_bytes += size;
   if (list.count == 1) heap_update_direct(heap, cls);
-  PK_ASSERT(list.count <= limit_for(cls) && heap->remote_bytes <= kRemoteCacheBytes);
+  PK_ASSERT(list.count <= limit && heap->remote_bytes <= g_options.remote_cache);
   return true;
 }
 
@@ -162,7 +171,7 @@ void remote_cache_adopt(Heap* heap, std::size_t cls, Block* first, std::uint32_t
   RemoteList& list = heap->remote[cls];
   PK_ASSERT(list.first == nullptr && count > 0 && count <= limit_for(cls));
   std::size_t bytes = std::size_t{count} * class_size(cls);
-  if (heap->remote_bytes + bytes > kRemoteCacheBytes) remote_cache_flush(heap);
+  if (heap->remote_bytes + bytes > g_options.remote_cache) remote_cache_flush(heap);
   list = RemoteList{first, count};
   heap->remote_bytes += bytes;
   heap_update_direct(heap, cls);

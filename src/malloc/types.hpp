@@ -35,12 +35,14 @@ inline constexpr std::size_t kDirectMax = 4096;                     // sizes ser
 inline constexpr std::size_t kDirectSlots = kDirectMax / kMinBlock + 1;
 inline constexpr std::size_t kMaxCpus = 64;
 inline constexpr std::uintptr_t kAddressLimit = std::uintptr_t{1} << 47;  // x86-64 user space
-// The remote cache (remote_cache.cpp): blocks up to 32 KiB, at most 128 KiB and 64
-// blocks of one class, 1 MiB in all per thread (sizes measured: docs/malloc.md).
+// The remote cache (remote_cache.cpp): blocks up to 32 KiB; per thread at most
+// POOLKIT_REMOTE_CACHE bytes (default 1 MiB, options.hpp), an eighth of it and 64
+// blocks per class (sizes measured: docs/malloc.md).
 inline constexpr std::size_t kRemoteMaxBlock = 32 * 1024;
-inline constexpr std::size_t kRemoteClassBytes = 128 * 1024;
+inline constexpr std::size_t kRemoteCacheDefault = 1024 * 1024;
+inline constexpr std::size_t kRemoteCacheMax = 16 * 1024 * 1024;
+inline constexpr std::size_t kRemoteClassShare = 8;  // a class's list holds at most 1/8 of the cache
 inline constexpr std::uint32_t kRemoteClassBlocks = 64;
-inline constexpr std::size_t kRemoteCacheBytes = 1024 * 1024;
 // The transfer cache (transfer_cache.cpp): per class at most 32 batches (the older
 // half of an overflowing remote list each: at most 64 KiB) and 1 MiB, shared by every
 // thread (sizes measured: docs/malloc.md).
@@ -197,7 +199,7 @@ struct Heap {
   // The remote cache (remote_cache.cpp). Invariants (heap_walk checks them): list i
   // holds count blocks of class i, each carrying the free key and still counted in
   // its page's `used` (so the page stays in use); count <= remote_cache_limit(i);
-  // the lists' bytes add up to remote_bytes <= kRemoteCacheBytes; while list i is not
+  // the lists' bytes add up to remote_bytes <= g_options.remote_cache; while list i is not
   // empty, the direct slots of class i point at the empty page so malloc looks here.
   RemoteList remote[kRemoteClasses] = {};
   std::size_t remote_bytes = 0;

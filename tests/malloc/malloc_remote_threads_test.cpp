@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
 #include <vector>
@@ -23,8 +25,15 @@ using poolkit::test::test_seed;
 
 namespace {
 
+// POOLKIT_REMOTE_CACHE=0 (the .nocache run of these tests, CMakeLists.txt): no remote
+// cache, so no batches for the transfer cache either.
+bool remote_cache_off() {
+  const char* value = std::getenv("POOLKIT_REMOTE_CACHE");
+  return value != nullptr && std::strcmp(value, "0") == 0;
+}
+
 // Checked mode frees through its own layer and caches nothing.
-bool remote_cache_in_use() { return poolkit::test::check_level() == 0; }
+bool remote_cache_in_use() { return poolkit::test::check_level() == 0 && !remote_cache_off(); }
 
 // One size per size class from 16 B to 32 KiB (the cached classes), several times.
 std::vector<std::size_t> sizes_of_every_cached_class(int copies) {
@@ -83,6 +92,23 @@ TEST(MallocRemoteThreads, AThreadReusesABlockOfAnotherThreadItJustFreed) {
     PK(free)(mine);
   });
   EXPECT_EQ(again, freed);
+  EXPECT_EQ(poolkit_malloc_check(), 0);
+}
+
+TEST(MallocRemoteThreads, PoolkitRemoteCacheZeroSendsAFreedBlockHomeAtOnce) {
+  if (poolkit::test::check_level() != 0) GTEST_SKIP() << "checked mode caches nothing";
+  void* freed = nullptr;
+  void* again = nullptr;
+  with_a_block_of_a_live_thread(200, [&](void* theirs) {
+    void* mine = poolkit::test::escape(PK(malloc)(200));
+    PK(free)(theirs);
+    again = PK(malloc)(200);  // from the remote cache, or with none from this thread's page
+    freed = theirs;
+    PK(free)(again);
+    PK(free)(mine);
+  });
+  if (remote_cache_off()) EXPECT_NE(again, freed) << "POOLKIT_REMOTE_CACHE=0 caches nothing";
+  else EXPECT_EQ(again, freed) << "the default cache hands the block out again";
   EXPECT_EQ(poolkit_malloc_check(), 0);
 }
 

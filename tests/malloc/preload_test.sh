@@ -58,7 +58,7 @@ err=$(run env POOLKIT_STATS=1 "$PROBE" 2>&1 >/dev/null)
   fail "no summary: $err"
 err=$(run env POOLKIT_NO_SUCH_OPTION=1 "$PROBE" 2>&1 >/dev/null)
 [[ $err == *"unknown option POOLKIT_NO_SUCH_OPTION"* ]] && pass "unknown option warning" || fail "no warning: $err"
-[[ $err == *"(known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_CHECK_ACTION, POOLKIT_QUARANTINE, POOLKIT_LEAKS, POOLKIT_STACK_DEPTH, POOLKIT_SAMPLE, POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD)"* ]] &&
+[[ $err == *"(known: POOLKIT_STATS, POOLKIT_CHECK, POOLKIT_CHECK_ACTION, POOLKIT_QUARANTINE, POOLKIT_LEAKS, POOLKIT_STACK_DEPTH, POOLKIT_SAMPLE, POOLKIT_VERBOSE, POOLKIT_DECAY_MS, POOLKIT_MMAP_THRESHOLD, POOLKIT_REMOTE_CACHE)"* ]] &&
   pass "the warning lists the option table" || fail "known names not listed: $err"
 err=$(run env POOLKIT_GUARD=none "$PROBE" 2>&1 >/dev/null)
 [[ -z $err ]] && pass "the library's POOLKIT_GUARD is not an unknown option" || fail "POOLKIT_GUARD warned: $err"
@@ -71,6 +71,11 @@ err=$(run env POOLKIT_MMAP_THRESHOLD=lots "$PROBE" 2>&1 >/dev/null)
 err=$(run env POOLKIT_MMAP_THRESHOLD=16m "$PROBE" 2>&1 >/dev/null)
 [[ $err == *"POOLKIT_MMAP_THRESHOLD=16m is outside 4 KiB..1 MiB; using 1048576"* ]] &&
   pass "a threshold out of range is clamped" || fail "threshold out of range: $err"
+err=$(run env POOLKIT_REMOTE_CACHE=64m "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"POOLKIT_REMOTE_CACHE=64m is outside 0 B..16 MiB; using 16777216"* ]] &&
+  pass "a remote cache out of range is clamped" || fail "remote cache out of range: $err"
+err=$(run env POOLKIT_REMOTE_CACHE=0 POOLKIT_VERBOSE=1 "$PROBE" 2>&1 >/dev/null)
+[[ $err == *"remote_cache=0"* ]] && pass "POOLKIT_REMOTE_CACHE=0 is in force" || fail "remote cache 0: $err"
 
 # 4. bad input: the message, then SIGABRT (exit status 134)
 expect_abort() {
