@@ -94,7 +94,7 @@ void transfer_visit(TransferVisitor visit, void* context) noexcept {
   for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
     TransferClass& tc = g_transfer[cls];
     LockGuard guard(tc.lock);
-    std::size_t bytes = 0;
+    [[maybe_unused]] std::size_t bytes = 0;  // for the assertion only
     for (std::uint32_t i = 0; i < tc.batches.load(std::memory_order_relaxed); ++i) {
       visit(context, cls, tc.first[i], tc.count[i]);
       bytes += std::size_t{tc.count[i]} * class_size(cls);
