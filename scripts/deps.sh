@@ -7,7 +7,7 @@ set -euo pipefail
 declare -A GROUP=(
   [build]="g++ cmake make pkg-config binutils libunwind-dev liblz4-dev libgtest-dev libgmock-dev"
   [test]="clang libclang-rt-14-dev valgrind libc6-dbg gnuplot-nox"
-  [bench]="libbenchmark-dev libboost-dev libfoonathan-memory-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc-dev libmimalloc2.0 gnuplot-nox heaptrack python3 time bc"
+  [bench]="libbenchmark-dev libboost-dev libfoonathan-memory-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc-dev libmimalloc2.0 gnuplot-nox heaptrack python3 time bc valgrind"
   # tests/heap_bugs/compare.sh: the tools poolkit's checked mode is compared with
   [compare]="valgrind electric-fence duma python3 time"
   [programs]="python3 sqlite3 git gzip coreutils redis-server redis-tools libpython3.11-testsuite g++ cmake make"
