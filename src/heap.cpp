@@ -129,12 +129,10 @@ void* Heap::allocate_block(std::size_t prefix, std::size_t total, std::size_t al
 // A block of at least `size` bytes for a new run, from a free block already in the index
 // (a run never makes the heap grow); 0 if there is none. Its header is written, nothing
 // is accounted.
-// Aligned: the run's payload at a multiple of Runs::kSpan (the leading gap stays a free block).
-std::uintptr_t Heap::carve_run_block(std::size_t size, bool aligned) noexcept {
-  const std::size_t align = aligned ? Runs::kSpan : L::kGranule;
-  const std::uintptr_t block = index_.find(aligned ? size + Runs::kSpan + L::kMinBlock : size);
+std::uintptr_t Heap::carve_run_block(std::size_t size) noexcept {
+  const std::uintptr_t block = index_.find(size);
   if (!block) return 0;
-  return L::block_of(reinterpret_cast<std::uintptr_t>(carve(block, 0, size, align, 0, true)));
+  return L::block_of(reinterpret_cast<std::uintptr_t>(carve(block, 0, size, L::kGranule, 0, true)));
 }
 
 // The slow path of a search: empty the front cache, coalesce (deferred mode) or grow.
@@ -278,20 +276,8 @@ void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
 // blocks, a full class, double frees, bad pointers), which the general path then checks
 // and reports.
 bool Heap::free_common(std::uintptr_t payload) noexcept {
-  const RegionSpan* span = span_in_table(payload);
-  if (!span) return false;
-  Region* region = span->region;
-  if (runs_) {  // a live slot of an aligned run: found from the address, its header not read
-    std::size_t index;
-    if (const std::uintptr_t run = run_by_address(*span, payload, &index)) {
-      const std::uintptr_t block = L::block_of(payload);
-      const std::size_t requested = Runs::slot_requested(run, index);
-      const std::size_t needed = Runs::block_size_of(requested);
-      run_free(region, block, L::make_header(block, secret_, needed, L::kRunBit, needed - L::kHeaderSize - requested),
-               run, index);
-      return true;
-    }
-  }
+  Region* region = region_in_table(payload);
+  if (!region) return false;
   const std::uint64_t h = header_at(region, payload);
   if (h == 0 || (h & (L::kFreeBit | L::kCachedBit)) != 0) return false;
   const std::uintptr_t block = L::block_of(payload);
@@ -456,57 +442,17 @@ void* Heap::resize(void* p, std::size_t size) noexcept {
 
 // ---- pointers: lookup and validation -----------------------------------------
 
-// The entry of the region among the newest kSpanTable that holds addr, or nullptr (it
-// may still be an older one): reads the table only and moves nothing.
-const Heap::RegionSpan* Heap::span_in_table(std::uintptr_t addr) const noexcept {
+// The region among the newest kSpanTable that holds addr, or nullptr (it may still be
+// an older one): reads the table only and moves nothing.
+Heap::Region* Heap::region_in_table(std::uintptr_t addr) const noexcept {
   for (std::size_t i = 0; i < span_count_; ++i) {
-    if (addr - spans_[i].begin < spans_[i].size) return &spans_[i];
+    if (addr - spans_[i].begin < spans_[i].size) return spans_[i].region;
   }
   return nullptr;
-}
-
-Heap::RegionSpan* Heap::span_of_region(const Region* region) noexcept {
-  for (std::size_t i = 0; i < span_count_; ++i) {
-    if (spans_[i].region == region) return &spans_[i];
-  }
-  return nullptr;
-}
-
-// The run of which payload is a live slot, found from the address alone: the span's bit
-// says an aligned run starts at the payload's kSpan boundary, the run's shape says
-// whether payload is a slot's payload, its free map whether that slot is live. 0 for
-// anything else (the header path then decides). Reads the run's metadata, not the slot.
-std::uintptr_t Heap::run_by_address(const RegionSpan& s, std::uintptr_t payload, std::size_t* index) const noexcept {
-  const std::size_t at = (payload >> Runs::kSpanShift) - (s.begin >> Runs::kSpanShift);
-  if (at >= kRunSpanWords * 64 || !(s.run_spans[at / 64] >> (at % 64) & 1)) return 0;
-  const std::uintptr_t run = Runs::aligned_run_of(payload);
-  const std::uint64_t shape = Runs::shape(run);
-  const std::size_t k = Runs::klass_in(shape), stride = Runs::stride_in(shape);
-  // A slot's payload is two words into it; below the first slot the offset wraps and fails.
-  const std::size_t offset = payload - Runs::slot_at(run, 0, stride) - Runs::kSlotOverhead;
-  if (offset >= Runs::kSpan) return 0;
-  const std::size_t i = Runs::divide(offset, k);
-  if (i * stride != offset || i >= Runs::capacity_in(shape) || (Runs::free_map(run) >> i & 1)) return 0;
-  *index = i;
-  return run;
-}
-
-// Sets or clears the bit of an aligned run (run: its block) in its region's entry, if the
-// region is in the table and the run within the bits.
-void Heap::mark_aligned_run(std::uintptr_t run, bool present) noexcept {
-  const std::uintptr_t payload = L::payload_of(run);
-  if (payload % Runs::kSpan != 0) return;
-  RegionSpan* s = span_of_region(find_region(run));
-  if (!s) return;
-  const std::size_t at = (payload >> Runs::kSpanShift) - (s->begin >> Runs::kSpanShift);
-  if (at >= kRunSpanWords * 64) return;
-  const std::uint64_t bit = std::uint64_t{1} << (at % 64);
-  s->run_spans[at / 64] = present ? s->run_spans[at / 64] | bit : s->run_spans[at / 64] & ~bit;
 }
 
 Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
-  if (const RegionSpan* s = span_in_table(addr)) {
-    Region* r = s->region;
+  if (Region* r = region_in_table(addr)) {
     if (r != last_hit_) {
       last_hit_ = r;
       set_hot(r);
@@ -524,18 +470,10 @@ Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
   return nullptr;
 }
 
-// A region that stays in the table keeps its runs' bits; one that enters starts with none.
 void Heap::rebuild_spans() noexcept {
-  RegionSpan old[kSpanTable];
-  const std::size_t old_count = span_count_;
-  std::copy(spans_, spans_ + old_count, old);
   span_count_ = 0;
-  for (Region* r = regions_; r && span_count_ < kSpanTable; r = r->next) {
-    RegionSpan s{reinterpret_cast<std::uintptr_t>(r), r->size, r, {}};
-    for (std::size_t i = 0; i < old_count; ++i)
-      if (old[i].region == r) std::copy(old[i].run_spans, old[i].run_spans + kRunSpanWords, s.run_spans);
-    spans_[span_count_++] = s;
-  }
+  for (Region* r = regions_; r && span_count_ < kSpanTable; r = r->next)
+    spans_[span_count_++] = {reinterpret_cast<std::uintptr_t>(r), r->size, r};
 }
 
 void Heap::set_hot(const Region* r) const noexcept {
@@ -751,7 +689,6 @@ void Heap::release() noexcept {
   cache_.reset(cache_.depth());
   for (auto& head : run_lists_) head = 0;
   run_free_bytes_ = run_count_ = 0;
-  for (RegionSpan& s : spans_) std::fill(s.run_spans, s.run_spans + kRunSpanWords, 0);
   if (options_.return_empty_regions) {
     while (regions_ && regions_->next) return_region(regions_);  // the oldest is last: keep it
   }

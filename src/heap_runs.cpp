@@ -47,7 +47,6 @@ void* Heap::run_allocate(std::size_t k, std::size_t needed, std::size_t requeste
   Runs::set_free_map(run, map);
   if (map == 0) unlink_run(k, run);  // full: off the list until a slot is freed
 
-  Runs::set_slot_requested(run, i, requested);
   const std::uintptr_t slot = Runs::slot_at(run, i, stride);
   L::store_word(slot, slot - run);
   const std::uintptr_t block = Runs::header_of_slot(slot);
@@ -65,13 +64,10 @@ void* Heap::run_allocate(std::size_t k, std::size_t needed, std::size_t requeste
   return p;
 }
 
-// Cuts a new run of class k from a free block and puts it at the head of its list: an
-// aligned run (its frees find it by address) where a free block has room for one,
-// else anywhere.
+// Cuts a new run of class k from a free block and puts it at the head of its list.
 std::uintptr_t Heap::new_run(std::size_t k) noexcept {
-  std::uintptr_t run = carve_run_block(Runs::run_size_of(k), true);
-  if (run) mark_aligned_run(run, true);
-  else if (!(run = carve_run_block(Runs::run_size_of(k), false))) return 0;
+  const std::uintptr_t run = carve_run_block(Runs::run_size_of(k));
+  if (!run) return 0;
   Runs::set_shape(run, k);
   Runs::set_free_map(run, Runs::all_free(k));
   Runs::set_recent(run, 0);
@@ -100,7 +96,6 @@ void Heap::run_free(Region* region, std::uintptr_t block, std::uint64_t h, std::
     if (map != 0) unlink_run(k, run);
     run_free_bytes_ -= Runs::slots_of(k) * free_slot_bytes(stride);
     --run_count_;
-    mark_aligned_run(run, false);
     release_block(region, run);
     return;
   }
@@ -114,10 +109,9 @@ bool Heap::run_resize(std::uintptr_t block, std::size_t size) noexcept {
   const std::uintptr_t slot = Runs::slot_of_header(block);
   const std::size_t stride = Runs::stride(slot - L::load_word(slot));
   if (size > Runs::kMaxRequest) return false;
-  const std::size_t needed = Runs::block_size_of(size);
+  std::size_t needed = align_up(size + L::kHeaderSize, L::kGranule);
+  if (needed < L::kMinBlock) needed = L::kMinBlock;
   if (needed + L::kWord > stride) return false;
-  const std::uintptr_t run = slot - L::load_word(slot);
-  Runs::set_slot_requested(run, Runs::divide(slot - Runs::slot_at(run, 0, stride), Runs::klass(run)), size);
   const std::uint64_t h = header(block);
   const std::size_t old_usable = L::size_of(h) - L::kHeaderSize;
   const std::size_t usable = needed - L::kHeaderSize;
@@ -206,8 +200,6 @@ bool Heap::check_run(std::uintptr_t run, std::size_t size, std::size_t* used_byt
     const std::size_t bytes = L::size_of(h);
     if (bytes < L::kMinBlock || bytes + L::kWord > stride || L::slack_of(h) >= L::kGranule)
       return fail_check("slot size out of range", block);
-    if (Runs::slot_requested(run, i) != bytes - L::kHeaderSize - L::slack_of(h))
-      return fail_check("slot's requested size in the run disagrees with its header", block);
     ++live;
     *used_bytes += bytes;
     ++*used_count;

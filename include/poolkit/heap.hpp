@@ -255,7 +255,6 @@ class Heap {
     cache_.push(c, block);
   }
   struct Region;
-  struct RegionSpan;
   __attribute__((noinline)) void* allocate_prefixed_slow(std::size_t prefix, std::size_t size,
                                                          std::size_t align) noexcept;
   __attribute__((noinline)) bool live_sizes_slow(const void* p, std::size_t* usable,
@@ -295,7 +294,7 @@ class Heap {
   // Size-class runs (heap_runs.cpp; the layout in detail/size_class_runs.hpp).
   POOLKIT_HEAP_INTERNAL void* run_allocate(std::size_t k, std::size_t needed, std::size_t requested) noexcept;
   POOLKIT_HEAP_INTERNAL std::uintptr_t new_run(std::size_t k) noexcept;
-  POOLKIT_HEAP_INTERNAL std::uintptr_t carve_run_block(std::size_t size, bool aligned) noexcept;
+  POOLKIT_HEAP_INTERNAL std::uintptr_t carve_run_block(std::size_t size) noexcept;
   POOLKIT_HEAP_INTERNAL void run_free(Region* region, std::uintptr_t block, std::uint64_t h, std::uintptr_t run,
                                       std::size_t index) noexcept;
   POOLKIT_HEAP_INTERNAL bool free_common(std::uintptr_t payload) noexcept;
@@ -314,11 +313,7 @@ class Heap {
                                            std::size_t requested, bool run) noexcept;
   POOLKIT_HEAP_HOT void free_block(Region* region, std::uintptr_t block) noexcept;
   POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
-  POOLKIT_HEAP_HOT const RegionSpan* span_in_table(std::uintptr_t addr) const noexcept;
-  POOLKIT_HEAP_INTERNAL RegionSpan* span_of_region(const Region* region) noexcept;
-  POOLKIT_HEAP_INTERNAL void mark_aligned_run(std::uintptr_t run, bool present) noexcept;
-  POOLKIT_HEAP_HOT std::uintptr_t run_by_address(const RegionSpan& s, std::uintptr_t payload,
-                                                 std::size_t* index) const noexcept;
+  POOLKIT_HEAP_HOT Region* region_in_table(std::uintptr_t addr) const noexcept;
   // Where classify found a slot of a run: the run and the slot's index (run 0: a plain block).
   struct SlotRef {
     std::uintptr_t run = 0;
@@ -368,16 +363,10 @@ class Heap {
   // order), so that finding a pointer's region reads this table, not region headers
   // spread over as many pages. Invariant: span_count_ = min(region_count_, kSpanTable)
   // and spans_[i] is the i-th region of the list; the others are found by the list walk.
-  // run_spans: bit i set = an aligned run (Runs::kSpan) has its payload at span i of the
-  // region, counted from the first multiple of kSpan at or below begin (the first 64 MiB).
-  // Invariant: a set bit always means a run there; a run whose bit is clear (its region
-  // left the table and came back, or it lies past the bits) is found through its header.
-  static constexpr std::size_t kRunSpanWords = 4;
   struct RegionSpan {
     std::uintptr_t begin;
     std::size_t size;
     Region* region;
-    std::uint64_t run_spans[kRunSpanWords];
   };
   static constexpr std::size_t kSpanTable = 8;
   RegionSpan spans_[kSpanTable] = {};

@@ -50,13 +50,6 @@ inline constexpr std::size_t kRunClasses = 25;
 inline constexpr std::size_t kRunBytes = 128 * 1024;
 inline constexpr std::size_t kMinRunSlots = 4;
 inline constexpr std::size_t kMaxRunSlots = 64;  // one bit per slot in a 64-bit free map
-// A run whose payload starts at a multiple of kRunSpan (an aligned run) lies within that
-// span, so a free finds it by masking the slot's address (Heap::run_by_address). Classes
-// whose kMinRunSlots slots would pass the span take fewer (3 of 64 and 80 KiB).
-inline constexpr unsigned kRunSpanShift = 18;
-inline constexpr std::size_t kRunSpan = std::size_t{1} << kRunSpanShift;  // 256 KiB
-inline constexpr std::size_t kRunMetaWords = 6 + kMaxRunSlots / 2;        // shape..spare, then the slots' sizes
-inline constexpr std::size_t kRunOverheadBytes = 8 + kRunMetaWords * 8 + 8;  // header, metadata, tail
 constexpr std::size_t run_stride(std::size_t k) noexcept { return (4 + k % 4 + 1) << (8 + k / 4); }
 
 // Looked up, not computed, on the hot paths (they would otherwise divide). magic =
@@ -76,9 +69,9 @@ struct RunShapes {
 constexpr RunShapes make_run_shapes() noexcept {
   RunShapes t{};
   for (std::size_t k = 0; k < kRunClasses; ++k) {
-    const std::size_t stride = run_stride(k), n = kRunBytes / stride, fit = (kRunSpan - kRunOverheadBytes) / stride;
-    const std::size_t want = n < kMinRunSlots ? kMinRunSlots : n > kMaxRunSlots ? kMaxRunSlots : n;
-    t.shape[k] = {static_cast<std::uint32_t>(stride), static_cast<std::uint32_t>(want < fit ? want : fit),
+    const std::size_t stride = run_stride(k), n = kRunBytes / stride;
+    t.shape[k] = {static_cast<std::uint32_t>(stride),
+                  static_cast<std::uint32_t>(n < kMinRunSlots ? kMinRunSlots : n > kMaxRunSlots ? kMaxRunSlots : n),
                   ((std::uint64_t{1} << kRunMagicShift) + stride - 1) / stride};
   }
   return t;
@@ -87,18 +80,9 @@ inline constexpr RunShapes kRunShapes = make_run_shapes();
 
 struct RunLayout {
   using L = BlockLayout;
-  // Six words (five used, one spare), then the requested size of each slot, 32 bits each
-  // (slot_requested): a free knows a slot's sizes without reading its header.
-  static constexpr std::size_t kMetaWords = kRunMetaWords;
+  static constexpr std::size_t kMetaWords = 6;  // five used, one spare (slots start 16-aligned)
   static constexpr std::size_t kFirstSlot = L::kHeaderSize + kMetaWords * L::kWord;  // 56 from the run
   static constexpr std::size_t kRunOverhead = kFirstSlot + L::kWord;  // + 8 bytes of tail: sizes stay 0 mod 16
-  static_assert(kRunOverhead == kRunOverheadBytes);
-  static constexpr std::size_t kSpan = kRunSpan;
-  static constexpr unsigned kSpanShift = kRunSpanShift;
-  /// The run block of an aligned run whose span holds payload (if one does).
-  static std::uintptr_t aligned_run_of(std::uintptr_t payload) noexcept {
-    return (payload & ~(kSpan - 1)) - L::kHeaderSize;
-  }
   static constexpr std::size_t kSlotOverhead = 2 * L::kWord;          // back word + header
   static constexpr std::uint64_t kRunSlack = L::kSlackMax;            // a run block's slack field; a slot's is < 16
 
@@ -121,11 +105,6 @@ struct RunLayout {
   /// offset / stride_of(k) without a division, for offset < kMaxRunSize.
   static constexpr std::size_t divide(std::size_t offset, std::size_t k) noexcept {
     return static_cast<std::size_t>((offset * kRunShapes[k].magic) >> kMagicShift);
-  }
-  /// The block size a slot holding a request of `requested` bytes has (a plain block's).
-  static constexpr std::size_t block_size_of(std::size_t requested) noexcept {
-    const std::size_t n = (requested + L::kHeaderSize + L::kGranule - 1) & ~(L::kGranule - 1);
-    return n < L::kMinBlock ? L::kMinBlock : n;
   }
   static constexpr std::size_t run_size_of(std::size_t k) noexcept {
     return kRunOverhead + slots_of(k) * stride_of(k);
@@ -160,15 +139,6 @@ struct RunLayout {
   // moment ago is likely still in the cache, where the lowest free one may be cold.
   static std::uint64_t recent(std::uintptr_t run) noexcept { return L::load_word(meta(run, 4)); }
   static void set_recent(std::uintptr_t run, std::uint64_t r) noexcept { L::store_word(meta(run, 4), r); }
-  // Words 6 on: the requested size of live slot i (32 bits: at most kMaxRequest), two a word.
-  static std::size_t slot_requested(std::uintptr_t run, std::size_t i) noexcept {
-    return static_cast<std::uint32_t>(L::load_word(meta(run, 6 + i / 2)) >> (i % 2 * 32));
-  }
-  static void set_slot_requested(std::uintptr_t run, std::size_t i, std::size_t requested) noexcept {
-    const std::uintptr_t at = meta(run, 6 + i / 2);
-    const unsigned shift = i % 2 * 32;
-    L::store_word(at, (L::load_word(at) & ~(std::uint64_t{0xFFFFFFFFu} << shift)) | std::uint64_t{requested} << shift);
-  }
 
   static std::uintptr_t slot_at(std::uintptr_t run, std::size_t i, std::size_t stride) noexcept {
     return run + kFirstSlot + i * stride;
@@ -205,13 +175,6 @@ constexpr bool run_classes_fit() {
 }
 static_assert(run_classes_fit());
 static_assert(RunLayout::run_size_of(RunLayout::kClasses - 1) < RunLayout::kMaxRunSize);
-// An aligned run (its payload at a multiple of kSpan, its block 8 before) ends within its span.
-constexpr bool runs_fit_span() {
-  for (std::size_t k = 0; k < RunLayout::kClasses; ++k)
-    if (RunLayout::slots_of(k) < 2 || RunLayout::run_size_of(k) > RunLayout::kSpan) return false;
-  return true;
-}
-static_assert(runs_fit_span());
 static_assert(RunLayout::divide(RunLayout::run_size_of(RunLayout::kClasses - 1), RunLayout::kClasses - 1) ==
               RunLayout::run_size_of(RunLayout::kClasses - 1) / RunLayout::stride_of(RunLayout::kClasses - 1));
 
