@@ -269,27 +269,18 @@ void Heap::deallocate_slow(void* p, std::size_t, std::size_t) noexcept {
 }
 
 // The common frees the inline path leaves (a block outside the region used last, or a
-// slot of a run), checked as validate checks them but in one pass: the region from the
-// table (without moving the region used last), the pointer's alignment and place, the
-// header's tag and bits; then a cacheable block with room in its class goes on the front
-// cache, a slot to its run (run_of_slot checks the rest). False, with nothing written,
-// for anything else (big blocks, a full class, double frees, bad pointers), which the
-// general path then checks and reports.
+// slot of a run), in one pass: the region from the table (without moving the region used
+// last), the checks classify starts with (header_at), the header's bits; then a cacheable
+// block with room in its class goes on the front cache, a slot to its run (run_of_slot
+// checks the rest, as for classify). False, with nothing written, for anything else (big
+// blocks, a full class, double frees, bad pointers), which the general path then checks
+// and reports.
 bool Heap::free_common(std::uintptr_t payload) noexcept {
-  Region* region = nullptr;
-  for (std::size_t i = 0; i < span_count_; ++i) {
-    if (payload - spans_[i].begin < spans_[i].size) {
-      region = spans_[i].region;
-      break;
-    }
-  }
-  if (!region || payload % L::kGranule != 0) return false;
+  Region* region = region_in_table(payload);
+  if (!region) return false;
+  const std::uint64_t h = header_at(region, payload);
+  if (h == 0 || (h & (L::kFreeBit | L::kCachedBit)) != 0) return false;
   const std::uintptr_t block = L::block_of(payload);
-  if (block < region->first_block() || block >= region->sentinel()) return false;
-  const std::uint64_t h = L::peek_word(block);  // may be the user's bytes: read without side effects
-  if (!L::tag_ok(block, h, secret_) || (h & (L::kFreeBit | L::kCachedBit)) != 0) return false;
-  const std::size_t size = L::size_of(h);
-  if (size < L::kMinBlock || size > region->sentinel() - block) return false;
   if (h & L::kRunBit) {
     std::size_t index;
     const std::uintptr_t run = run_of_slot(region, block, h, &index);
@@ -297,7 +288,7 @@ bool Heap::free_common(std::uintptr_t payload) noexcept {
     run_free(region, block, h, run, index);
     return true;
   }
-  const std::size_t c = Cache::class_of_block(size);
+  const std::size_t c = Cache::class_of_block(L::size_of(h));
   if (!cache_.has_room(c)) return false;
   push_cached(c, block, h);
   return true;
@@ -451,16 +442,22 @@ void* Heap::resize(void* p, std::size_t size) noexcept {
 
 // ---- pointers: lookup and validation -----------------------------------------
 
-Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
+// The region among the newest kSpanTable that holds addr, or nullptr (it may still be
+// an older one): reads the table only and moves nothing.
+Heap::Region* Heap::region_in_table(std::uintptr_t addr) const noexcept {
   for (std::size_t i = 0; i < span_count_; ++i) {
-    if (addr - spans_[i].begin < spans_[i].size) {
-      Region* r = spans_[i].region;
-      if (r != last_hit_) {
-        last_hit_ = r;
-        set_hot(r);
-      }
-      return r;
+    if (addr - spans_[i].begin < spans_[i].size) return spans_[i].region;
+  }
+  return nullptr;
+}
+
+Heap::Region* Heap::find_region(std::uintptr_t addr) const noexcept {
+  if (Region* r = region_in_table(addr)) {
+    if (r != last_hit_) {
+      last_hit_ = r;
+      set_hot(r);
     }
+    return r;
   }
   if (region_count_ == span_count_) return nullptr;
   for (Region* r = regions_; r; r = r->next) {  // the older regions, beyond the table
@@ -484,14 +481,26 @@ void Heap::set_hot(const Region* r) const noexcept {
   hot_span_ = r ? r->span() : 0;
 }
 
-Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload, SlotRef* slot) const noexcept {
-  if (payload % L::kGranule != 0) return BlockState::kInterior;
+// The checks every lookup of a pointer in `region` starts with (classify and free_common):
+// the payload is 16-aligned, its block lies in the region's block area, the header's tag
+// matches the block's address and its size fits between there and the sentinel. The
+// header if all hold, else 0 (a header that passes is never 0: its size is at least
+// kMinBlock).
+std::uint64_t Heap::header_at(const Region* region, std::uintptr_t payload) const noexcept {
+  if (payload % L::kGranule != 0) return 0;
   const std::uintptr_t block = L::block_of(payload);
-  if (block < region->first_block() || block >= region->sentinel()) return BlockState::kInterior;
+  if (block < region->first_block() || block >= region->sentinel()) return 0;
   const std::uint64_t h = L::peek_word(block);  // may be the user's bytes: read without side effects
-  if (!L::tag_ok(block, h, secret_)) return BlockState::kInterior;
+  if (!L::tag_ok(block, h, secret_)) return 0;
   const std::size_t size = L::size_of(h);
-  if (size < L::kMinBlock || size > region->sentinel() - block) return BlockState::kInterior;
+  if (size < L::kMinBlock || size > region->sentinel() - block) return 0;
+  return h;
+}
+
+Heap::BlockState Heap::classify(const Region* region, std::uintptr_t payload, SlotRef* slot) const noexcept {
+  const std::uint64_t h = header_at(region, payload);
+  if (h == 0) return BlockState::kInterior;
+  const std::uintptr_t block = L::block_of(payload);
   if (h & L::kRunBit) {  // a slot of a run, or a run's own header (no block of the user's)
     if (Runs::is_run_block(h)) return BlockState::kInterior;
     // A freed slot's header keeps its free bit after its run has gone back to the heap:

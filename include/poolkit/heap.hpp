@@ -313,11 +313,13 @@ class Heap {
                                            std::size_t requested, bool run) noexcept;
   POOLKIT_HEAP_HOT void free_block(Region* region, std::uintptr_t block) noexcept;
   POOLKIT_HEAP_INTERNAL Region* find_region(std::uintptr_t addr) const noexcept;
+  POOLKIT_HEAP_HOT Region* region_in_table(std::uintptr_t addr) const noexcept;
   // Where classify found a slot of a run: the run and the slot's index (run 0: a plain block).
   struct SlotRef {
     std::uintptr_t run = 0;
     std::size_t index = 0;
   };
+  POOLKIT_HEAP_HOT std::uint64_t header_at(const Region* region, std::uintptr_t payload) const noexcept;
   POOLKIT_HEAP_INTERNAL BlockState classify(const Region* region, std::uintptr_t payload,
                                             SlotRef* slot = nullptr) const noexcept;
   POOLKIT_HEAP_INTERNAL bool validate(const void* p, Region** region, SlotRef* slot = nullptr) noexcept;
