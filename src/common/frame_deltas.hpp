@@ -15,7 +15,9 @@
 //
 // A return address learnt twice with two deltas (such a run-time-sized frame) is
 // marked variable and never walked through again (the walk fails and the caller
-// unwinds); a slot so marked is not replaced. A walk uses only what a plain unwind
+// unwinds); a slot so marked is not replaced. Two ways a set: two return addresses
+// of one set, learnt in turn, would otherwise evict each other at every unwind, and
+// every walk through either would fail. A walk uses only what a plain unwind
 // (no signal frame) showed, every slot holding its return address, and reads only
 // words in [sp0, stack_hi) of this thread's stack, so it never faults. What is not
 // caught: a run-time-sized frame seen once, then reached with another size before it
@@ -31,7 +33,7 @@ namespace poolkit::detail {
 
 class FrameDeltas {
  public:
-  static constexpr std::size_t kSlots = 4096;  // direct-mapped by return address
+  static constexpr std::size_t kSlots = 4096;  // 2048 sets of two, by return address
   static constexpr int kWalkVariable = -1;
 
   // Bytes of the memory init() wants (zeroed).
@@ -69,11 +71,12 @@ class FrameDeltas {
       frames[k] = reinterpret_cast<void*>(ra);
       sps[k] = sp;
       if (k + 1 == depth) return depth;
-      const Slot& s = slots_[index(ra)];
-      if (s.ra != ra) return 0;
-      if (s.delta == kVariable) return kWalkVariable;
-      if (s.delta == kLast) return k + 1;
-      sp += s.delta;
+      const Slot* set = slots_ + 2 * set_of(ra);
+      const Slot* s = set[0].ra == ra ? &set[0] : set[1].ra == ra ? &set[1] : nullptr;
+      if (s == nullptr) return 0;
+      if (s->delta == kVariable) return kWalkVariable;
+      if (s->delta == kLast) return k + 1;
+      sp += s->delta;
       if (sp > stack_hi_) return 0;
       ra = word_at(sp - 8);
     }
@@ -92,21 +95,30 @@ class FrameDeltas {
   static constexpr std::uint32_t kVariable = UINT32_MAX;
   static constexpr std::uintptr_t kMaxDelta = std::uintptr_t{1} << 24;  // 16 MiB: a bigger "frame" is no frame
 
-  static std::size_t index(std::uintptr_t ra) noexcept {
-    return static_cast<std::size_t>((ra * 0x9e37'79b9'7f4a'7c15ull) >> 52);  // 12 bits: kSlots
+  static std::size_t set_of(std::uintptr_t ra) noexcept {
+    return static_cast<std::size_t>((ra * 0x9e37'79b9'7f4a'7c15ull) >> 53);  // 11 bits: kSlots / 2
   }
   static_assert(kSlots == 4096);
   static std::uintptr_t word_at(std::uintptr_t a) noexcept { return *reinterpret_cast<const std::uintptr_t*>(a); }
 
+  // A new return address goes to way 0 of its set, what was there to way 1 (the
+  // older of the two leaves), except that a variable frame is never evicted.
   void note(void* frame, std::uint32_t delta) noexcept {
     const auto ra = reinterpret_cast<std::uintptr_t>(frame);
-    Slot& s = slots_[index(ra)];
-    if (s.ra == ra) {
-      if (s.delta != delta) s.delta = kVariable;
-    } else if (s.ra == 0 || s.delta != kVariable) {  // a variable frame stays known as one
-      s.ra = ra;
-      s.delta = delta;
+    Slot* set = slots_ + 2 * set_of(ra);
+    for (int way = 0; way < 2; ++way) {
+      if (set[way].ra == ra) {
+        if (set[way].delta != delta) set[way].delta = kVariable;
+        return;
+      }
     }
+    const bool keep0 = set[0].ra != 0 && set[0].delta == kVariable;
+    const bool keep1 = set[1].ra != 0 && set[1].delta == kVariable;
+    if (keep0 && keep1) return;
+    if (!keep0 && !keep1) set[1] = set[0];
+    Slot& slot = keep0 ? set[1] : set[0];
+    slot.ra = ra;
+    slot.delta = delta;
   }
 
   Slot* slots_ = nullptr;
