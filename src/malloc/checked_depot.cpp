@@ -11,7 +11,10 @@
 // frames from an exported call down to depot_capture (a handful of paths, each of fixed
 // frame sizes), which gives the program's call site (its return address and stack
 // pointer) from a few stack reads, and then the program's stacks by call site
-// (common/stack_cache.hpp), which gives the stack's id from a dozen more.
+// (common/stack_cache.hpp), which gives the stack's id from a dozen more. A call site
+// reached through callers not seen before is walked with the thread's frame sizes by
+// return address (common/frame_deltas.hpp), learnt from its unwinds: one table look-up
+// and one stack read a frame, instead of libunwind's DWARF unwind.
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -23,6 +26,7 @@
 #include "checked.hpp"
 #include "common/assert.hpp"
 #include "common/call_stack.hpp"
+#include "common/frame_deltas.hpp"
 #include "common/stack_cache.hpp"
 #include "common/unwinder.hpp"
 
@@ -160,7 +164,8 @@ struct OwnPath {
 
 // A thread's memo, mapped on its first capture and handed to a later thread when it
 // ends (its key's destructor). Invariant: paths[0..used) are filled; cache covers this
-// thread's stack [stack_lo, stack_hi) (its words zeroed when the memo changed threads).
+// thread's stack [stack_lo, stack_hi) (its words zeroed when the memo changed threads),
+// and so do the frame sizes `deltas` (their slots follow the cache's words).
 constexpr int kOwnPaths = 8;
 struct ThreadMemo {
   ThreadMemo* next_free;
@@ -169,7 +174,8 @@ struct ThreadMemo {
   int replace;        // the next to replace when all are
   OwnPath paths[kOwnPaths];
   detail::StackCache cache;
-  // the cache's words follow
+  detail::FrameDeltas deltas;
+  // the cache's words follow, then the deltas' slots
 };
 
 enum : std::uint8_t { kMemoNone, kMemoMaking, kMemoReady, kMemoGone };
@@ -192,7 +198,8 @@ void memo_thread_done(void* arg) noexcept {
 }
 
 std::size_t memo_bytes(int depth) noexcept {
-  std::size_t bytes = sizeof(ThreadMemo) + detail::StackCache::words_for(depth) * sizeof(std::uintptr_t);
+  std::size_t bytes = sizeof(ThreadMemo) + detail::StackCache::words_for(depth) * sizeof(std::uintptr_t) +
+                      detail::FrameDeltas::bytes();
   std::size_t page = PageSource::page_size();
   return (bytes + page - 1) & ~(page - 1);
 }
@@ -237,7 +244,9 @@ std::size_t memo_bytes(int depth) noexcept {
     return nullptr;
   }
   const auto base = reinterpret_cast<std::uintptr_t>(lo);
-  memo->cache.init(reinterpret_cast<std::uintptr_t*>(memo + 1), depth, base, base + size);
+  auto* words = reinterpret_cast<std::uintptr_t*>(memo + 1);
+  memo->cache.init(words, depth, base, base + size);
+  memo->deltas.init(words + detail::StackCache::words_for(depth), base + size);
   t_memo = memo;
   t_memo_state = kMemoReady;
   return memo;
@@ -351,7 +360,10 @@ std::uint32_t capture_unwinding(int depth, int skip) noexcept {
     int count = n - first > depth ? depth : n - first;
     return count > 0 ? intern(frames + first, count) : 0;
   }
-  if (plain) remember_path(memo, cfa, frames, sps, own, site);
+  if (plain) {
+    remember_path(memo, cfa, frames, sps, own, site);
+    memo->deltas.learn(frames + site, sps + site, n - site, n < want);
+  }
   int count = n - site > depth ? depth : n - site;
   if (count <= 0) return 0;
   std::uint32_t id = intern(frames + site, count);
@@ -394,13 +406,25 @@ std::uint32_t depot_capture(int skip) noexcept {
   std::uintptr_t ra0, sp0;
   if (!find_site(memo, cfa, &ra0, &sp0)) return capture_filling(memo, cfa, depth, true);
   std::uint32_t id = 0;
-  switch (memo->cache.find(ra0, sp0, &id)) {
-    case detail::StackCache::Lookup::kHit:
-      PK_ASSERT_EXPENSIVE(id == capture_unwinding(depth, 0));  // the memo gives what an unwind gives
-      return id;
-    case detail::StackCache::Lookup::kCaptureAndFill: return capture_filling(memo, cfa, depth, true);
-    case detail::StackCache::Lookup::kCapture: break;
+  const detail::StackCache::Lookup lookup = memo->cache.find(ra0, sp0, &id);
+  if (lookup == detail::StackCache::Lookup::kHit) {
+    PK_ASSERT_EXPENSIVE(id == capture_unwinding(depth, 0));  // the memo gives what an unwind gives
+    return id;
   }
+  const bool fill_site = lookup == detail::StackCache::Lookup::kCaptureAndFill;
+  // Callers not memoized for this site: walked by frame sizes, when all are known.
+  void* frames[detail::kMaxCallStackDepth];
+  std::uintptr_t sps[detail::kMaxCallStackDepth];
+  const int n = memo->deltas.walk(ra0, sp0, frames, sps, depth);
+  if (n > 0) {
+    id = intern(frames, n);
+    PK_ASSERT_EXPENSIVE(id == capture_unwinding(depth, 0));  // the walk gives what an unwind gives
+    if (fill_site) memo->cache.fill(ra0, sp0, frames, sps, n, true, id);
+    return id;
+  }
+  // A frame not known yet: the unwind with stack pointers, which teaches it. A frame of
+  // run-time size: the faster unwind (with stack pointers it would teach nothing).
+  if (fill_site || n == 0) return capture_filling(memo, cfa, depth, fill_site);
   return capture_unwinding(depth, 0);
 }
 

@@ -66,6 +66,34 @@ __attribute__((noinline)) void free_from_b(void* p) {
   asm volatile("");
 }
 
+// Recursion, as a tree is built: one call site reached at one depth through ever
+// different chains of callers (the bits of `path`, outermost first, choose
+// branch_left or branch_right). Stacks are walked by frame sizes learnt from earlier
+// unwinds, and each must still name its own chain. (The two count their calls apart,
+// so that the optimiser cannot fold them into one function.)
+volatile unsigned g_left_calls = 0, g_right_calls = 0;
+__attribute__((noinline)) unsigned char* descend(int depth, unsigned path, std::size_t n);
+__attribute__((noinline)) unsigned char* branch_left(int depth, unsigned path, std::size_t n) {
+  g_left_calls = g_left_calls + 1;
+  auto* p = static_cast<unsigned char*>(opaque(descend(depth, path, n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) unsigned char* branch_right(int depth, unsigned path, std::size_t n) {
+  g_right_calls = g_right_calls + 1;
+  auto* p = static_cast<unsigned char*>(opaque(descend(depth, path, n)));
+  asm volatile("");
+  return p;
+}
+__attribute__((noinline)) unsigned char* descend(int depth, unsigned path, std::size_t n) {
+  unsigned char* p;
+  if (depth == 0) p = alloc_site(n);
+  else if (path & 1) p = branch_right(depth - 1, path >> 1, n);
+  else p = branch_left(depth - 1, path >> 1, n);
+  asm volatile("");
+  return static_cast<unsigned char*>(opaque(p));
+}
+
 // Threads one after another, each through the same call sites (a thread's stack memo
 // goes to the next thread when it ends): the last one commits the bug.
 struct MemoThread {
@@ -133,6 +161,16 @@ int run(const char* bug, std::size_t n) {
     for (int i = 0; i < 100; ++i) free_from_a(alloc_from_a(n));
     Bytes p = alloc_from_b(n);
     free_from_b(p);
+    p[3] = 7;
+    churn();
+  } else if (!std::strcmp(bug, "write-after-free-recursive")) {
+    // Every chain of 4 branches but 0b0101 (right, left, right, left from the
+    // outermost), many times; then that one commits the bug.
+    for (int round = 0; round < 50; ++round)
+      for (unsigned path = 0; path < 16; ++path)
+        if (path != 5) free_site(descend(4, path, n));
+    Bytes p = descend(4, 5, n);
+    free_site(p);
     p[3] = 7;
     churn();
   } else if (!std::strcmp(bug, "write-after-free-memo-threads")) {

@@ -103,6 +103,10 @@ foreach(n 8 4096)
   checked_case(write_after_free_memo/${n} write-after-free-memo ${n} "${_memo_stacks}")
   # Threads one after another: each new thread is handed the memo of the one before.
   checked_case(write_after_free_memo_threads/${n} write-after-free-memo-threads ${n} "${_memo_stacks}")
+  # Recursion: the call site's chains walked by frame sizes, each its own (the
+  # innermost branch first: left, right, left, right).
+  set(_frame "    #[0-9]+ ${_hex} in [^\n]*")
+  checked_case(write_after_free_recursive/${n} write-after-free-recursive ${n} "heap-use-after-free at ${_hex}\n(.*\n)*  allocated by malloc\\(${n}\\) in thread [0-9]+:\n${_frame}alloc_site[^\n]*\n${_frame}descend[^\n]*\n${_frame}branch_left[^\n]*\n${_frame}descend[^\n]*\n${_frame}branch_right[^\n]*\n${_frame}descend[^\n]*\n${_frame}branch_left[^\n]*\n${_frame}descend[^\n]*\n${_frame}branch_right[^\n]*\n${_frame}descend[^\n]*\n")
 endforeach()
 checked_case(invalid_free invalid-free 8 "invalid-free at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n  not an address malloc returned\n${_at_free}")
 checked_case(stack_free stack-free 8 "invalid-free of a stack address at ${_hex}\n  free\\(\\) of an address that is not a block from malloc\n(.*\n)*${_at_free}")
