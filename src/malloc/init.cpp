@@ -7,12 +7,12 @@
 //
 // fork: in a process with several threads the prepare handler takes every lock of
 // the allocator (heap pool, abandoned segments, per-CPU caches, huge-block cache,
-// transfer cache) so
-// that no other thread holds one at the instant of fork; the parent unlocks them and
-// the child resets them (ForkSide, os.hpp). In a single-threaded process (glibc's __libc_single_threaded) no other thread
-// can hold a lock, so it takes none, as glibc's own fork does with its malloc locks:
-// a fork from a signal handler that interrupted a fork would otherwise spin forever
-// on the lock its own interrupted prepare handler holds. The fast paths take no lock.
+// transfer cache) so that no other thread holds one at the instant of fork; the parent
+// unlocks them and the child resets them (ForkSide, os.hpp). In a single-threaded
+// process (glibc's __libc_single_threaded) no other thread can hold a lock, so it
+// takes none, as glibc's own fork does with its malloc locks: a fork from a signal
+// handler that interrupted a fork would otherwise spin forever on the lock its own
+// interrupted prepare handler holds. The fast paths take no lock.
 #include <pthread.h>
 #include <sched.h>
 

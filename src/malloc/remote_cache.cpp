@@ -8,14 +8,15 @@
 // list that overflows passes its older half on to the transfer cache, for any thread
 // short of the class (transfer_cache.cpp), or, when that is full, gives it back to
 // the blocks' pages, the blocks of one page chained and pushed with a single CAS; the
-// whole cache goes back to the pages at thread exit and in malloc_trim. Not cached: blocks of exited threads' (abandoned) pages,
-// and frees by a thread that has no heap (it never allocated).
+// whole cache goes back to the pages at thread exit and in malloc_trim. Not cached:
+// blocks of exited threads' (abandoned) pages, and frees by a thread that has no heap
+// (it never allocated).
 //
 // Bounds (types.hpp): blocks up to kRemoteMaxBlock; a list holds at most
 // remote_cache_limit(cls) blocks (an eighth of POOLKIT_REMOTE_CACHE, and
 // kRemoteClassBlocks); the cache holds at most POOLKIT_REMOTE_CACHE bytes
-// (g_options.remote_cache, fixed at start-up). A cached block stays counted in its page's
-// `used`, so its page is never given back under it.
+// (g_options.remote_cache, fixed at start-up). A cached block stays counted in its
+// page's `used`, so its page is never given back under it.
 #include "common/assert.hpp"
 #include "integrity.hpp"
 

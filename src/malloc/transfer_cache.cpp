@@ -33,6 +33,20 @@ struct TransferClass {
 
 constinit TransferClass g_transfer[kRemoteClasses];
 
+// Takes the newest batch of class cls (its first block and count), under the class's
+// lock; false when the class holds none.
+bool pop_batch(std::size_t cls, Block** first, std::uint32_t* count) noexcept {
+  TransferClass& tc = g_transfer[cls];
+  LockGuard guard(tc.lock);
+  std::uint32_t n = tc.batches.load(std::memory_order_relaxed);
+  if (n == 0) return false;
+  *first = tc.first[n - 1];
+  *count = tc.count[n - 1];
+  tc.bytes -= std::size_t{*count} * class_size(cls);
+  tc.batches.store(n - 1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 bool transfer_put(std::size_t cls, Block* first, std::uint32_t count) noexcept {
@@ -52,19 +66,10 @@ bool transfer_put(std::size_t cls, Block* first, std::uint32_t count) noexcept {
 
 bool transfer_take(Heap* heap, std::size_t cls) noexcept {
   PK_ASSERT(cls < kRemoteClasses && heap->remote[cls].first == nullptr);
-  TransferClass& tc = g_transfer[cls];
-  if (tc.batches.load(std::memory_order_relaxed) == 0) return false;
+  if (g_transfer[cls].batches.load(std::memory_order_relaxed) == 0) return false;  // racy look, no lock
   Block* first;
   std::uint32_t count;
-  {
-    LockGuard guard(tc.lock);
-    std::uint32_t n = tc.batches.load(std::memory_order_relaxed);
-    if (n == 0) return false;
-    first = tc.first[n - 1];
-    count = tc.count[n - 1];
-    tc.bytes -= std::size_t{count} * class_size(cls);
-    tc.batches.store(n - 1, std::memory_order_relaxed);
-  }
+  if (!pop_batch(cls, &first, &count)) return false;
   remote_cache_adopt(heap, cls, first, count);
   return true;
 }
@@ -72,17 +77,9 @@ bool transfer_take(Heap* heap, std::size_t cls) noexcept {
 bool transfer_flush() noexcept {
   bool any = false;
   for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
-    TransferClass& tc = g_transfer[cls];
-    for (;;) {
-      Block* first;
-      {
-        LockGuard guard(tc.lock);
-        std::uint32_t n = tc.batches.load(std::memory_order_relaxed);
-        if (n == 0) break;
-        first = tc.first[n - 1];
-        tc.bytes -= std::size_t{tc.count[n - 1]} * class_size(cls);
-        tc.batches.store(n - 1, std::memory_order_relaxed);
-      }
+    Block* first;
+    std::uint32_t count;
+    while (pop_batch(cls, &first, &count)) {
       remote_give_back(first);  // outside the lock: one CAS per page
       any = true;
     }
