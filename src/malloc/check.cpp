@@ -93,12 +93,9 @@ void walk_segment(Walk& walk, Heap* heap, Segment* segment) noexcept {
   if (pages != segment->pages_in_use) walk.fail("pages_in_use does not match", segment);
 }
 
-// The remote cache (types.hpp, Heap): every block a free block of its class in a page
-// in use, the counts and bytes as recorded and within bounds, the fast path sent to
-// malloc_generic while a list holds blocks. Reads only the fields other pages set
-// before their blocks were handed out (start, block_size, size_class, reserved).
-// A block of a remote cache or a transfer batch: a free block of class cls in one of our
-// pages. nullptr, or what is wrong.
+// A block of a remote cache or a transfer batch: a free block of class cls in a small
+// segment's page. nullptr, or what is wrong. Reads only the fields other pages set before
+// their blocks were handed out (start, block_size, size_class, reserved).
 const char* cached_block_fault(std::size_t cls, Block* b) noexcept {
   Segment* segment = segment_lookup(b);
   if (segment == nullptr || segment != segment_of(b) || segment->kind != SegmentKind::kSmall)
@@ -111,6 +108,9 @@ const char* cached_block_fault(std::size_t cls, Block* b) noexcept {
   return nullptr;
 }
 
+// The remote cache (types.hpp, Heap): every block a free block of its class in a page
+// in use, the counts and bytes as recorded and within bounds, the fast path sent to
+// malloc_generic while a list holds blocks.
 void walk_remote_cache(Walk& walk, Heap* heap) noexcept {
   std::size_t bytes = 0;
   for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
