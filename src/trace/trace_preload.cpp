@@ -38,6 +38,7 @@
 #include <new>
 
 #include "common/call_stack.hpp"
+#include "common/frame_deltas.hpp"
 #include "common/new_handler_loop.hpp"
 #include "common/stack_cache.hpp"
 #include "common/unwinder.hpp"
@@ -50,6 +51,7 @@
 #define PK_CXX_EXPORT __attribute__((visibility("default")))
 
 using namespace poolkit::trace;
+using poolkit::detail::FrameDeltas;
 using poolkit::detail::StackCache;
 
 namespace {
@@ -86,7 +88,8 @@ struct ThreadLog {
   unsigned char* packed = nullptr;  // LZ4_compressBound(kLogBytes)
   void* lz4_state = nullptr;        // LZ4_sizeofState()
   StackCache stacks;                // the owner thread's call sites (not for g_spare)
-  std::uintptr_t* stack_words = nullptr;  // StackCache::words_for(g_depth), mapped on first use
+  FrameDeltas deltas;               // the owner thread's frame sizes (not for g_spare)
+  std::uintptr_t* stack_words = nullptr;  // StackCache::words_for(g_depth), then FrameDeltas::bytes(): mapped on first use
 };
 
 struct StackSlot {
@@ -256,16 +259,18 @@ void put_process_record(ThreadLog* log) noexcept {
   std::memcpy(at + sizeof r, g_command, g_command_bytes);
 }
 
-// The call-site memo of the calling thread, which now owns `log` (a reused log's memo
-// described another thread's stack: emptied). Left off when its memory or the thread's
-// stack bounds are not to be had.
+// The call-site memo and the frame sizes of the calling thread, which now owns `log` (a
+// reused log's described another thread's stack: emptied). Left off when their memory or
+// the thread's stack bounds are not to be had.
 void init_stack_cache(ThreadLog* log) noexcept {
   log->stacks = StackCache{};
+  log->deltas = FrameDeltas{};
 #if !defined(__x86_64__)
   return;  // StackCache knows where x86-64 keeps return addresses only
 #endif
   if (g_depth == 0) return;
-  const std::size_t bytes = StackCache::words_for(g_depth) * sizeof(std::uintptr_t);
+  const std::size_t cache_words = StackCache::words_for(g_depth);
+  const std::size_t bytes = cache_words * sizeof(std::uintptr_t) + FrameDeltas::bytes();
   if (log->stack_words == nullptr) {
     log->stack_words = static_cast<std::uintptr_t*>(map_bytes(bytes));
     if (log->stack_words == nullptr) return;
@@ -286,6 +291,7 @@ void init_stack_cache(ThreadLog* log) noexcept {
   if (!known || lo == nullptr || size == 0) return;
   const auto base = reinterpret_cast<std::uintptr_t>(lo);
   log->stacks.init(log->stack_words, g_depth, base, base + size);
+  log->deltas.init(log->stack_words + cache_words, base + size);
 }
 
 // The calling thread's log, made on its first event.
@@ -524,7 +530,10 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
     return;
   }
   // The stack: memoized by call site when this thread has made the same call from
-  // the same callers before (no unwind), else unwound (and memoized when seen twice).
+  // the same callers before (no unwind); else walked by the frame sizes learnt from
+  // earlier unwinds when every frame's is known (recursion: new callers of a known
+  // site, common/frame_deltas.hpp); else unwound, with stack pointers to learn from
+  // while the walk lacks a frame's size; memoized when seen twice.
   void* frames[kMaxStackDepth];
   std::uintptr_t sps[kMaxStackDepth];
   int depth = 0;
@@ -533,11 +542,18 @@ __attribute__((noinline)) void record(std::uintptr_t site_ra, std::uintptr_t sit
   if (g_depth > 0) {
     StackCache::Lookup how = log->stacks.ready() ? log->stacks.find(site_ra, site_sp, &known_id)
                                                  : StackCache::Lookup::kCapture;
-    if (how == StackCache::Lookup::kCaptureAndFill) {
-      depth = poolkit::detail::capture_call_stack_sp(frames, sps, g_depth, 2, &plain);
-      fill = true;
-    } else if (how == StackCache::Lookup::kCapture) {
-      depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);
+    if (how != StackCache::Lookup::kHit) {
+      fill = how == StackCache::Lookup::kCaptureAndFill;
+      const int walked = log->deltas.ready() ? log->deltas.walk(site_ra, site_sp, frames, sps, g_depth) : 0;
+      if (walked > 0) {
+        depth = walked;
+        plain = true;
+      } else if (fill || (walked == 0 && log->deltas.ready())) {
+        depth = poolkit::detail::capture_call_stack_sp(frames, sps, g_depth, 2, &plain);
+        if (plain && log->deltas.ready()) log->deltas.learn(frames, sps, depth, depth < g_depth);
+      } else {
+        depth = poolkit::detail::capture_call_stack(frames, g_depth, 2);  // a frame of run-time size
+      }
     }
   }
   const bool locked = owner_enter(log);

@@ -142,6 +142,33 @@ TEST_F(Trace_, TellsApartCallersOfOneCallSiteAtTheSameStackDepth) {
   EXPECT_EQ(calls_by_caller["second"], 100);
 }
 
+TEST_F(Trace_, NamesEveryFrameOfCallersReachedThroughNewChains) {
+  // One call site reached through 16 chains of four calls (recursion's shape): after the
+  // first unwinds, the tracer walks new chains by the frame sizes it learnt. Every
+  // stack must name its own chain, frame by frame.
+  POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
+  ASSERT_EQ(trace("chains").status, 0);
+  const Trace t = read_trace((dir_ / "t.pktrace").string());
+  TraceSymbols symbols(t);
+  std::map<std::uint64_t, int> calls_by_chain;
+  for (const Event& e : t.events) {
+    if (e.call != Call::kMalloc || e.size < 5000 || e.size >= 5016) continue;
+    const unsigned chain = static_cast<unsigned>(e.size - 5000);
+    ++calls_by_chain[chain];
+    const std::vector<FrameName> frames = symbols.frames(e.stack, 5);
+    ASSERT_EQ(frames.size(), 5u) << "chain " << chain;
+    EXPECT_NE(frames[0].text().find("make_at_leaf"), std::string::npos) << frames[0].text();
+    for (int level = 0; level < 4; ++level) {
+      // frames[1] is the innermost branch (bit 0), frames[4] the outermost (bit 3)
+      const bool right = (chain >> level) & 1;
+      EXPECT_NE(frames[1 + level].text().find(right ? "branch_right" : "branch_left"), std::string::npos)
+          << "chain " << chain << ", frame " << 1 + level << ": " << frames[1 + level].text();
+    }
+  }
+  EXPECT_EQ(calls_by_chain.size(), 16u);
+  for (const auto& [chain, calls] : calls_by_chain) EXPECT_EQ(calls, 3) << "chain " << chain;
+}
+
 TEST_F(Trace_, RecordsThreadsAndCrossThreadFrees) {
   POOLKIT_SKIP_UNLESS_BUILT(POOLKIT_TRACE_LIB, "libpoolkit-trace.so");
   ASSERT_EQ(trace("known").status, 0);

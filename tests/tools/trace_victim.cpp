@@ -11,6 +11,9 @@
 //   execl    the same through execl
 //   callers  one malloc(4321) call site reached from two callers at the same stack
 //            depth, alternately, 100 times each (the tracer must tell them apart)
+//   chains   one malloc(5000 + k) call site reached through 16 chains k of four
+//            branch_left/branch_right calls (bit 3 of k the outermost), each chain
+//            3 times: the tracer walks new chains by frame sizes it learnt earlier
 //   newfail  operator new that cannot be satisfied: std::bad_alloc, the new_handler
 //            loop, and nullptr from the nothrow forms (prints what it saw)
 //   busy_exit 3 threads allocating and freeing 2345-byte blocks without end; main
@@ -149,6 +152,41 @@ int callers() {
   return 0;
 }
 
+// chains: each branch function counts its calls in a variable of its own, so that the
+// compiler cannot fold the two into one.
+volatile int g_left_calls = 0;
+volatile int g_right_calls = 0;
+__attribute__((noinline)) void* make_at_leaf(std::size_t size) {
+  void* p = std::malloc(size);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+using Branch = void* (*)(unsigned chain, int level);
+void* branch_left(unsigned chain, int level);
+void* branch_right(unsigned chain, int level);
+// The branch called at level + 1 of the chain: bit 3 - level of it (through a pointer,
+// so that no helper is inlined into the frames the test names).
+Branch next_branch(unsigned chain, int level) { return (chain >> (3 - level)) & 1 ? branch_right : branch_left; }
+__attribute__((noinline)) void* branch_left(unsigned chain, int level) {
+  g_left_calls = g_left_calls + 1;
+  void* p = level == 4 ? make_at_leaf(5000 + chain) : next_branch(chain, level)(chain, level + 1);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+__attribute__((noinline)) void* branch_right(unsigned chain, int level) {
+  g_right_calls = g_right_calls + 1;
+  void* p = level == 4 ? make_at_leaf(5000 + chain) : next_branch(chain, level)(chain, level + 1);
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+
+int chains() {
+  for (int round = 0; round < 3; ++round) {
+    for (unsigned chain = 0; chain < 16; ++chain) std::free(next_branch(chain, 0)(chain, 1));
+  }
+  return 0;
+}
+
 int busy_exit() {
   constexpr int kThreads = 3;
   static std::atomic<long> calls[kThreads];
@@ -234,6 +272,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "threads") == 0) return threads();
   if (std::strcmp(mode, "crash") == 0) return crash();
   if (std::strcmp(mode, "callers") == 0) return callers();
+  if (std::strcmp(mode, "chains") == 0) return chains();
   if (std::strcmp(mode, "busy_exit") == 0) return busy_exit();
   if (std::strcmp(mode, "stdio") == 0) return stdio();
   if (std::strcmp(mode, "exec") == 0) return exec_count();
