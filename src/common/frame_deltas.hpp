@@ -2,7 +2,8 @@
 // address, learnt from its libunwind unwinds, so that a stack with callers not seen
 // before (recursion: one call site reached through ever different chains) is walked
 // with a table look-up and one stack read per frame instead of a DWARF unwind.
-// Used by checked mode's stack depot beside the call-site memo (stack_cache.hpp).
+// Used beside the call-site memo (stack_cache.hpp) by checked mode's stack depot and by
+// the tracer.
 //
 // On x86-64 a frame k of a stack, at return address ra[k] with stack pointer sp[k]
 // (the frame address of the function it called, so ra[k] is the word at sp[k] - 8),
