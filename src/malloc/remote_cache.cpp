@@ -42,29 +42,6 @@ bool remote_link_ok(std::size_t cls, const Block* next) noexcept {
   return page->size_class == cls && block_index_exact(page, next) < page->reserved;
 }
 
-// Gives a list back to the blocks' pages: the blocks of one page are chained together
-// and pushed with one CAS. Quadratic in the list's length, which is at most 64.
-void give_back(Block* list) noexcept {
-  while (list != nullptr) {
-    Block* first = list;
-    list = list->next;
-    Page* page = page_of(segment_of(first), first);
-    Block* last = first;
-    for (Block** link = &list; *link != nullptr;) {
-      Block* b = *link;
-      if (page_of(segment_of(b), b) == page) {
-        *link = b->next;
-        last->next = b;
-        last = b;
-      } else {
-        link = &b->next;
-      }
-    }
-    last->next = nullptr;
-    remote_free_chain(page, first, last);
-  }
-}
-
 // Takes list cls out of the cache; returns its blocks.
 Block* detach(Heap* heap, std::size_t cls) noexcept {
   RemoteList& list = heap->remote[cls];
@@ -93,7 +70,7 @@ void give_back_half(Heap* heap, std::size_t cls) noexcept {
     heap->remote_bytes -= std::size_t{passed} * class_size(cls);
     list.count = keep;
   }
-  if (!transfer_put(cls, old, passed)) give_back(old);
+  if (!transfer_put(cls, old, passed)) remote_give_back(old);
 }
 
 }  // namespace
@@ -166,7 +143,28 @@ Block* remote_cache_take(Heap* heap, std::size_t cls) noexcept {
   return block;
 }
 
-void remote_give_back(Block* list) noexcept { give_back(list); }
+// Gives a list back to the blocks' pages: the blocks of one page are chained together
+// and pushed with one CAS. Quadratic in the list's length, which is at most 64.
+void remote_give_back(Block* list) noexcept {
+  while (list != nullptr) {
+    Block* first = list;
+    list = list->next;
+    Page* page = page_of(segment_of(first), first);
+    Block* last = first;
+    for (Block** link = &list; *link != nullptr;) {
+      Block* b = *link;
+      if (page_of(segment_of(b), b) == page) {
+        *link = b->next;
+        last->next = b;
+        last = b;
+      } else {
+        link = &b->next;
+      }
+    }
+    last->next = nullptr;
+    remote_free_chain(page, first, last);
+  }
+}
 
 void remote_cache_adopt(Heap* heap, std::size_t cls, Block* first, std::uint32_t count) noexcept {
   RemoteList& list = heap->remote[cls];
@@ -181,7 +179,7 @@ void remote_cache_adopt(Heap* heap, std::size_t cls, Block* first, std::uint32_t
 void remote_cache_flush(Heap* heap) noexcept {
   if (heap->remote_bytes == 0) return;
   for (std::size_t cls = 0; cls < kRemoteClasses; ++cls) {
-    if (heap->remote[cls].first != nullptr) give_back(detach(heap, cls));
+    if (heap->remote[cls].first != nullptr) remote_give_back(detach(heap, cls));
   }
   PK_ASSERT(heap->remote_bytes == 0);
 }
