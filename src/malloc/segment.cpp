@@ -140,10 +140,11 @@ void release_slices(Page* page) noexcept {
   }
 }
 
-// Decommits the dirty slices whose decay has passed, and only those: a slice freed a
-// moment ago stays committed for its own decay, whatever older slices are due. (All
-// of them at the first one's time made a thread that churns pages refault the slices
-// it had just freed.)
+// Decommits the dirty slices whose decay has passed by `now`, and only those: a slice
+// freed a moment ago stays committed for its own decay, whatever older slices are due.
+// (All of them at the first one's time made a thread that churns pages refault the
+// slices it had just freed.) With kEveryDirtySlice, all of them (segment_purge).
+constexpr std::uint64_t kEveryDirtySlice = UINT64_MAX;
 void segment_purge_due(Segment* segment, std::uint64_t now) noexcept {
   std::uint64_t due = 0;
   std::uint64_t next = 0;
@@ -173,12 +174,7 @@ void for_each_used_page(Segment* segment, Fn fn) noexcept {
 
 }  // namespace
 
-void segment_purge(Segment* segment) noexcept {
-  if (segment->dirty_slices == 0) return;
-  decommit_runs(segment, segment->dirty_slices);
-  segment->dirty_slices = 0;
-  segment->purge_at_ms = 0;
-}
+void segment_purge(Segment* segment) noexcept { segment_purge_due(segment, kEveryDirtySlice); }
 
 // A free run of committed (dirty) slices first, in any segment of the heap: reusing
 // them costs no page fault, and the slices not taken are purged after the decay.
